@@ -1,0 +1,135 @@
+// Package alert is the normalized model of alerts and incidents that every
+// source (Sentinel, Defender for Cloud, Graph, Alertmanager, PagerDuty
+// events, Azure Monitor, the native API) is mapped into.
+package alert
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Severity is vigil's severity scale. Sentinel and Defender stop at High;
+// Critical exists for senders such as PagerDuty and Azure Monitor (Sev0).
+type Severity string
+
+// Severities, lowest first.
+const (
+	SeverityInformational Severity = "informational"
+	SeverityLow           Severity = "low"
+	SeverityMedium        Severity = "medium"
+	SeverityHigh          Severity = "high"
+	SeverityCritical      Severity = "critical"
+)
+
+// Severities lists every valid severity, lowest first.
+var Severities = []Severity{SeverityInformational, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+
+// Valid reports whether s is a known severity.
+func (s Severity) Valid() bool {
+	for _, v := range Severities {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Rank orders severities: informational is 0, critical is 4, unknown is -1.
+func (s Severity) Rank() int {
+	for i, v := range Severities {
+		if s == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// Status is the normalized lifecycle of an alert at its source. The
+// spellings differ per API (Defender "Active" is Sentinel "New" is Graph
+// "new" is legacy Graph "newAlert"); connectors map them here.
+type Status string
+
+// Statuses.
+const (
+	StatusNew        Status = "new"
+	StatusInProgress Status = "in_progress"
+	StatusResolved   Status = "resolved"
+	StatusDismissed  Status = "dismissed"
+)
+
+// Statuses lists every valid status.
+var Statuses = []Status{StatusNew, StatusInProgress, StatusResolved, StatusDismissed}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Open reports whether the alert still needs attention at its source.
+func (s Status) Open() bool { return s == StatusNew || s == StatusInProgress }
+
+// Alert is one alert as vigil stores it. Fields tagged with json are the
+// native API's wire format.
+type Alert struct {
+	ID          int64           `json:"id,omitempty"`
+	Source      string          `json:"source"`
+	SourceID    string          `json:"source_id,omitempty"`
+	Product     string          `json:"product,omitempty"`
+	Title       string          `json:"title"`
+	Description string          `json:"description,omitempty"`
+	Severity    Severity        `json:"severity"`
+	Status      Status          `json:"status"`
+	Entities    []Entity        `json:"entities,omitempty"`
+	FirstSeen   time.Time       `json:"first_seen"`
+	LastSeen    time.Time       `json:"last_seen"`
+	Raw         json.RawMessage `json:"raw,omitempty"`
+
+	// Set by the store.
+	Version    int       `json:"version,omitempty"`
+	WorkItemID int64     `json:"workitem_id,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+}
+
+// Version is one entry of an alert's append-only history, as Sentinel's
+// SecurityAlert table keeps a row per change.
+type Version struct {
+	AlertID     int64           `json:"alert_id"`
+	Version     int             `json:"version"`
+	ReceivedAt  time.Time       `json:"received_at"`
+	Title       string          `json:"title"`
+	Description string          `json:"description,omitempty"`
+	Severity    Severity        `json:"severity"`
+	Status      Status          `json:"status"`
+	Entities    []Entity        `json:"entities,omitempty"`
+	LastSeen    time.Time       `json:"last_seen"`
+	Raw         json.RawMessage `json:"raw,omitempty"`
+}
+
+// Incident groups alerts (many-to-many), as a Sentinel or Graph incident does.
+type Incident struct {
+	ID          int64           `json:"id,omitempty"`
+	Source      string          `json:"source"`
+	SourceID    string          `json:"source_id"`
+	Title       string          `json:"title"`
+	Description string          `json:"description,omitempty"`
+	Severity    Severity        `json:"severity"`
+	Status      Status          `json:"status"`
+	FirstSeen   time.Time       `json:"first_seen"`
+	LastSeen    time.Time       `json:"last_seen"`
+	Raw         json.RawMessage `json:"raw,omitempty"`
+	// AlertRefs names the member alerts by their source id; the store
+	// resolves them to alert rows of the same source.
+	AlertRefs []string `json:"alerts,omitempty"`
+
+	Version    int       `json:"version,omitempty"`
+	WorkItemID int64     `json:"workitem_id,omitempty"`
+	AlertIDs   []int64   `json:"alert_ids,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+}

@@ -1,0 +1,91 @@
+package alert
+
+import (
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/validation"
+)
+
+// EntityKind is the type of an entity, after Sentinel's entity types.
+type EntityKind string
+
+// Entity kinds.
+const (
+	EntityIP            EntityKind = "ip"
+	EntityHost          EntityKind = "host"
+	EntityAccount       EntityKind = "account"
+	EntityURL           EntityKind = "url"
+	EntityDomain        EntityKind = "domain"
+	EntityFileHash      EntityKind = "filehash"
+	EntityCloudResource EntityKind = "cloud_resource"
+)
+
+// EntityKinds lists every valid kind.
+var EntityKinds = []EntityKind{EntityIP, EntityHost, EntityAccount, EntityURL, EntityDomain, EntityFileHash, EntityCloudResource}
+
+// Entity is a typed observable attached to an alert: the thing enrichment
+// looks up and analysts pivot on.
+type Entity struct {
+	Kind  EntityKind `json:"kind"`
+	Value string     `json:"value"`
+	// Attrs holds kind-specific details: "algorithm" for a file hash,
+	// "upn" or "sid" for an account, "type" for a cloud resource.
+	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// hashLengths maps a hex digest length to its algorithm, so that a hash
+// without an algorithm can still be labelled.
+var hashLengths = map[int]string{32: "MD5", 40: "SHA1", 64: "SHA256"}
+
+// Validate checks the entity and normalizes its value in place.
+func (e *Entity) Validate() error {
+	e.Value = strings.TrimSpace(e.Value)
+	if e.Value == "" {
+		return validation.NewFieldError("value", "must not be empty")
+	}
+	switch e.Kind {
+	case EntityIP:
+		a, err := netip.ParseAddr(e.Value)
+		if err != nil {
+			return validation.NewFieldError("value", "%q is not an IP address", e.Value)
+		}
+		e.Value = a.String()
+	case EntityHost, EntityDomain:
+		e.Value = strings.ToLower(strings.TrimSuffix(e.Value, "."))
+	case EntityURL:
+		u, err := url.Parse(e.Value)
+		if err != nil || u.Scheme == "" {
+			return validation.NewFieldError("value", "%q is not an absolute URL", e.Value)
+		}
+	case EntityFileHash:
+		v := strings.ToLower(e.Value)
+		for _, c := range v {
+			if !strings.ContainsRune("0123456789abcdef", c) {
+				return validation.NewFieldError("value", "file hash must be hexadecimal")
+			}
+		}
+		e.Value = v
+		if e.Attrs["algorithm"] == "" {
+			if alg, ok := hashLengths[len(v)]; ok {
+				if e.Attrs == nil {
+					e.Attrs = map[string]string{}
+				}
+				e.Attrs["algorithm"] = alg
+			}
+		}
+	case EntityAccount, EntityCloudResource:
+	default:
+		return validation.NewFieldError("kind", "unknown entity kind %q (want one of %s)", e.Kind, kindList())
+	}
+	return nil
+}
+
+func kindList() string {
+	s := make([]string, len(EntityKinds))
+	for i, k := range EntityKinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,102 @@
+package alert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/validation"
+)
+
+// Field limits keep one bad sender from filling the database.
+const (
+	MaxTitle       = 512
+	MaxDescription = 32 << 10
+	MaxEntities    = 200
+	MaxSourceID    = 512
+)
+
+// Normalize validates a and fills defaults in place: trims text, defaults
+// status to new and the seen times to now, and validates entities. Errors
+// are *validation.FieldError naming the offending field.
+func (a *Alert) Normalize(now time.Time) error {
+	a.Source = strings.ToLower(strings.TrimSpace(a.Source))
+	a.Title = strings.TrimSpace(a.Title)
+	a.SourceID = strings.TrimSpace(a.SourceID)
+	switch {
+	case a.Source == "":
+		return validation.NewFieldError("source", "is required")
+	case len(a.Source) > 64:
+		return validation.NewFieldError("source", "must be at most 64 characters")
+	case a.Title == "":
+		return validation.NewFieldError("title", "is required")
+	case len(a.Title) > MaxTitle:
+		return validation.NewFieldError("title", "must be at most %d characters", MaxTitle)
+	case len(a.Description) > MaxDescription:
+		return validation.NewFieldError("description", "must be at most %d bytes", MaxDescription)
+	case len(a.SourceID) > MaxSourceID:
+		return validation.NewFieldError("source_id", "must be at most %d characters", MaxSourceID)
+	case len(a.Entities) > MaxEntities:
+		return validation.NewFieldError("entities", "at most %d entities", MaxEntities)
+	}
+	if a.Severity == "" {
+		a.Severity = SeverityMedium
+	}
+	a.Severity = Severity(strings.ToLower(string(a.Severity)))
+	if !a.Severity.Valid() {
+		return validation.NewFieldError("severity", "unknown severity %q (want one of informational, low, medium, high, critical)", a.Severity)
+	}
+	if a.Status == "" {
+		a.Status = StatusNew
+	}
+	if !a.Status.Valid() {
+		return validation.NewFieldError("status", "unknown status %q (want one of new, in_progress, resolved, dismissed)", a.Status)
+	}
+	for i := range a.Entities {
+		if err := a.Entities[i].Validate(); err != nil {
+			return validation.Prefix(fmt.Sprintf("entities[%d]", i), err)
+		}
+	}
+	if a.LastSeen.IsZero() {
+		a.LastSeen = now
+	}
+	if a.FirstSeen.IsZero() {
+		a.FirstSeen = a.LastSeen
+	}
+	if a.LastSeen.Before(a.FirstSeen) {
+		return validation.NewFieldError("last_seen", "is before first_seen")
+	}
+	return nil
+}
+
+// DedupKey is the per-source unique key of an alert: its source id when the
+// source has one, otherwise a fingerprint of what identifies it. The store
+// enforces uniqueness of (source, DedupKey) with a database constraint.
+func (a *Alert) DedupKey() string {
+	if a.SourceID != "" {
+		return "id:" + a.SourceID
+	}
+	return "fp:" + a.Fingerprint()
+}
+
+// Fingerprint hashes the fields that identify an alert when its source gives
+// no id: product, title and the sorted entities. Severity, status,
+// description and times are left out on purpose, because they change while
+// the alert is the same alert.
+func (a *Alert) Fingerprint() string {
+	parts := make([]string, 0, len(a.Entities))
+	for _, e := range a.Entities {
+		parts = append(parts, string(e.Kind)+"="+e.Value)
+	}
+	slices.Sort(parts)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", a.Source, a.Product, a.Title)
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

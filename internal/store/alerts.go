@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/validation"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+const alertColumns = `id, source, source_id, product, title, description, severity, status, entities,
+    first_seen, last_seen, version, COALESCE(workitem_id, 0), created_at, updated_at`
+
+func scanAlert(s scanner) (alert.Alert, error) {
+	var a alert.Alert
+	var sev, status, ents string
+	var first, last, created, updated int64
+	err := s.Scan(&a.ID, &a.Source, &a.SourceID, &a.Product, &a.Title, &a.Description, &sev, &status, &ents,
+		&first, &last, &a.Version, &a.WorkItemID, &created, &updated)
+	if err != nil {
+		return a, err
+	}
+	a.Severity, a.Status = alert.Severity(sev), alert.Status(status)
+	a.FirstSeen, a.LastSeen, a.CreatedAt, a.UpdatedAt = fromUS(first), fromUS(last), fromUS(created), fromUS(updated)
+	if err := json.Unmarshal([]byte(ents), &a.Entities); err != nil {
+		return a, fmt.Errorf("alert %d entities: %w", a.ID, err)
+	}
+	return a, nil
+}
+
+// AlertFilter selects alerts. Zero fields do not filter.
+type AlertFilter struct {
+	Source   string
+	Status   alert.Status
+	Severity alert.Severity
+	Text     string
+	After    int64 // keyset cursor: IDs below this, newest first
+	Limit    int
+}
+
+// ListAlerts returns alerts matching f, newest first, without raw payloads.
+func (db *DB) ListAlerts(ctx context.Context, f AlertFilter) ([]alert.Alert, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.Source != "" {
+		add("source = ?", f.Source)
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if f.Severity != "" {
+		add("severity = ?", string(f.Severity))
+	}
+	if f.Text != "" {
+		add("LOWER(title) LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(f.Text))+"%")
+	}
+	if f.After > 0 {
+		add("id < ?", f.After)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > MaxPage {
+		limit = MaxPage
+	}
+	query := `SELECT ` + alertColumns + ` FROM alerts`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	defer rows.Close()
+	out := []alert.Alert{}
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan alert: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// GetAlert returns one alert with the raw payload of its latest version.
+func (db *DB) GetAlert(ctx context.Context, id int64) (alert.Alert, error) {
+	a, err := scanAlert(db.r.QueryRowContext(ctx, db.q(`SELECT `+alertColumns+` FROM alerts WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("alert %d: %w", id, validation.ErrNotFound)
+	}
+	if err != nil {
+		return a, fmt.Errorf("get alert %d: %w", id, err)
+	}
+	var raw sql.NullString
+	err = db.r.QueryRowContext(ctx, db.q(`SELECT raw FROM alert_versions WHERE alert_id = ? AND version = ?`), id, a.Version).Scan(&raw)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("get alert %d raw: %w", id, err)
+	}
+	if raw.Valid {
+		a.Raw = json.RawMessage(raw.String)
+	}
+	return a, nil
+}
+
+// AlertVersions returns an alert's history, oldest first.
+func (db *DB) AlertVersions(ctx context.Context, id int64) ([]alert.Version, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT version, received_at, title, description, severity, status, entities, last_seen, raw
+	    FROM alert_versions WHERE alert_id = ? ORDER BY version`), id)
+	if err != nil {
+		return nil, fmt.Errorf("alert versions: %w", err)
+	}
+	defer rows.Close()
+	out := []alert.Version{}
+	for rows.Next() {
+		v := alert.Version{AlertID: id}
+		var sev, status, ents string
+		var recv, last int64
+		var raw sql.NullString
+		if err := rows.Scan(&v.Version, &recv, &v.Title, &v.Description, &sev, &status, &ents, &last, &raw); err != nil {
+			return nil, fmt.Errorf("scan alert version: %w", err)
+		}
+		v.Severity, v.Status, v.ReceivedAt, v.LastSeen = alert.Severity(sev), alert.Status(status), fromUS(recv), fromUS(last)
+		if err := json.Unmarshal([]byte(ents), &v.Entities); err != nil {
+			return nil, fmt.Errorf("alert version entities: %w", err)
+		}
+		if raw.Valid {
+			v.Raw = json.RawMessage(raw.String)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		var one int
+		if err := db.r.QueryRowContext(ctx, db.q(`SELECT 1 FROM alerts WHERE id = ?`), id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("alert %d: %w", id, validation.ErrNotFound)
+		}
+	}
+	return out, rows.Err()
+}
+
+// SetAlertStatus changes the status of the alert with the given source id,
+// as a sender's acknowledge or resolve does: a new version copied from the
+// latest with the new status, and a timeline entry on its work item. It
+// reports false when no such alert exists.
+func (db *DB) SetAlertStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (bool, error) {
+	found := false
+	err := db.tx(ctx, func(tx dbtx) error {
+		now := us(db.clock.Now())
+		var id, itemID int64
+		var version int
+		var old string
+		err := tx.QueryRowContext(ctx, db.q(`SELECT id, version, status, COALESCE(workitem_id, 0) FROM alerts WHERE source = ? AND dedup_key = ?`),
+			source, "id:"+sourceID).Scan(&id, &version, &old, &itemID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find alert: %w", err)
+		}
+		found = true
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE alerts SET status = ?, version = ?, updated_at = ? WHERE id = ?`),
+			string(status), version+1, now, id); err != nil {
+			return fmt.Errorf("update alert status: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO alert_versions (alert_id, version, received_at, title, description, severity, status, entities, last_seen, raw)
+		    SELECT alert_id, ?, ?, title, description, severity, ?, entities, last_seen, raw FROM alert_versions WHERE alert_id = ? AND version = ?`),
+			version+1, now, string(status), id, version); err != nil {
+			return fmt.Errorf("insert alert version: %w", err)
+		}
+		if itemID == 0 {
+			return nil
+		}
+		_, err = db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindAlert,
+			Message: fmt.Sprintf("alert %d status %s → %s (%s)", id, old, status, why),
+			Data:    map[string]any{"alert_id": id, "version": version + 1, "status": status}})
+		return err
+	})
+	return found, err
+}

@@ -1,0 +1,113 @@
+// Package workitem is the tracked unit of work on the board: its model,
+// the configurable process (states and transitions) and the service that
+// applies changes with authorization and a timeline entry for each.
+package workitem
+
+import (
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+)
+
+// Type is the kind of work item. Sentinel incidents and alerts become
+// Issues; Defender for Cloud alerts and recommendations become Problems.
+type Type string
+
+// Work item types.
+const (
+	TypeIssue   Type = "Issue"
+	TypeProblem Type = "Problem"
+	TypeTask    Type = "Task"
+)
+
+// Item is one work item.
+type Item struct {
+	ID         int64          `json:"id"`
+	Type       Type           `json:"type"`
+	Title      string         `json:"title"`
+	State      string         `json:"state"`
+	Severity   alert.Severity `json:"severity"`
+	Assignee   string         `json:"assignee"`
+	Tags       []string       `json:"tags"`
+	Source     string         `json:"source"`
+	Rev        int            `json:"rev"`
+	AlertCount int            `json:"alert_count"`
+	// PreviousID links an item opened by a re-fired alert to the closed
+	// item that tracked the same alert before.
+	PreviousID int64      `json:"previous_id,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	LastSeen   time.Time  `json:"last_seen"`
+	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+
+	// Filled only on single-item reads.
+	AlertIDs    []int64 `json:"alert_ids,omitempty"`
+	IncidentIDs []int64 `json:"incident_ids,omitempty"`
+}
+
+// Entry is one line of an item's timeline: every change and every decision
+// the system takes, with who took it and why.
+type Entry struct {
+	ID         int64     `json:"id"`
+	WorkItemID int64     `json:"workitem_id"`
+	At         time.Time `json:"at"`
+	Actor      string    `json:"actor"`
+	Kind       string    `json:"kind"`
+	Message    string    `json:"message"`
+	Reason     string    `json:"reason,omitempty"`
+	Data       any       `json:"data,omitempty"`
+}
+
+// Timeline entry kinds.
+const (
+	KindCreated    = "created"
+	KindAlert      = "alert"       // an alert was linked or fired again
+	KindIncident   = "incident"    // an incident was linked or updated
+	KindTransition = "transition"  // state change
+	KindUpdate     = "update"      // field change (assignee, severity, tags, title)
+	KindComment    = "comment"
+	KindTask       = "task"
+	KindReopened   = "reopened"    // a new item was opened for a re-fired alert
+)
+
+// Comment is a note on an item.
+type Comment struct {
+	ID         int64     `json:"id"`
+	WorkItemID int64     `json:"workitem_id"`
+	At         time.Time `json:"at"`
+	Author     string    `json:"author"`
+	Body       string    `json:"body"`
+}
+
+// Task is one entry of an item's checklist.
+type Task struct {
+	ID         int64     `json:"id"`
+	WorkItemID int64     `json:"workitem_id"`
+	Title      string    `json:"title"`
+	Done       bool      `json:"done"`
+	DoneBy     string    `json:"done_by,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Filter selects work items. Zero fields do not filter.
+type Filter struct {
+	States   []string
+	Type     Type
+	Severity alert.Severity
+	Source   string
+	Assignee string
+	Tag      string
+	Text     string // case-insensitive substring of the title
+	// After is the keyset cursor: only items with ID < After (newest first).
+	After int64
+	Limit int
+}
+
+// Patch is a partial update of an item's fields. Nil fields are unchanged.
+type Patch struct {
+	Title    *string
+	Severity *alert.Severity
+	Assignee *string
+	Tags     *[]string
+}
