@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,14 +38,49 @@ type IngestResult struct {
 // second run finds the alert and updates it.
 var errRetryBatch = errors.New("alert inserted concurrently")
 
-// Ingest stores alerts in one transaction: each is upserted on its dedup
-// key with a new version, and creates or touches its work item with a
-// timeline entry. proc decides the item type, the initial state and which
-// states are closed. Either every alert is committed or none is.
+// Prepared is an alert ready for IngestPrepared. The work that needs no
+// database (dedup key, entity JSON) is done by Prepare in the caller's
+// goroutine, so that the single SQLite writer does only database work.
+type Prepared struct {
+	alert.Alert
+	key      string // dedup key
+	entities string // entities as JSON
+}
+
+// Prepare computes what IngestPrepared needs from a normalized alert.
+func Prepare(a alert.Alert) (Prepared, error) {
+	ents, err := marshalEntities(a.Entities)
+	if err != nil {
+		return Prepared{}, err
+	}
+	return Prepared{Alert: a, key: a.DedupKey(), entities: ents}, nil
+}
+
+// Ingest prepares and stores alerts; see IngestPrepared.
 func (db *DB) Ingest(ctx context.Context, proc *workitem.Process, actor string, alerts []alert.Alert) ([]IngestResult, error) {
+	ps := make([]Prepared, len(alerts))
+	for i, a := range alerts {
+		p, err := Prepare(a)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: alert %d: %w", i, err)
+		}
+		ps[i] = p
+	}
+	return db.IngestPrepared(ctx, proc, actor, ps)
+}
+
+// IngestPrepared stores alerts in one transaction: each is upserted on its
+// dedup key with a new version, and creates or touches its work item with
+// a timeline entry. proc decides the item type, the initial state and
+// which states are closed. Either every alert is committed or none is.
+func (db *DB) IngestPrepared(ctx context.Context, proc *workitem.Process, actor string, alerts []Prepared) ([]IngestResult, error) {
 	var results []IngestResult
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	// Each retry follows a conflict on a key that another writer has
+	// since committed, which the next lookup therefore finds: a batch
+	// learns at least one key per attempt, so len+1 attempts always
+	// suffice. A fixed small bound failed batches under contention.
+	for attempt := 0; attempt <= len(alerts); attempt++ {
 		err = db.tx(ctx, func(tx dbtx) error {
 			ing := &ingester{db: db, tx: tx, proc: proc, actor: actor, now: us(db.clock.Now())}
 			results, err = ing.run(ctx, alerts)
@@ -79,10 +115,10 @@ type ingester struct {
 	touched                  map[int64]int64 // open item → newest last_seen
 }
 
-func (ing *ingester) run(ctx context.Context, alerts []alert.Alert) ([]IngestResult, error) {
+func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult, error) {
 	keys := make([]string, len(alerts))
 	for i := range alerts {
-		keys[i] = alerts[i].Source + "\x00" + alerts[i].DedupKey()
+		keys[i] = alerts[i].Source + "\x00" + alerts[i].key
 	}
 	state, err := ing.lookup(ctx, alerts)
 	if err != nil {
@@ -93,8 +129,17 @@ func (ing *ingester) run(ctx context.Context, alerts []alert.Alert) ([]IngestRes
 	ing.entries = rowBuffer{table: "timeline", cols: []string{"workitem_id", "at", "actor", "kind", "message", "reason", "data"}}
 	ing.touched = map[int64]int64{}
 
+	// Write the alerts in one global order (by source and dedup key,
+	// stable so that repeats within the batch keep theirs): concurrent
+	// batches on PostgreSQL then lock shared alert rows in the same order
+	// and wait for each other instead of deadlocking.
+	order := make([]int, len(alerts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(keys[x], keys[y]) })
 	results := make([]IngestResult, len(alerts))
-	for i := range alerts {
+	for _, i := range order {
 		a := &alerts[i]
 		k, ok := state[keys[i]]
 		var r IngestResult
@@ -123,11 +168,11 @@ func (ing *ingester) run(ctx context.Context, alerts []alert.Alert) ([]IngestRes
 // lookup finds the batch's alerts that already exist, with whether their
 // work item is still open, in one query per source (the unique index is
 // (source, dedup_key), so the source must be in the condition).
-func (ing *ingester) lookup(ctx context.Context, alerts []alert.Alert) (map[string]known, error) {
+func (ing *ingester) lookup(ctx context.Context, alerts []Prepared) (map[string]known, error) {
 	state := make(map[string]known, len(alerts))
 	bySource := map[string][]any{}
 	for i := range alerts {
-		bySource[alerts[i].Source] = append(bySource[alerts[i].Source], alerts[i].DedupKey())
+		bySource[alerts[i].Source] = append(bySource[alerts[i].Source], alerts[i].key)
 	}
 	const chunk = 500
 	for src, keys := range bySource {
@@ -161,19 +206,17 @@ func (ing *ingester) lookup(ctx context.Context, alerts []alert.Alert) (map[stri
 
 // insert creates a new alert and its work item: the item first, so the
 // alert row is written once, already pointing at it.
-func (ing *ingester) insert(ctx context.Context, a *alert.Alert) (IngestResult, error) {
+func (ing *ingester) insert(ctx context.Context, a *Prepared) (IngestResult, error) {
 	r := IngestResult{Version: 1, Outcome: OutcomeCreated}
-	ents, err := marshalEntities(a.Entities)
-	if err != nil {
-		return r, err
-	}
-	if r.WorkItemID, err = ing.newItem(ctx, a, nil); err != nil {
+	ents := a.entities
+	var err error
+	if r.WorkItemID, err = ing.newItem(ctx, &a.Alert, nil); err != nil {
 		return r, err
 	}
 	err = ing.queryRow(ctx, (`INSERT INTO alerts (source, dedup_key, source_id, product, title, description, severity, status,
 	    entities, first_seen, last_seen, version, workitem_id, created_at, updated_at)
 	    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (source, dedup_key) DO NOTHING RETURNING id`),
-		a.Source, a.DedupKey(), a.SourceID, a.Product, a.Title, a.Description, string(a.Severity), string(a.Status),
+		a.Source, a.key, a.SourceID, a.Product, a.Title, a.Description, string(a.Severity), string(a.Status),
 		ents, us(a.FirstSeen), us(a.LastSeen), r.WorkItemID, ing.now, ing.now).Scan(&r.AlertID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, errRetryBatch
@@ -181,7 +224,7 @@ func (ing *ingester) insert(ctx context.Context, a *alert.Alert) (IngestResult, 
 	if err != nil {
 		return r, fmt.Errorf("insert alert: %w", err)
 	}
-	ing.addVersion(a, r, ents)
+	ing.addVersion(&a.Alert, r, ents)
 	ing.links.add(r.WorkItemID, r.AlertID, ing.now)
 	ing.addEntry(r.WorkItemID, workitem.KindCreated, "created from "+a.Source+" alert "+strconv.FormatInt(r.AlertID, 10),
 		entryData{AlertID: r.AlertID, Version: r.Version, Source: a.Source, SourceID: a.SourceID})
@@ -190,19 +233,17 @@ func (ing *ingester) insert(ctx context.Context, a *alert.Alert) (IngestResult, 
 
 // update records a new version of a known alert, on its open item or, when
 // that item is closed, on a new item linked to the old one.
-func (ing *ingester) update(ctx context.Context, a *alert.Alert, k known) (IngestResult, error) {
+func (ing *ingester) update(ctx context.Context, a *Prepared, k known) (IngestResult, error) {
 	r := IngestResult{AlertID: k.alertID, WorkItemID: k.itemID, Outcome: OutcomeUpdated}
-	ents, err := marshalEntities(a.Entities)
-	if err != nil {
-		return r, err
-	}
+	ents := a.entities
+	var err error
 	if !k.open {
 		r.Outcome = OutcomeReopened
 		var prev any
 		if k.itemID != 0 {
 			prev = k.itemID
 		}
-		if r.WorkItemID, err = ing.newItem(ctx, a, prev); err != nil {
+		if r.WorkItemID, err = ing.newItem(ctx, &a.Alert, prev); err != nil {
 			return r, err
 		}
 	}
@@ -218,7 +259,7 @@ func (ing *ingester) update(ctx context.Context, a *alert.Alert, k known) (Inges
 	if err != nil {
 		return r, fmt.Errorf("update alert %d: %w", k.alertID, err)
 	}
-	ing.addVersion(a, r, ents)
+	ing.addVersion(&a.Alert, r, ents)
 	id := strconv.FormatInt(r.AlertID, 10)
 	if r.Outcome == OutcomeReopened {
 		ing.links.add(r.WorkItemID, r.AlertID, ing.now)

@@ -203,7 +203,11 @@ func (db *DB) UpdateWorkItem(ctx context.Context, id int64, fn func(*workitem.It
 		if err != nil {
 			return err
 		}
-		now := db.clock.Now()
+		now := fromUS(us(db.clock.Now())) // the precision that is stored
+		if it.ClosedAt != nil {
+			c := fromUS(us(*it.ClosedAt))
+			it.ClosedAt = &c
+		}
 		it.Rev = before.Rev + 1
 		it.UpdatedAt = now
 		var closed any

@@ -22,7 +22,9 @@ CREATE TABLE alerts (
     UNIQUE (source, dedup_key)
 );
 
--- Append-only: rows are never updated or deleted.
+-- Append-only: rows are never updated or deleted. A rowid table, not
+-- WITHOUT ROWID: version rows carry the raw payload and are large, which
+-- WITHOUT ROWID tables store poorly.
 CREATE TABLE alert_versions (
     alert_id    BIGINT  NOT NULL REFERENCES alerts (id),
     version     INTEGER NOT NULL,
@@ -35,7 +37,7 @@ CREATE TABLE alert_versions (
     last_seen   BIGINT  NOT NULL,
     raw         TEXT,
     PRIMARY KEY (alert_id, version)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE incidents (
     id          INTEGER PRIMARY KEY,
@@ -64,7 +66,7 @@ CREATE TABLE incident_versions (
     alert_ids   TEXT    NOT NULL DEFAULT '[]',
     raw         TEXT,
     PRIMARY KEY (incident_id, version)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE incident_alerts (
     incident_id BIGINT NOT NULL REFERENCES incidents (id),

@@ -1,0 +1,246 @@
+// Command vigil is a self-hosted operations hub for security alerts.
+//
+//	vigil serve   [--config FILE] [--listen ADDR] [--data DIR] [--dsn DSN]
+//	vigil demo    [--listen ADDR] [--data DIR]
+//	vigil migrate [--config FILE] [--data DIR] [--dsn DSN]
+//	vigil token create --data DIR --name NAME --role viewer|responder|admin
+//	vigil user add --data DIR --email EMAIL --role ROLE   (password on stdin)
+//	vigil bench ingest [flags]   (see vigil bench ingest --help)
+//	vigil version
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/vigil-soc/vigil/internal/app"
+	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/loadgen"
+)
+
+const usage = `usage: vigil <command> [flags]
+
+commands:
+  serve          run the server
+  demo           run the server with sample alerts and a throw-away database
+  migrate        apply database migrations and exit
+  token create   create an API token (printed alone on the last line)
+  user add       add a local user (password read from standard input)
+  bench ingest   load-test a running server
+  version        print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "vigil:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, stderr)
+	case "demo":
+		return demo(ctx, rest, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, stderr)
+	case "token":
+		if len(rest) == 0 || rest[0] != "create" {
+			return errors.New("usage: vigil token create --data DIR --name NAME --role ROLE")
+		}
+		return tokenCreate(ctx, rest[1:], stdout, stderr)
+	case "user":
+		if len(rest) == 0 || rest[0] != "add" {
+			return errors.New("usage: vigil user add --data DIR --email EMAIL --role ROLE")
+		}
+		return userAdd(ctx, rest[1:], stdin, stdout, stderr)
+	case "bench":
+		if len(rest) == 0 || rest[0] != "ingest" {
+			return errors.New("usage: vigil bench ingest [flags]")
+		}
+		return loadgen.Main(ctx, rest[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "vigil", app.Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// configFlags registers the flags every server-side command shares and
+// returns a function that loads the configuration with them applied.
+func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
+	path := fs.String("config", "", "YAML config `file` (keys as in README.md)")
+	listen := fs.String("listen", "", "listen `address` (VIGIL_LISTEN)")
+	data := fs.String("data", "", "data `directory` for SQLite (VIGIL_DATA)")
+	dsn := fs.String("dsn", "", "PostgreSQL `DSN`; SQLite when empty (VIGIL_DATABASE_DSN)")
+	proc := fs.String("process-file", "", "work-item process YAML `file` (VIGIL_PROCESS_FILE)")
+	level := fs.String("log-level", "", "debug, info, warn or error (VIGIL_LOG_LEVEL)")
+	return func() (config.Config, error) {
+		over := map[string]any{}
+		set := func(key, v string) {
+			if v != "" {
+				over[key] = v
+			}
+		}
+		set("listen", *listen)
+		set("data", *data)
+		set("database_dsn", *dsn)
+		set("process_file", *proc)
+		set("log_level", *level)
+		return config.Load(*path, os.Environ(), over)
+	}
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	load := configFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(cfg, stderr)
+	a, err := app.New(ctx, cfg, log, clock.Real{})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	load := configFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	keep := false
+	fs.Visit(func(f *flag.Flag) { keep = keep || f.Name == "data" || f.Name == "dsn" })
+	return app.Demo(ctx, cfg, keep, app.NewLogger(cfg, stderr), stdout)
+}
+
+func migrate(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	load := configFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	db, err := app.OpenStore(ctx, cfg, app.NewLogger(cfg, stderr), clock.Real{})
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	load := configFlags(fs)
+	name := fs.String("name", "", "token `name`, shown on the timeline (required)")
+	roleName := fs.String("role", "", "viewer, responder or admin (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	role, err := auth.ParseRole(*roleName)
+	if err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	db, err := app.OpenStore(ctx, cfg, app.NewLogger(cfg, stderr), clock.Real{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	secret, tok, err := db.CreateToken(ctx, *name, role)
+	if err != nil {
+		return err
+	}
+	// The token alone on the last line, so scripts can take it with tail -1.
+	fmt.Fprintf(stdout, "created %s token %q (id %d); it is shown only once:\n%s\n", tok.Role, tok.Name, tok.ID, secret)
+	return nil
+}
+
+func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	load := configFlags(fs)
+	email := fs.String("email", "", "the user's email `address` (required)")
+	roleName := fs.String("role", "", "viewer, responder or admin (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	role, err := auth.ParseRole(*roleName)
+	if err != nil {
+		return err
+	}
+	// The password comes from stdin, never from argv, which other users
+	// of the machine can read in the process list.
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	hash, err := auth.HashPassword(strings.TrimRight(line, "\r\n"))
+	if err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	db, err := app.OpenStore(ctx, cfg, app.NewLogger(cfg, stderr), clock.Real{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := db.AddUser(ctx, *email, role, hash)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %s user %s (id %d)\n", u.Role, u.Email, u.ID)
+	return nil
+}

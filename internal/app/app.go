@@ -1,0 +1,167 @@
+// Package app wires vigil's parts together and owns their lifecycle.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/ingest"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/web"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// Version is set at build time with -ldflags "-X …/app.Version=…".
+var Version = "dev"
+
+// App is a running vigil server.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	clock    clock.Clock
+	DB       *store.DB
+	Pipeline *ingest.Pipeline
+	Items    *workitem.Service
+	server   *http.Server
+	listener net.Listener
+}
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OpenStore opens the configured database and runs migrations.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clock) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Options{DSN: cfg.DatabaseDSN, DataDir: cfg.Data,
+		Synchronous: cfg.SQLiteSynchronous, Logger: log, Clock: clk})
+	if err != nil {
+		return nil, fmt.Errorf("open database (%s): %w", config.RedactDSN(cfg.DatabaseDSN), err)
+	}
+	return db, nil
+}
+
+// LoadProcess returns the configured work-item process.
+func LoadProcess(cfg config.Config) (*workitem.Process, error) {
+	if cfg.ProcessFile == "" {
+		return workitem.DefaultProcess(), nil
+	}
+	return workitem.LoadProcess(cfg.ProcessFile)
+}
+
+// New opens the store and builds the server; it listens once Start is called.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clock) (*App, error) {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	proc, err := LoadProcess(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := OpenStore(ctx, cfg, log, clk)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	writers := 1
+	if db.Dialect() == store.Postgres {
+		writers = 4
+	}
+	pipe := ingest.New(db, proc, ingest.Options{Writers: writers, Logger: log, Registry: reg})
+	items := workitem.NewService(db, proc, clk)
+	srv := web.New(web.Options{Ingest: pipe, Store: db, Items: items, Logger: log, Clock: clk,
+		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version})
+	return &App{
+		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items,
+		server: &http.Server{
+			Handler:           srv,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+		},
+	}, nil
+}
+
+// Listen binds the listen address; Addr is known afterwards.
+func (a *App) Listen() error {
+	l, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	a.listener = l
+	return nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Run serves until ctx is cancelled, then shuts down in order: stop taking
+// requests and finish those in flight, let the ingest writers commit what
+// is queued, close the database.
+func (a *App) Run(ctx context.Context) error {
+	if a.listener == nil {
+		if err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	pctx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Pipeline.Run(pctx) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.server.Serve(a.listener) }()
+	a.log.Info("vigil listening", "addr", "http://"+a.Addr(), "version", Version, "config", a.cfg.String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if serr := a.server.Shutdown(sctx); serr != nil {
+		a.log.Warn("http shutdown", "err", serr)
+	}
+	stopPipeline()
+	wg.Wait()
+	if cerr := a.DB.Close(); cerr != nil {
+		a.log.Warn("close database", "err", cerr)
+	}
+	return err
+}
+
+// URL is the base URL clients use.
+func (a *App) URL() string {
+	addr := a.Addr()
+	if strings.HasPrefix(addr, "[::]") || strings.HasPrefix(addr, "0.0.0.0") {
+		_, port, _ := net.SplitHostPort(addr)
+		addr = "127.0.0.1:" + port
+	}
+	return "http://" + addr
+}

@@ -1,0 +1,305 @@
+package workitem
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/validation"
+)
+
+// Store is the persistence the service needs.
+type Store interface {
+	GetWorkItem(ctx context.Context, id int64) (Item, error)
+	ListWorkItems(ctx context.Context, f Filter) ([]Item, error)
+	UpdateWorkItem(ctx context.Context, id int64, fn func(*Item) ([]Entry, error)) (Item, error)
+	Timeline(ctx context.Context, id, after int64, limit int) ([]Entry, error)
+	AddComment(ctx context.Context, c Comment) (Comment, error)
+	Comments(ctx context.Context, id int64) ([]Comment, error)
+	AddTask(ctx context.Context, t Task, actor string) (Task, error)
+	UpdateTask(ctx context.Context, itemID, taskID int64, actor string, fn func(*Task) (string, error)) (Task, error)
+	Tasks(ctx context.Context, id int64) ([]Task, error)
+}
+
+// Service applies changes to work items: it checks the actor's role and
+// the process, and makes the store record every change on the timeline.
+// Handlers, the UI and automation all go through it, so the rules hold
+// whatever the entry point.
+type Service struct {
+	store Store
+	proc  *Process
+	clock clock.Clock
+}
+
+// NewService returns a Service.
+func NewService(st Store, proc *Process, clk clock.Clock) *Service {
+	return &Service{store: st, proc: proc, clock: clk}
+}
+
+// Process returns the process in force.
+func (s *Service) Process() *Process { return s.proc }
+
+// Limits on user-entered fields.
+const (
+	MaxTags       = 32
+	MaxTagLength  = 64
+	MaxComment    = 64 << 10
+	MaxTaskTitle  = 256
+	MaxAssignee   = 256
+	MaxReasonText = 4096
+)
+
+// Get returns one item.
+func (s *Service) Get(ctx context.Context, actor auth.Actor, id int64) (Item, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return Item{}, err
+	}
+	return s.store.GetWorkItem(ctx, id)
+}
+
+// List returns items matching f.
+func (s *Service) List(ctx context.Context, actor auth.Actor, f Filter) ([]Item, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	for i, st := range f.States {
+		if !s.proc.Known(st) {
+			return nil, validation.NewFieldError(fmt.Sprintf("state[%d]", i), "unknown state %q", st)
+		}
+	}
+	return s.store.ListWorkItems(ctx, f)
+}
+
+// Transition moves an item to state to. ifRev, when non-zero, is the
+// revision the caller last saw; a different current revision fails with
+// validation.ErrStale instead of overwriting someone else's change.
+func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to, reason string, ifRev int) (Item, error) {
+	if err := actor.Check(auth.ActionTriage); err != nil {
+		return Item{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	if len(reason) > MaxReasonText {
+		return Item{}, validation.NewFieldError("reason", "must be at most %d bytes", MaxReasonText)
+	}
+	return s.store.UpdateWorkItem(ctx, id, func(it *Item) ([]Entry, error) {
+		if ifRev != 0 && it.Rev != ifRev {
+			return nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
+		}
+		if err := s.proc.CheckTransition(it.State, to, reason); err != nil {
+			return nil, err
+		}
+		from := it.State
+		it.State = to
+		if s.proc.Terminal(to) {
+			now := s.clock.Now()
+			it.ClosedAt = &now
+		} else {
+			it.ClosedAt = nil
+		}
+		return []Entry{{Actor: actor.String(), Kind: KindTransition, Message: fmt.Sprintf("moved from %s to %s", from, to),
+			Reason: reason, Data: map[string]string{"from": from, "to": to}}}, nil
+	})
+}
+
+// Update applies a partial change of title, severity, assignee or tags.
+func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patch, ifRev int) (Item, error) {
+	if err := actor.Check(auth.ActionTriage); err != nil {
+		return Item{}, err
+	}
+	if err := p.validate(); err != nil {
+		return Item{}, err
+	}
+	return s.store.UpdateWorkItem(ctx, id, func(it *Item) ([]Entry, error) {
+		if ifRev != 0 && it.Rev != ifRev {
+			return nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
+		}
+		var changes []Entry
+		change := func(field, from, to string) {
+			if from == to {
+				return
+			}
+			changes = append(changes, Entry{Actor: actor.String(), Kind: KindUpdate,
+				Message: fmt.Sprintf("%s changed from %q to %q", field, from, to),
+				Data:    map[string]string{"field": field, "from": from, "to": to}})
+		}
+		if p.Title != nil {
+			change("title", it.Title, *p.Title)
+			it.Title = *p.Title
+		}
+		if p.Severity != nil {
+			change("severity", string(it.Severity), string(*p.Severity))
+			it.Severity = *p.Severity
+		}
+		if p.Assignee != nil {
+			change("assignee", it.Assignee, *p.Assignee)
+			it.Assignee = *p.Assignee
+		}
+		if p.Tags != nil {
+			change("tags", strings.Join(it.Tags, ", "), strings.Join(*p.Tags, ", "))
+			it.Tags = *p.Tags
+		}
+		return changes, nil
+	})
+}
+
+// validate checks and normalizes a patch in place.
+func (p *Patch) validate() error {
+	if p.Title != nil {
+		t := strings.TrimSpace(*p.Title)
+		if t == "" {
+			return validation.NewFieldError("title", "must not be empty")
+		}
+		if len(t) > alert.MaxTitle {
+			return validation.NewFieldError("title", "must be at most %d characters", alert.MaxTitle)
+		}
+		p.Title = &t
+	}
+	if p.Severity != nil && !p.Severity.Valid() {
+		return validation.NewFieldError("severity", "unknown severity %q (want one of informational, low, medium, high, critical)", *p.Severity)
+	}
+	if p.Assignee != nil {
+		a := strings.TrimSpace(*p.Assignee)
+		if len(a) > MaxAssignee {
+			return validation.NewFieldError("assignee", "must be at most %d characters", MaxAssignee)
+		}
+		p.Assignee = &a
+	}
+	if p.Tags != nil {
+		tags, err := NormalizeTags(*p.Tags)
+		if err != nil {
+			return err
+		}
+		p.Tags = &tags
+	}
+	return nil
+}
+
+// NormalizeTags trims, lower-cases, dedups and sorts tags.
+func NormalizeTags(in []string) ([]string, error) {
+	if len(in) > MaxTags {
+		return nil, validation.NewFieldError("tags", "at most %d tags", MaxTags)
+	}
+	out := make([]string, 0, len(in))
+	for i, t := range in {
+		t = strings.ToLower(strings.TrimSpace(t))
+		switch {
+		case t == "":
+			return nil, validation.NewFieldError(fmt.Sprintf("tags[%d]", i), "must not be empty")
+		case utf8.RuneCountInString(t) > MaxTagLength:
+			return nil, validation.NewFieldError(fmt.Sprintf("tags[%d]", i), "must be at most %d characters", MaxTagLength)
+		case strings.ContainsAny(t, ",\n\r\t"):
+			return nil, validation.NewFieldError(fmt.Sprintf("tags[%d]", i), "must not contain commas or control characters")
+		}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Timeline returns an item's timeline page.
+func (s *Service) Timeline(ctx context.Context, actor auth.Actor, id, after int64, limit int) ([]Entry, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetWorkItem(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.Timeline(ctx, id, after, limit)
+}
+
+// Comment adds a comment.
+func (s *Service) Comment(ctx context.Context, actor auth.Actor, id int64, body string) (Comment, error) {
+	if err := actor.Check(auth.ActionTriage); err != nil {
+		return Comment{}, err
+	}
+	body = strings.TrimSpace(body)
+	if body == "" {
+		return Comment{}, validation.NewFieldError("body", "must not be empty")
+	}
+	if len(body) > MaxComment {
+		return Comment{}, validation.NewFieldError("body", "must be at most %d bytes", MaxComment)
+	}
+	return s.store.AddComment(ctx, Comment{WorkItemID: id, Author: actor.String(), Body: body, At: s.clock.Now()})
+}
+
+// Comments lists an item's comments.
+func (s *Service) Comments(ctx context.Context, actor auth.Actor, id int64) ([]Comment, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetWorkItem(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.Comments(ctx, id)
+}
+
+// AddTask adds a checklist task.
+func (s *Service) AddTask(ctx context.Context, actor auth.Actor, id int64, title string) (Task, error) {
+	if err := actor.Check(auth.ActionTriage); err != nil {
+		return Task{}, err
+	}
+	title, err := taskTitle(title)
+	if err != nil {
+		return Task{}, err
+	}
+	return s.store.AddTask(ctx, Task{WorkItemID: id, Title: title}, actor.String())
+}
+
+// UpdateTask renames a task or ticks it off.
+func (s *Service) UpdateTask(ctx context.Context, actor auth.Actor, id, taskID int64, title *string, done *bool) (Task, error) {
+	if err := actor.Check(auth.ActionTriage); err != nil {
+		return Task{}, err
+	}
+	if title != nil {
+		t, err := taskTitle(*title)
+		if err != nil {
+			return Task{}, err
+		}
+		title = &t
+	}
+	return s.store.UpdateTask(ctx, id, taskID, actor.String(), func(t *Task) (string, error) {
+		var msgs []string
+		if title != nil && *title != t.Title {
+			msgs = append(msgs, fmt.Sprintf("renamed task %q to %q", t.Title, *title))
+			t.Title = *title
+		}
+		if done != nil && *done != t.Done {
+			t.Done = *done
+			if t.Done {
+				t.DoneBy = actor.String()
+				msgs = append(msgs, fmt.Sprintf("completed task %q", t.Title))
+			} else {
+				t.DoneBy = ""
+				msgs = append(msgs, fmt.Sprintf("reopened task %q", t.Title))
+			}
+		}
+		return strings.Join(msgs, "; "), nil
+	})
+}
+
+func taskTitle(t string) (string, error) {
+	t = strings.TrimSpace(t)
+	if t == "" {
+		return "", validation.NewFieldError("title", "must not be empty")
+	}
+	if len(t) > MaxTaskTitle {
+		return "", validation.NewFieldError("title", "must be at most %d characters", MaxTaskTitle)
+	}
+	return t, nil
+}
+
+// Tasks lists an item's checklist.
+func (s *Service) Tasks(ctx context.Context, actor auth.Actor, id int64) ([]Task, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetWorkItem(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.Tasks(ctx, id)
+}
