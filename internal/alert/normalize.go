@@ -100,3 +100,50 @@ func (a *Alert) Fingerprint() string {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
+
+// Normalize validates an incident and fills defaults in place.
+func (in *Incident) Normalize(now time.Time) error {
+	in.Source = strings.ToLower(strings.TrimSpace(in.Source))
+	in.SourceID = strings.TrimSpace(in.SourceID)
+	in.Title = strings.TrimSpace(in.Title)
+	switch {
+	case in.Source == "":
+		return validation.NewFieldError("source", "is required")
+	case in.SourceID == "":
+		return validation.NewFieldError("source_id", "is required: incidents are identified by their source's id")
+	case len(in.SourceID) > MaxSourceID:
+		return validation.NewFieldError("source_id", "must be at most %d characters", MaxSourceID)
+	case in.Title == "":
+		return validation.NewFieldError("title", "is required")
+	case len(in.Title) > MaxTitle:
+		return validation.NewFieldError("title", "must be at most %d characters", MaxTitle)
+	case len(in.Description) > MaxDescription:
+		return validation.NewFieldError("description", "must be at most %d bytes", MaxDescription)
+	case len(in.AlertRefs) > 1000:
+		return validation.NewFieldError("alerts", "at most 1000 alerts per incident")
+	}
+	if in.Severity == "" {
+		in.Severity = SeverityMedium
+	}
+	if !in.Severity.Valid() {
+		return validation.NewFieldError("severity", "unknown severity %q (want one of informational, low, medium, high, critical)", in.Severity)
+	}
+	if in.Status == "" {
+		in.Status = StatusNew
+	}
+	if !in.Status.Valid() {
+		return validation.NewFieldError("status", "unknown status %q (want one of new, in_progress, resolved, dismissed)", in.Status)
+	}
+	for i, r := range in.AlertRefs {
+		if strings.TrimSpace(r) == "" {
+			return validation.NewFieldError(fmt.Sprintf("alerts[%d]", i), "must not be empty")
+		}
+	}
+	if in.LastSeen.IsZero() {
+		in.LastSeen = now
+	}
+	if in.FirstSeen.IsZero() {
+		in.FirstSeen = in.LastSeen
+	}
+	return nil
+}
