@@ -39,6 +39,11 @@ type Config struct {
 	LogFormat string `koanf:"log_format"`
 }
 
+var knownKeys = map[string]bool{
+	"listen": true, "data": true, "database_dsn": true, "database_dsn_file": true, "sqlite_synchronous": true,
+	"process_file": true, "max_body_bytes": true, "log_level": true, "log_format": true,
+}
+
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
@@ -63,8 +68,18 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		return Config{}, err
 	}
 	if path != "" {
-		if err := k.Load(file.Provider(path), yamlParser{}); err != nil {
+		fk := koanf.New(".")
+		if err := fk.Load(file.Provider(path), yamlParser{}); err != nil {
 			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+		// A misspelt key would otherwise be ignored silently.
+		for _, key := range fk.Keys() {
+			if !knownKeys[key] {
+				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, key)
+			}
+		}
+		if err := k.Merge(fk); err != nil {
+			return Config{}, err
 		}
 	}
 	envMap := map[string]any{}
