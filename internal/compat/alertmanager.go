@@ -40,6 +40,15 @@ type amPostableAlert struct {
 // alerts it got before reporting the error. When the body itself is not a
 // JSON array the slice is nil and Field is "body".
 func ParseAlertmanager(body []byte, now time.Time) ([]alert.Alert, error) {
+	if alerts, err, ok := parseAlertmanagerFast(body, now); ok {
+		return alerts, err
+	}
+	return parseAlertmanagerSlow(body, now)
+}
+
+// parseAlertmanagerSlow decodes field by field so that every error names
+// the field at fault.
+func parseAlertmanagerSlow(body []byte, now time.Time) ([]alert.Alert, error) {
 	var elems []json.RawMessage
 	if err := json.Unmarshal(body, &elems); err != nil {
 		var te *json.UnmarshalTypeError
@@ -108,6 +117,11 @@ func parseAlertmanagerAlert(raw json.RawMessage, now time.Time) (alert.Alert, er
 	if err != nil {
 		return alert.Alert{}, err
 	}
+	return buildAlertmanagerAlert(labels, annotations, startsAt, endsAt, raw, now)
+}
+
+// buildAlertmanagerAlert validates decoded fields and maps them to an alert.
+func buildAlertmanagerAlert(labels, annotations map[string]string, startsAt, endsAt time.Time, raw json.RawMessage, now time.Time) (alert.Alert, error) {
 	// Alertmanager drops empty-valued labels before validating and before
 	// fingerprinting: in Prometheus an empty label is an absent label.
 	for k, v := range labels {
