@@ -190,4 +190,3 @@ func (yamlParser) Unmarshal(b []byte) (map[string]any, error) {
 }
 
 func (yamlParser) Marshal(m map[string]any) ([]byte, error) { return yaml.Marshal(m) }
-

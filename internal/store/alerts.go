@@ -157,7 +157,15 @@ func (db *DB) SetAlertStatus(ctx context.Context, source, sourceID string, statu
 		var id, itemID int64
 		var version int
 		var old string
-		err := tx.QueryRowContext(ctx, db.q(`SELECT id, version, status, COALESCE(workitem_id, 0) FROM alerts WHERE source = ? AND dedup_key = ?`),
+		// The new version number is computed here, so the row must stay
+		// locked until commit: on PostgreSQL a concurrent ingest or status
+		// change would otherwise take the same number. SQLite's single
+		// writer already serializes, and has no FOR UPDATE.
+		lock := ""
+		if db.dialect == Postgres {
+			lock = " FOR UPDATE"
+		}
+		err := tx.QueryRowContext(ctx, db.q(`SELECT id, version, status, COALESCE(workitem_id, 0) FROM alerts WHERE source = ? AND dedup_key = ?`+lock),
 			source, "id:"+sourceID).Scan(&id, &version, &old, &itemID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil

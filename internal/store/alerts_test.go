@@ -27,12 +27,16 @@ func TestListAlertsFilters(t *testing.T) {
 		inProgress.Status = alert.StatusInProgress
 		resolved := newAlert(t, "sentinel", "s2", "disk_full on db01", alert.SeverityCritical)
 		resolved.Status = alert.StatusResolved
-		res := mustIngest(t, db,
+		// One ingest per alert, so that IDs follow this order.
+		var res []store.IngestResult
+		for _, a := range []alert.Alert{
 			newAlert(t, "defender", "d1", "CPU at 100% on web01", alert.SeverityHigh),
 			inProgress,
 			resolved,
 			newAlert(t, "alertmanager", "", "diskXfull on db02", alert.SeverityLow),
-		)
+		} {
+			res = append(res, mustIngest(t, db, a)...)
+		}
 		id := make([]int64, len(res))
 		for i, r := range res {
 			id[i] = r.AlertID

@@ -162,6 +162,35 @@ func TestIngestDuplicatesInOneBatch(t *testing.T) {
 	})
 }
 
+// TestIngestResultsInInputOrder checks that result i describes alert i
+// whatever order the store writes the batch in.
+func TestIngestResultsInInputOrder(t *testing.T) {
+	storetest.ForEach(t, clock.NewFake(t0), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ids := []string{"z9", "m5", "a1", "q7", "b2"} // deliberately unsorted
+		batch := make([]alert.Alert, len(ids))
+		for i, id := range ids {
+			batch[i] = newAlert(t, "sentinel", id, "Order "+id, alert.SeverityLow)
+		}
+		for round := range 2 { // created, then updated
+			res := mustIngest(t, db, batch...)
+			for i, r := range res {
+				a, err := db.GetAlert(ctx, r.AlertID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.SourceID != ids[i] || a.WorkItemID != r.WorkItemID || r.Version != round+1 {
+					t.Errorf("round %d result %d = %+v is alert %q on item %d, want alert %q version %d",
+						round, i, r, a.SourceID, a.WorkItemID, ids[i], round+1)
+				}
+				if it := mustGetItem(t, db, r.WorkItemID); it.Title != "Order "+ids[i] {
+					t.Errorf("round %d result %d item title %q, want %q", round, i, it.Title, "Order "+ids[i])
+				}
+			}
+		}
+	})
+}
+
 func TestIngestManySources(t *testing.T) {
 	storetest.ForEach(t, clock.NewFake(t0), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()

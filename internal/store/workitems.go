@@ -298,6 +298,7 @@ func (db *DB) AddComment(ctx context.Context, c workitem.Comment) (workitem.Comm
 	if c.At.IsZero() {
 		c.At = db.clock.Now()
 	}
+	c.At = fromUS(us(c.At)) // the precision that is stored
 	err := db.tx(ctx, func(tx dbtx) error {
 		if err := db.touch(ctx, tx, c.WorkItemID); err != nil {
 			return err
@@ -347,7 +348,7 @@ func (db *DB) Comments(ctx context.Context, itemID int64) ([]workitem.Comment, e
 
 // AddTask adds a checklist task with a timeline entry.
 func (db *DB) AddTask(ctx context.Context, t workitem.Task, actor string) (workitem.Task, error) {
-	now := db.clock.Now()
+	now := fromUS(us(db.clock.Now())) // the precision that is stored
 	t.CreatedAt, t.UpdatedAt = now, now
 	err := db.tx(ctx, func(tx dbtx) error {
 		if err := db.touch(ctx, tx, t.WorkItemID); err != nil {
@@ -383,7 +384,7 @@ func (db *DB) UpdateTask(ctx context.Context, itemID, taskID int64, actor string
 		if err != nil {
 			return err
 		}
-		t.UpdatedAt = db.clock.Now()
+		t.UpdatedAt = fromUS(us(db.clock.Now())) // the precision that is stored
 		done = 0
 		if t.Done {
 			done = 1

@@ -27,14 +27,19 @@ func TestListWorkItemsFilters(t *testing.T) {
 		// Six items, one per alert, in ID order. The titles hold LIKE
 		// metacharacters next to near-misses that an unescaped pattern
 		// would also match.
-		res := mustIngest(t, db,
+		// One ingest per alert, so that IDs follow this order (within a
+		// batch the store writes in dedup-key order).
+		var res []store.IngestResult
+		for _, a := range []alert.Alert{
 			newAlert(t, "defender", "d1", "CPU at 100% on web01", alert.SeverityHigh),
 			newAlert(t, "sentinel", "s1", "CPU at 1000 MHz on web02", alert.SeverityMedium),
 			newAlert(t, "sentinel", "s2", "disk_full on db01", alert.SeverityCritical),
 			newAlert(t, "alertmanager", "", "diskXfull on db02", alert.SeverityLow),
 			newAlert(t, "defender", "d2", `Dropped C:\Temp\evil.exe`, alert.SeverityHigh),
 			newAlert(t, "graph", "g1", "Impossible travel for ALICE", alert.SeverityInformational),
-		)
+		} {
+			res = append(res, mustIngest(t, db, a)...)
+		}
 		id := make([]int64, len(res))
 		for i, r := range res {
 			id[i] = r.WorkItemID
@@ -705,6 +710,50 @@ func TestCountByState(t *testing.T) {
 		}
 		if len(got) != 2 || got["New"] != 2 || got["Approved"] != 1 {
 			t.Errorf("CountByState = %v, want map[Approved:1 New:2]", got)
+		}
+	})
+}
+
+// TestReturnedTimesMatchStored runs the store on a clock with nanoseconds.
+// Times are stored in microseconds, so what a write returns must already
+// be at that precision: a client comparing the returned value with a
+// later read (or using it as a cursor) must see the same time.
+func TestReturnedTimesMatchStored(t *testing.T) {
+	odd := t0.Add(123456789 * time.Nanosecond)
+	clk := clock.NewFake(odd)
+	storetest.ForEach(t, clk, func(t *testing.T, db *store.DB) {
+		clk.Set(odd)
+		ctx := context.Background()
+		id := mustIngest(t, db, newAlert(t, "sentinel", "ns", "Nanoseconds", alert.SeverityLow))[0].WorkItemID
+		want := odd.Truncate(time.Microsecond)
+
+		it := mustUpdate(t, db, id, func(it *workitem.Item) { it.Assignee = "alice" })
+		if !it.UpdatedAt.Equal(want) {
+			t.Errorf("UpdateWorkItem returned updated_at %v, want %v", it.UpdatedAt, want)
+		}
+		c, err := db.AddComment(ctx, workitem.Comment{WorkItemID: id, Author: "alice", Body: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs, _ := db.Comments(ctx, id); len(cs) != 1 || !cs[0].At.Equal(c.At) || !c.At.Equal(want) {
+			t.Errorf("AddComment returned at %v, stored %v; want both %v", c.At, cs, want)
+		}
+		tk, err := db.AddTask(ctx, workitem.Task{WorkItemID: id, Title: "x"}, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tk.CreatedAt.Equal(want) || !tk.UpdatedAt.Equal(want) {
+			t.Errorf("AddTask returned created %v updated %v, want %v", tk.CreatedAt, tk.UpdatedAt, want)
+		}
+		tk, err = db.UpdateTask(ctx, id, tk.ID, "alice", func(tk *workitem.Task) (string, error) { tk.Done = true; return "", nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tk.UpdatedAt.Equal(want) {
+			t.Errorf("UpdateTask returned updated %v, want %v", tk.UpdatedAt, want)
+		}
+		if ts, _ := db.Tasks(ctx, id); len(ts) != 1 || !ts[0].CreatedAt.Equal(want) || !ts[0].UpdatedAt.Equal(want) {
+			t.Errorf("stored task = %+v, want created and updated %v", ts, want)
 		}
 	})
 }

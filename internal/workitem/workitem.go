@@ -61,13 +61,13 @@ type Entry struct {
 // Timeline entry kinds.
 const (
 	KindCreated    = "created"
-	KindAlert      = "alert"       // an alert was linked or fired again
-	KindIncident   = "incident"    // an incident was linked or updated
-	KindTransition = "transition"  // state change
-	KindUpdate     = "update"      // field change (assignee, severity, tags, title)
+	KindAlert      = "alert"      // an alert was linked or fired again
+	KindIncident   = "incident"   // an incident was linked or updated
+	KindTransition = "transition" // state change
+	KindUpdate     = "update"     // field change (assignee, severity, tags, title)
 	KindComment    = "comment"
 	KindTask       = "task"
-	KindReopened   = "reopened"    // a new item was opened for a re-fired alert
+	KindReopened   = "reopened" // a new item was opened for a re-fired alert
 )
 
 // Comment is a note on an item.
