@@ -45,10 +45,11 @@ func (a *Alert) Normalize(now time.Time) error {
 	if a.Severity == "" {
 		a.Severity = SeverityMedium
 	}
-	a.Severity = Severity(strings.ToLower(string(a.Severity)))
+	a.Severity = Severity(strings.ToLower(strings.TrimSpace(string(a.Severity))))
 	if !a.Severity.Valid() {
 		return validation.NewFieldError("severity", "unknown severity %q (want one of informational, low, medium, high, critical)", a.Severity)
 	}
+	a.Status = Status(strings.ToLower(strings.TrimSpace(string(a.Status))))
 	if a.Status == "" {
 		a.Status = StatusNew
 	}
@@ -60,8 +61,13 @@ func (a *Alert) Normalize(now time.Time) error {
 			return validation.Prefix(fmt.Sprintf("entities[%d]", i), err)
 		}
 	}
+	a.Entities = dedupEntities(a.Entities)
 	if a.LastSeen.IsZero() {
+		// A sender whose clock runs a little ahead must not be rejected.
 		a.LastSeen = now
+		if a.FirstSeen.After(now) {
+			a.LastSeen = a.FirstSeen
+		}
 	}
 	if a.FirstSeen.IsZero() {
 		a.FirstSeen = a.LastSeen
@@ -146,4 +152,22 @@ func (in *Incident) Normalize(now time.Time) error {
 		in.FirstSeen = in.LastSeen
 	}
 	return nil
+}
+
+// dedupEntities drops repeated (kind, value) pairs, keeping the first, so
+// that the fingerprint and enrichment see each observable once.
+func dedupEntities(es []Entity) []Entity {
+	if len(es) < 2 {
+		return es
+	}
+	seen := make(map[string]bool, len(es))
+	out := es[:0]
+	for _, e := range es {
+		k := string(e.Kind) + "\x00" + e.Value
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }

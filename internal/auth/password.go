@@ -49,8 +49,9 @@ func CheckPassword(encoded, password string) bool {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
 		return false
 	}
-	// argon2 panics on zero passes or lanes; reject them as malformed.
-	if t < 1 || p < 1 {
+	// argon2 panics on zero passes or lanes; and a tampered hash must not
+	// make one sign-in allocate gigabytes or spin for minutes.
+	if t < 1 || p < 1 || t > 16 || m > 1<<20 || m < 8*uint32(p) {
 		return false
 	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])

@@ -174,6 +174,11 @@ func (db *DB) SetAlertStatus(ctx context.Context, source, sourceID string, statu
 			return fmt.Errorf("find alert: %w", err)
 		}
 		found = true
+		if old == string(status) {
+			// A repeated acknowledge or resolve changes nothing; it
+			// adds no version and no timeline noise.
+			return nil
+		}
 		if _, err := tx.ExecContext(ctx, db.q(`UPDATE alerts SET status = ?, version = ?, updated_at = ? WHERE id = ?`),
 			string(status), version+1, now, id); err != nil {
 			return fmt.Errorf("update alert status: %w", err)
