@@ -26,7 +26,7 @@ func NewFieldError(field, format string, args ...any) error {
 // validator can report "alerts[2].severity" without knowing its position.
 func Prefix(prefix string, err error) error {
 	var fe *FieldError
-	if !errors.As(err, &fe) {
+	if prefix == "" || !errors.As(err, &fe) {
 		return err
 	}
 	field := fe.Field
