@@ -3,7 +3,9 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -104,10 +106,14 @@ func parseAlerts(body []byte, now time.Time) ([]alert.Alert, error) {
 		out = append(out, a)
 	}
 	if _, err := dec.Token(); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The body ended inside the array, which is not "empty".
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, jsonFieldError(err, "")
 	}
-	if dec.More() {
-		return nil, validation.NewFieldError("body", "unexpected data after the JSON array")
+	if err := checkEnd(trimmed, dec, ""); err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, validation.NewFieldError("body", "the array is empty")

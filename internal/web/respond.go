@@ -20,10 +20,12 @@ type apiError struct {
 }
 
 type errorBody struct {
-	Code    string   `json:"code"`
-	Message string   `json:"message"`
-	Field   string   `json:"field,omitempty"`
-	Allowed []string `json:"allowed,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	// Allowed is omitted when nil but kept when empty: a conflict on a
+	// final state answers "allowed": [] (omitempty would drop it).
+	Allowed []string `json:"allowed,omitzero"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -129,7 +131,14 @@ func unmarshalStrict(b []byte, v any, prefix string) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonFieldError(err, prefix)
 	}
-	if dec.More() {
+	return checkEnd(b, dec, prefix)
+}
+
+// checkEnd fails unless only white space follows the value the decoder
+// has read. Decoder.More is not enough: it reports false before a stray
+// ']' or '}', so that `{...}]` would pass.
+func checkEnd(b []byte, dec *json.Decoder, prefix string) error {
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 {
 		return validation.NewFieldError(orBody(prefix), "unexpected data after the JSON value")
 	}
 	return nil

@@ -295,4 +295,3 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, v)
 }
-
