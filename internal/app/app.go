@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	pipe := ingest.New(db, proc, ingest.Options{Writers: writers, Logger: log, Registry: reg})
 	items := workitem.NewService(db, proc, clk)
-	srv := web.New(web.Options{Ingest: pipe, Store: db, Items: items, Logger: log, Clock: clk,
+	srv := web.New(web.Options{Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
 		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	return &App{
 		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items,

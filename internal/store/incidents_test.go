@@ -75,7 +75,7 @@ func TestIncidentLifecycle(t *testing.T) {
 		// Closed, then back: a new item linked to the old.
 		if _, err := db.UpdateWorkItem(ctx, r1.WorkItemID, func(it *workitem.Item) ([]workitem.Entry, error) {
 			it.State = "Closed"
-			return nil, nil
+			return []workitem.Entry{{Kind: workitem.KindTransition, Actor: "test", Message: "closed"}}, nil
 		}); err != nil {
 			t.Fatal(err)
 		}

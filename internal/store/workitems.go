@@ -203,6 +203,12 @@ func (db *DB) UpdateWorkItem(ctx context.Context, id int64, fn func(*workitem.It
 		if err != nil {
 			return err
 		}
+		if len(entries) == 0 && sameItem(before, it) {
+			// Nothing changed: keep the revision, so that other clients'
+			// ETags stay valid, and write nothing.
+			out = before
+			return nil
+		}
 		now := fromUS(us(db.clock.Now())) // the precision that is stored
 		if it.ClosedAt != nil {
 			c := fromUS(us(*it.ClosedAt))
@@ -242,6 +248,19 @@ func (db *DB) UpdateWorkItem(ctx context.Context, id int64, fn func(*workitem.It
 		return nil
 	})
 	return out, err
+}
+
+// sameItem reports whether an update left every stored field as it was.
+func sameItem(a, b workitem.Item) bool {
+	closedA, closedB := int64(0), int64(0)
+	if a.ClosedAt != nil {
+		closedA = us(*a.ClosedAt)
+	}
+	if b.ClosedAt != nil {
+		closedB = us(*b.ClosedAt)
+	}
+	return a.Title == b.Title && a.State == b.State && a.Severity == b.Severity && a.Assignee == b.Assignee &&
+		closedA == closedB && slices.Equal(a.Tags, b.Tags)
 }
 
 func (db *DB) insertEntry(ctx context.Context, tx dbtx, itemID int64, e workitem.Entry) (int64, error) {

@@ -757,3 +757,27 @@ func TestReturnedTimesMatchStored(t *testing.T) {
 		}
 	})
 }
+
+// A PATCH that changes nothing must not bump the revision: that would
+// invalidate every other client's ETag for no reason.
+func TestUpdateWorkItemNoopKeepsRev(t *testing.T) {
+	storetest.ForEach(t, clock.NewFake(t0), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		res, err := db.Ingest(ctx, workitem.DefaultProcess(), "test", []alert.Alert{testAlert("noop")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := res[0].WorkItemID
+		got, err := db.UpdateWorkItem(ctx, id, func(it *workitem.Item) ([]workitem.Entry, error) { return nil, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Rev != 1 {
+			t.Errorf("rev after a no-op update = %d, want 1", got.Rev)
+		}
+		tl, _ := db.Timeline(ctx, id, 0, 10)
+		if len(tl) != 1 {
+			t.Errorf("timeline entries = %d, want 1", len(tl))
+		}
+	})
+}

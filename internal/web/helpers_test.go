@@ -99,7 +99,7 @@ func newEnv(t *testing.T, opts ...func(*web.Options)) *env {
 	}()
 	e := &env{db: db, store: &pingStore{DB: db}, clk: clk, reg: reg,
 		token: map[auth.Role]string{}, name: map[auth.Role]string{}}
-	o := web.Options{Ingest: pipe, Store: e.store, Items: workitem.NewService(db, proc, clk),
+	o := web.Options{Ingest: pipe, Store: e.store, Incidents: db, Items: workitem.NewService(db, proc, clk),
 		Clock: clk, Registry: reg, Version: "test-1.2.3"}
 	for _, f := range opts {
 		f(&o)

@@ -30,6 +30,14 @@ type Ingester interface {
 	Submit(ctx context.Context, actor string, alerts []alert.Alert) ([]store.IngestResult, error)
 }
 
+// Incidents stores and reads incidents.
+type Incidents interface {
+	UpsertIncident(ctx context.Context, proc *workitem.Process, actor string, in alert.Incident) (store.IncidentResult, error)
+	GetIncident(ctx context.Context, id int64) (alert.Incident, error)
+	ListIncidents(ctx context.Context, source string, after int64, limit int) ([]alert.Incident, error)
+	IncidentVersions(ctx context.Context, id int64) ([]store.IncidentVersion, error)
+}
+
 // Store is what the handlers read directly.
 type Store interface {
 	ListAlerts(ctx context.Context, f store.AlertFilter) ([]alert.Alert, error)
@@ -43,8 +51,9 @@ type Store interface {
 // Options configures the server.
 type Options struct {
 	Ingest   Ingester
-	Store    Store
-	Items    *workitem.Service
+	Store     Store
+	Incidents Incidents
+	Items     *workitem.Service
 	Logger   *slog.Logger
 	Clock    clock.Clock
 	Registry *prometheus.Registry
@@ -57,8 +66,9 @@ type Options struct {
 // Server is vigil's HTTP server.
 type Server struct {
 	ingest  Ingester
-	store   Store
-	items   *workitem.Service
+	store     Store
+	incidents Incidents
+	items     *workitem.Service
 	log     *slog.Logger
 	clock   clock.Clock
 	maxBody int64
@@ -92,7 +102,7 @@ func New(o Options) *Server {
 		o.MaxBody = 10 << 20
 	}
 	s := &Server{
-		ingest: o.Ingest, store: o.Store, items: o.Items, log: o.Logger.With("component", "web"),
+		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
 		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
@@ -131,6 +141,11 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"GET", "/api/v1/alerts/{id}", auth.ActionRead, s.getAlert},
 		{"GET", "/api/v1/alerts/{id}/versions", auth.ActionRead, s.alertVersions},
 
+		{"POST", "/api/v1/incidents", auth.ActionIngest, s.postIncident},
+		{"GET", "/api/v1/incidents", auth.ActionRead, s.listIncidents},
+		{"GET", "/api/v1/incidents/{id}", auth.ActionRead, s.getIncident},
+		{"GET", "/api/v1/incidents/{id}/versions", auth.ActionRead, s.incidentVersions},
+
 		{"GET", "/api/v1/workitems", auth.ActionRead, s.listWorkItems},
 		{"GET", "/api/v1/workitems/{id}", auth.ActionRead, s.getWorkItem},
 		{"PATCH", "/api/v1/workitems/{id}", auth.ActionTriage, s.patchWorkItem},
@@ -164,8 +179,30 @@ func (s *Server) routes(metrics http.Handler) {
 		}
 		s.mux.HandleFunc(rt.method+" "+rt.path, h)
 	}
-	// Unknown /api/ paths answer JSON, not the mux's text 404.
+	// Unknown /api/ paths answer JSON, not the mux's text 404; a known
+	// path with the wrong method answers 405 with the methods it has.
+	methods := map[string]bool{}
+	for _, rt := range s.table(metrics) {
+		methods[rt.method] = true
+	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PATCH", "PUT", "DELETE"} {
+			if !methods[m] || m == r.Method {
+				continue
+			}
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := s.mux.Handler(probe); pattern != "/api/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", "), nil)
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
 }
