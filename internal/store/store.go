@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -68,9 +69,10 @@ type DB struct {
 	wlock chan struct{}
 	stmts sync.Map // query → *sql.Stmt prepared on wconn
 
-	cp     *sql.DB // SQLite only: runs WAL checkpoints
-	cpStop chan struct{}
-	cpDone chan struct{}
+	cp      *sql.DB // SQLite only: runs WAL checkpoints
+	cpStop  chan struct{}
+	cpDone  chan struct{}
+	walFull atomic.Bool // the WAL has outgrown walLimit
 }
 
 // Open connects to the database and runs pending migrations.
@@ -214,10 +216,18 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// walLimit is the WAL size, in 4 KiB frames, past which the writer empties
+// the WAL: 64 MiB.
+const walLimit = 16384
+
 // checkpointer copies committed WAL frames into the database file every
-// 200 ms from its own connection. PASSIVE never blocks the writer or
-// readers; the writer restarts the WAL from the top once a checkpoint has
-// caught up, so the file stays bounded.
+// 200 ms from its own connection, concurrently with the writer. That alone
+// does not bound the WAL: under sustained ingest the writer is always
+// mid-transaction, the WAL never restarts from the top, and a checkpoint
+// that needs the write lock never wins it. So when the WAL passes walLimit
+// the checkpointer raises walFull, and the writer empties the WAL itself
+// between two transactions (see tx): a short pause, since the background
+// checkpoints have already copied nearly every frame.
 func (db *DB) checkpointer() {
 	defer close(db.cpDone)
 	t := time.NewTicker(200 * time.Millisecond)
@@ -225,17 +235,29 @@ func (db *DB) checkpointer() {
 	for {
 		select {
 		case <-db.cpStop:
-			// A full checkpoint on the way out leaves a tidy, small WAL.
-			if _, err := db.cp.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-				db.log.Warn("final checkpoint", "err", err)
-			}
 			return
 		case <-t.C:
-			if _, err := db.cp.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			var busy, frames, done int
+			if err := db.cp.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
 				db.log.Warn("checkpoint", "err", err)
+				continue
+			}
+			if frames > walLimit {
+				db.walFull.Store(true)
 			}
 		}
 	}
+}
+
+// truncateWAL empties the WAL on the write connection; the caller holds
+// the write lock and is between transactions.
+func (db *DB) truncateWAL(ctx context.Context) {
+	start := time.Now()
+	if _, err := db.wconn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		db.log.Warn("truncating checkpoint", "err", err)
+		return
+	}
+	db.log.Debug("wal truncated", "took", time.Since(start))
 }
 
 // Dialect reports which database is in use.
@@ -254,6 +276,10 @@ func (db *DB) Close() error {
 		close(db.cpStop)
 		<-db.cpDone
 		db.cpStop = nil
+		// A full checkpoint on the way out leaves a small, tidy WAL.
+		db.wlock <- struct{}{}
+		db.truncateWAL(context.Background())
+		<-db.wlock
 	}
 	db.stmts.Range(func(_, v any) bool {
 		v.(*sql.Stmt).Close()
@@ -388,6 +414,9 @@ func (db *DB) tx(ctx context.Context, fn func(dbtx) error) error {
 	if _, err := db.wconn.ExecContext(bg, "COMMIT"); err != nil {
 		db.wconn.ExecContext(bg, "ROLLBACK")
 		return fmt.Errorf("commit: %w", err)
+	}
+	if db.walFull.CompareAndSwap(true, false) {
+		db.truncateWAL(bg)
 	}
 	return nil
 }

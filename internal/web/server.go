@@ -50,13 +50,13 @@ type Store interface {
 
 // Options configures the server.
 type Options struct {
-	Ingest   Ingester
+	Ingest    Ingester
 	Store     Store
 	Incidents Incidents
 	Items     *workitem.Service
-	Logger   *slog.Logger
-	Clock    clock.Clock
-	Registry *prometheus.Registry
+	Logger    *slog.Logger
+	Clock     clock.Clock
+	Registry  *prometheus.Registry
 	// MaxBody caps request bodies that carry alerts; other bodies are
 	// capped at 1 MiB.
 	MaxBody int64
@@ -65,16 +65,16 @@ type Options struct {
 
 // Server is vigil's HTTP server.
 type Server struct {
-	ingest  Ingester
+	ingest    Ingester
 	store     Store
 	incidents Incidents
 	items     *workitem.Service
-	log     *slog.Logger
-	clock   clock.Clock
-	maxBody int64
-	version string
-	mux     *http.ServeMux
-	handler http.Handler
+	log       *slog.Logger
+	clock     clock.Clock
+	maxBody   int64
+	version   string
+	mux       *http.ServeMux
+	handler   http.Handler
 
 	tokens   sync.Map // hash → cachedToken
 	duration *prometheus.HistogramVec
