@@ -5,6 +5,7 @@
 //	vigil migrate [--config FILE] [--data DIR] [--dsn DSN]
 //	vigil token create --data DIR --name NAME --role viewer|responder|admin
 //	vigil user add --data DIR --email EMAIL --role ROLE   (password on stdin)
+//	vigil simulate --listen 127.0.0.1:PORT [--ca-file FILE] [--seed N] [--preload N]
 //	vigil bench ingest [flags]   (see vigil bench ingest --help)
 //	vigil version
 package main
@@ -12,12 +13,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -26,6 +30,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/loadgen"
+	"github.com/vigil-soc/vigil/internal/simulator"
 )
 
 const usage = `usage: vigil <command> [flags]
@@ -36,6 +41,7 @@ commands:
   migrate        apply database migrations and exit
   token create   create an API token (printed alone on the last line)
   user add       add a local user (password read from standard input)
+  simulate       run the simulated Microsoft tenant (Entra ID, Sentinel, Defender, Graph, DevOps)
   bench ingest   load-test a running server
   version        print the version
 `
@@ -74,6 +80,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: vigil user add --data DIR --email EMAIL --role ROLE")
 		}
 		return userAdd(ctx, rest[1:], stdin, stdout, stderr)
+	case "simulate":
+		return simulate(ctx, rest, stdout, stderr)
 	case "bench":
 		if len(rest) == 0 || rest[0] != "ingest" {
 			return errors.New("usage: vigil bench ingest [flags]")
@@ -243,4 +251,29 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fmt.Fprintf(stdout, "added %s user %s (id %d)\n", u.Role, u.Email, u.ID)
 	return nil
+}
+
+func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8443", "listen `address` (loopback)")
+	caFile := fs.String("ca-file", "vigil-sim-ca.pem", "where to write the simulator's CA certificate")
+	seed := fs.Uint64("seed", 1, "seed for generated alerts and ids")
+	preload := fs.Int("preload", 3, "Defender for Cloud alerts raised at start, each with its Sentinel alert and incident")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ca, err := filepath.Abs(*caFile)
+	if err != nil {
+		return err
+	}
+	srv, err := simulator.Listen(simulator.New(simulator.Options{Seed: *seed, Preload: *preload, Logger: log}), *listen, ca)
+	if err != nil {
+		return err
+	}
+	// Everything a client needs, on one line, for scripts to read.
+	line, _ := json.Marshal(srv.Info)
+	fmt.Fprintln(stdout, string(line))
+	<-ctx.Done()
+	return srv.Close()
 }

@@ -1,0 +1,233 @@
+// Package simulator is a simulated Microsoft tenant: Entra ID client
+// credentials, Sentinel (Microsoft.SecurityInsights), Defender for Cloud
+// (Microsoft.Security alerts), Graph security and Azure DevOps work items,
+// speaking the real REST contracts over TLS so that Microsoft's own Go SDK
+// clients run against it. It behaves as the real services do, including
+// their gaps (a Defender for Cloud state change reaches the Sentinel alert
+// but not the incident), and it can inject faults. See README.md.
+package simulator
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/clock"
+)
+
+// Options configures a simulated tenant. Zero values get fixed defaults so
+// that a seeded simulator is reproducible.
+type Options struct {
+	TenantID       string
+	ClientID       string
+	ClientSecret   string
+	SubscriptionID string
+	ResourceGroup  string
+	Workspace      string
+	DevOpsOrg      string
+	DevOpsProject  string
+	// TokenLifetime is how long issued access tokens live (default 1h).
+	TokenLifetime time.Duration
+	// GraphBudget is Graph's per-minute request budget per tenant
+	// before it answers 429 (default 150).
+	GraphBudget int
+	// Seed makes generated alerts reproducible.
+	Seed uint64
+	// Preload raises a few Defender for Cloud alerts at start, each with
+	// its Sentinel alert and incident.
+	Preload int
+	Clock   clock.Clock
+	Logger  *slog.Logger
+}
+
+func (o *Options) defaults() {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&o.TenantID, "72f988bf-86f1-41af-91ab-2d7cd011db47")
+	def(&o.ClientID, "0d1c2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")
+	def(&o.ClientSecret, "sim-secret-"+"b3JhbmdlLXRyZWUtbGFtcA")
+	def(&o.SubscriptionID, "20ff7fc3-e762-44dd-bd96-b71116dcdc23")
+	def(&o.ResourceGroup, "soc-rg")
+	def(&o.Workspace, "soc-workspace")
+	def(&o.DevOpsOrg, "contoso")
+	def(&o.DevOpsProject, "SecOps")
+	if o.TokenLifetime <= 0 {
+		o.TokenLifetime = time.Hour
+	}
+	if o.GraphBudget <= 0 {
+		o.GraphBudget = 150
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Simulator is a running simulated tenant. Its handler is safe for
+// concurrent use; all state is in memory behind one lock, as the real
+// services' consistency is what is being simulated, not their scale.
+type Simulator struct {
+	opt   Options
+	clock clock.Clock
+	log   *slog.Logger
+	mux   *http.ServeMux
+
+	tokens *tokenStore
+	faults *faultTable
+	world  *World
+
+	// baseURL is filled when serving, for links such as nextLink.
+	mu      sync.RWMutex
+	baseURL string
+}
+
+// New returns a simulator; call Handler or Serve.
+func New(o Options) *Simulator {
+	o.defaults()
+	s := &Simulator{
+		opt: o, clock: o.Clock, log: o.Logger.With("component", "simulator"),
+		mux:    http.NewServeMux(),
+		tokens: newTokenStore(),
+		faults: newFaultTable(),
+	}
+	s.world = newWorld(o, s.clock)
+	s.routes()
+	for range o.Preload {
+		s.world.RaiseDefenderAlert(AlertSpec{})
+	}
+	return s
+}
+
+// World is the simulated services' shared state.
+func (s *Simulator) World() *World { return s.world }
+
+// Options returns the effective options.
+func (s *Simulator) Options() Options { return s.opt }
+
+// Handler serves every simulated service on one host, by path.
+func (s *Simulator) Handler() http.Handler { return s.mux }
+
+// SetBaseURL tells the simulator the URL clients reach it at.
+func (s *Simulator) SetBaseURL(u string) {
+	s.mu.Lock()
+	s.baseURL = strings.TrimSuffix(u, "/")
+	s.mu.Unlock()
+}
+
+func (s *Simulator) base() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.baseURL
+}
+
+// Info is everything a client needs, printed by `vigil simulate` as one
+// JSON line under exactly these keys.
+type Info struct {
+	Authority      string `json:"authority"`
+	TenantID       string `json:"tenant_id"`
+	ClientID       string `json:"client_id"`
+	ClientSecret   string `json:"client_secret"`
+	ARMURL         string `json:"arm_url"`
+	GraphURL       string `json:"graph_url"`
+	DevOpsURL      string `json:"devops_url"`
+	SubscriptionID string `json:"subscription_id"`
+	ResourceGroup  string `json:"resource_group"`
+	Workspace      string `json:"workspace"`
+	DevOpsOrg      string `json:"devops_org"`
+	DevOpsProject  string `json:"devops_project"`
+	CAFile         string `json:"ca_file"`
+}
+
+// Info describes the simulator served at base with its CA in caFile.
+func (s *Simulator) Info(caFile string) Info {
+	b := s.base()
+	return Info{
+		// azidentity appends the tenant to the authority host.
+		Authority: b + "/", TenantID: s.opt.TenantID, ClientID: s.opt.ClientID, ClientSecret: s.opt.ClientSecret,
+		ARMURL: b, GraphURL: b + "/graph", DevOpsURL: b + "/devops",
+		SubscriptionID: s.opt.SubscriptionID, ResourceGroup: s.opt.ResourceGroup, Workspace: s.opt.Workspace,
+		DevOpsOrg: s.opt.DevOpsOrg, DevOpsProject: s.opt.DevOpsProject, CAFile: caFile,
+	}
+}
+
+// Server is a simulator listening with TLS.
+type Server struct {
+	Sim  *Simulator
+	CA   *CA
+	URL  string
+	Info Info
+	srv  *http.Server
+	ln   net.Listener
+}
+
+// Listen starts serving the simulator over TLS on addr ("127.0.0.1:0" for
+// any port) and writes the CA certificate to caFile (when not empty).
+func Listen(s *Simulator, addr, caFile string) (*Server, error) {
+	ca, err := NewCA()
+	if err != nil {
+		return nil, err
+	}
+	if caFile != "" {
+		if err := os.WriteFile(caFile, ca.CertPEM, 0o644); err != nil {
+			return nil, fmt.Errorf("write CA file: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	url := "https://" + ln.Addr().String()
+	s.SetBaseURL(url)
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{ca.Server}, MinVersion: tls.VersionTLS12},
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("simulator serve", "err", err)
+		}
+	}()
+	return &Server{Sim: s, CA: ca, URL: url, Info: s.Info(caFile), srv: srv, ln: ln}, nil
+}
+
+// Client returns an HTTP client that trusts the simulator's CA.
+func (sv *Server) Client() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: sv.CA.ClientTLS()}, Timeout: 30 * time.Second}
+}
+
+// Close stops the server.
+func (sv *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return sv.srv.Shutdown(ctx)
+}
+
+// writeJSON writes v with status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":{"code":"InternalServerError","message":"marshal"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(b)
+}
