@@ -5,7 +5,7 @@
 //	vigil migrate [--config FILE] [--data DIR] [--dsn DSN]
 //	vigil token create --data DIR --name NAME --role viewer|responder|admin
 //	vigil user add --data DIR --email EMAIL --role ROLE   (password on stdin)
-//	vigil simulate --listen 127.0.0.1:PORT [--ca-file FILE] [--seed N] [--preload N]
+//	vigil simulate --listen 127.0.0.1:PORT [--ca-file FILE] [--seed N] [--preload N] [--scenario 5s]
 //	vigil bench ingest [flags]   (see vigil bench ingest --help)
 //	vigil version
 package main
@@ -259,6 +259,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	caFile := fs.String("ca-file", "vigil-sim-ca.pem", "where to write the simulator's CA certificate")
 	seed := fs.Uint64("seed", 1, "seed for generated alerts and ids")
 	preload := fs.Int("preload", 3, "Defender for Cloud alerts raised at start, each with its Sentinel alert and incident")
+	scenario := fs.Duration("scenario", 0, "run the scenario engine: one user action (new alert, dismiss, close…) every `interval`; 0 for none")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -267,9 +268,13 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv, err := simulator.Listen(simulator.New(simulator.Options{Seed: *seed, Preload: *preload, Logger: log}), *listen, ca)
+	sim := simulator.New(simulator.Options{Seed: *seed, Preload: *preload, Logger: log})
+	srv, err := simulator.Listen(sim, *listen, ca)
 	if err != nil {
 		return err
+	}
+	if *scenario > 0 {
+		go sim.NewScenario().Run(ctx, *scenario)
 	}
 	// Everything a client needs, on one line, for scripts to read.
 	line, _ := json.Marshal(srv.Info)

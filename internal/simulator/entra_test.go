@@ -68,4 +68,3 @@ func TestAzidentityClientSecret(t *testing.T) {
 		t.Errorf("wrong secret: %v, want an AuthenticationFailedError with AADSTS7000215", err)
 	}
 }
-
