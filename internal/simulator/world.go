@@ -342,6 +342,15 @@ type IncidentUpdate struct {
 func (w *World) UpdateIncident(name, etag string, u IncidentUpdate) (inc *Incident, created bool, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Validate before creating: a refused PUT must not leave an incident.
+	switch u.Status {
+	case IncidentNew, IncidentActive, IncidentClosed:
+	default:
+		return nil, false, fmt.Errorf("status %q: %w", u.Status, ErrInvalidInput)
+	}
+	if u.Status == IncidentClosed && u.Classification == "" {
+		return nil, false, fmt.Errorf("classification is required to close an incident: %w", ErrInvalidInput)
+	}
 	inc, ok := w.incidents[name]
 	if !ok {
 		if etag != "" && etag != "*" {
@@ -356,14 +365,6 @@ func (w *World) UpdateIncident(name, etag string, u IncidentUpdate) (inc *Incide
 		created = true
 	} else if etag != "" && etag != "*" && etag != inc.ETag {
 		return inc, false, fmt.Errorf("incident %s: %w", name, ErrConflict)
-	}
-	switch u.Status {
-	case IncidentNew, IncidentActive, IncidentClosed:
-	default:
-		return nil, false, fmt.Errorf("status %q: %w", u.Status, ErrInvalidInput)
-	}
-	if u.Status == IncidentClosed && u.Classification == "" {
-		return nil, false, fmt.Errorf("classification is required to close an incident: %w", ErrInvalidInput)
 	}
 	wasClosed := inc.Status == IncidentClosed
 	inc.Title, inc.Description, inc.Severity, inc.Status = u.Title, u.Description, u.Severity, u.Status
