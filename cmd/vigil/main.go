@@ -31,6 +31,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/loadgen"
 	"github.com/vigil-soc/vigil/internal/simulator"
+	"github.com/vigil-soc/vigil/internal/store"
 )
 
 const usage = `usage: vigil <command> [flags]
@@ -124,6 +125,15 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 	}
 }
 
+// openStore loads the configuration and opens (and migrates) its store.
+func openStore(ctx context.Context, load func() (config.Config, error), stderr io.Writer) (*store.DB, error) {
+	cfg, err := load()
+	if err != nil {
+		return nil, err
+	}
+	return app.OpenStore(ctx, cfg, app.NewLogger(cfg, stderr), clock.Real{})
+}
+
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -173,11 +183,7 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	db, err := app.OpenStore(ctx, cfg, app.NewLogger(cfg, stderr), clock.Real{})
+	db, err := openStore(ctx, load, stderr) // opening runs the migrations
 	if err != nil {
 		return err
 	}
@@ -196,11 +202,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	db, err := app.OpenStore(ctx, cfg, app.NewLogger(cfg, stderr), clock.Real{})
+	db, err := openStore(ctx, load, stderr)
 	if err != nil {
 		return err
 	}
@@ -236,11 +238,7 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	db, err := app.OpenStore(ctx, cfg, app.NewLogger(cfg, stderr), clock.Real{})
+	db, err := openStore(ctx, load, stderr)
 	if err != nil {
 		return err
 	}

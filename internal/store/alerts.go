@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/validation"
@@ -45,50 +44,13 @@ type AlertFilter struct {
 
 // ListAlerts returns alerts matching f, newest first, without raw payloads.
 func (db *DB) ListAlerts(ctx context.Context, f AlertFilter) ([]alert.Alert, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
-	if f.Source != "" {
-		add("source = ?", f.Source)
-	}
-	if f.Status != "" {
-		add("status = ?", string(f.Status))
-	}
-	if f.Severity != "" {
-		add("severity = ?", string(f.Severity))
-	}
-	if f.Text != "" {
-		add("LOWER(title) LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(f.Text))+"%")
-	}
-	if f.After > 0 {
-		add("id < ?", f.After)
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > MaxPage {
-		limit = MaxPage
-	}
-	query := `SELECT ` + alertColumns + ` FROM alerts`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list alerts: %w", err)
-	}
-	defer rows.Close()
-	out := []alert.Alert{}
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan alert: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	var c conds
+	c.eq("source", f.Source)
+	c.eq("status", string(f.Status))
+	c.eq("severity", string(f.Severity))
+	c.contains("title", f.Text)
+	c.before(f.After)
+	return queryAll(ctx, db, "alerts", c.page(alertColumns, "alerts", f.Limit), c.args, scanAlert)
 }
 
 // GetAlert returns one alert with the raw payload of its latest version.

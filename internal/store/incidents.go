@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/validation"
@@ -198,35 +197,10 @@ func (db *DB) GetIncident(ctx context.Context, id int64) (alert.Incident, error)
 
 // ListIncidents returns incidents newest first, optionally of one source.
 func (db *DB) ListIncidents(ctx context.Context, source string, after int64, limit int) ([]alert.Incident, error) {
-	if limit <= 0 || limit > MaxPage {
-		limit = MaxPage
-	}
-	var where []string
-	var args []any
-	if source != "" {
-		where, args = append(where, "source = ?"), append(args, source)
-	}
-	if after > 0 {
-		where, args = append(where, "id < ?"), append(args, after)
-	}
-	query := `SELECT ` + incidentColumns + ` FROM incidents`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := db.r.QueryContext(ctx, db.q(query+fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list incidents: %w", err)
-	}
-	defer rows.Close()
-	out := []alert.Incident{}
-	for rows.Next() {
-		in, err := scanIncident(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan incident: %w", err)
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	var c conds
+	c.eq("source", source)
+	c.before(after)
+	return queryAll(ctx, db, "incidents", c.page(incidentColumns, "incidents", limit), c.args, scanIncident)
 }
 
 // IncidentVersion is one entry of an incident's history.

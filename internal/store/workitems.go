@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/validation"
@@ -118,73 +117,26 @@ const MaxPage = 500
 
 // ListWorkItems returns items matching f, newest first.
 func (db *DB) ListWorkItems(ctx context.Context, f workitem.Filter) ([]workitem.Item, error) {
-	var where []string
-	var args []any
-	if len(f.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(f.States))+")")
-		for _, s := range f.States {
-			args = append(args, s)
-		}
-	}
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
-	if f.Type != "" {
-		add("type = ?", string(f.Type))
-	}
-	if f.Severity != "" {
-		add("severity = ?", string(f.Severity))
-	}
-	if f.Source != "" {
-		add("source = ?", f.Source)
-	}
-	if f.Assignee != "" {
-		add("assignee = ?", f.Assignee)
-	}
+	var c conds
+	c.in("state", f.States)
+	c.eq("type", string(f.Type))
+	c.eq("severity", string(f.Severity))
+	c.eq("source", f.Source)
+	c.eq("assignee", f.Assignee)
 	if f.Tag != "" {
-		add("id IN (SELECT workitem_id FROM workitem_tags WHERE tag = ?)", f.Tag)
+		c.add("id IN (SELECT workitem_id FROM workitem_tags WHERE tag = ?)", f.Tag)
 	}
-	if f.Text != "" {
-		add("LOWER(title) LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(f.Text))+"%")
-	}
-	if f.After > 0 {
-		add("id < ?", f.After)
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > MaxPage {
-		limit = MaxPage
-	}
-	query := `SELECT ` + itemColumns + ` FROM workitems`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	c.contains("title", f.Text)
+	c.before(f.After)
+	items, err := queryAll(ctx, db, "work items", c.page(itemColumns, "workitems", f.Limit), c.args, scanItem)
 	if err != nil {
-		return nil, fmt.Errorf("list work items: %w", err)
-	}
-	defer rows.Close()
-	var items []workitem.Item
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan work item: %w", err)
-		}
-		items = append(items, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list work items: %w", err)
+		return nil, err
 	}
 	ptrs := make([]*workitem.Item, len(items))
 	for i := range items {
 		ptrs[i] = &items[i]
 	}
 	return items, db.loadTags(ctx, db.r, ptrs)
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // UpdateWorkItem reads item id inside a write transaction, lets fn change it
