@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"time"
 
@@ -13,38 +12,15 @@ import (
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/connector/defender"
+	"github.com/vigil-soc/vigil/internal/simulator"
 )
 
-// demoAlerts are realistic sample alerts, as Defender for Cloud, Sentinel
-// and Prometheus raise them. The simulated Microsoft tenant replaces them.
-var demoAlerts = []alert.Alert{
-	{Source: "defender", Product: "Microsoft Defender for Cloud", Title: "Suspicious PowerShell command line",
-		Severity: alert.SeverityHigh, Description: "A PowerShell process ran an encoded command typical of download cradles.",
-		Entities: []alert.Entity{{Kind: alert.EntityHost, Value: "vm-web-01"}, {Kind: alert.EntityAccount, Value: "svc-deploy@contoso.com"}}},
-	{Source: "defender", Product: "Microsoft Defender for Cloud", Title: "Digital currency mining related behavior detected",
-		Severity: alert.SeverityHigh, Entities: []alert.Entity{{Kind: alert.EntityHost, Value: "aks-nodepool1-3131"},
-			{Kind: alert.EntityIP, Value: "203.0.113.77"}}},
-	{Source: "defender", Product: "Microsoft Defender for Cloud", Title: "Access from a suspicious IP to a storage account",
-		Severity: alert.SeverityMedium, Entities: []alert.Entity{{Kind: alert.EntityIP, Value: "198.51.100.23"},
-			{Kind: alert.EntityCloudResource, Value: "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/prod/providers/microsoft.storage/storageaccounts/contosodata"}}},
-	{Source: "sentinel", Product: "Azure Sentinel", Title: "Brute force attack against Azure Portal",
-		Severity: alert.SeverityMedium, Entities: []alert.Entity{{Kind: alert.EntityAccount, Value: "alice@contoso.com"},
-			{Kind: alert.EntityIP, Value: "192.0.2.200"}}},
-	{Source: "sentinel", Product: "Azure Sentinel", Title: "Impossible travel activity",
-		Severity: alert.SeverityMedium, Entities: []alert.Entity{{Kind: alert.EntityAccount, Value: "bob@contoso.com"},
-			{Kind: alert.EntityIP, Value: "198.51.100.9"}, {Kind: alert.EntityIP, Value: "203.0.113.14"}}},
-	{Source: "sentinel", Product: "Azure Sentinel", Title: "Malicious URL clicked in email",
-		Severity: alert.SeverityHigh, Entities: []alert.Entity{{Kind: alert.EntityURL, Value: "http://login-contoso.example.net/o365"},
-			{Kind: alert.EntityAccount, Value: "carol@contoso.com"}}},
-	{Source: "alertmanager", Product: "Prometheus", Title: "SSH login from unusual source on bastion",
-		Severity: alert.SeverityLow, Entities: []alert.Entity{{Kind: alert.EntityHost, Value: "bastion-01"}}},
-	{Source: "defender", Product: "Microsoft Defender for Endpoint", Title: "Known malware hash executed",
-		Severity: alert.SeverityCritical, Entities: []alert.Entity{{Kind: alert.EntityHost, Value: "laptop-fin-042"},
-			{Kind: alert.EntityFileHash, Value: "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}}},
-}
-
-// Demo runs a server with a throw-away data directory (unless cfg.Data is
-// set), an admin token printed to out, and sample alerts arriving.
+// Demo runs a server with a throw-away data directory (unless keepData),
+// an admin token printed to out, and the simulated Microsoft tenant
+// embedded: its scenario engine raises Defender for Cloud alerts and acts
+// as portal users, and vigil's Defender connector pulls them in, so the
+// board fills as it would against a real tenant.
 func Demo(ctx context.Context, cfg config.Config, keepData bool, log *slog.Logger, out io.Writer) error {
 	if !keepData {
 		dir, err := os.MkdirTemp("", "vigil-demo-")
@@ -70,8 +46,33 @@ func Demo(ctx context.Context, cfg config.Config, keepData bool, log *slog.Logge
 		a.DB.Close()
 		return err
 	}
+
+	sim := simulator.New(simulator.Options{Preload: 5, Logger: log})
+	simSrv, err := simulator.Listen(sim, "127.0.0.1:0", "")
+	if err != nil {
+		a.DB.Close()
+		return err
+	}
+	defer simSrv.Close()
+	info := simSrv.Info
+	client, err := defender.New(defender.Config{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+		SubscriptionID: info.SubscriptionID, AuthorityHost: info.Authority, ARMEndpoint: info.ARMURL, Transport: simSrv.Client()})
+	if err != nil {
+		a.DB.Close()
+		return err
+	}
+	sink := func(ctx context.Context, as []alert.Alert) error {
+		_, err := a.Pipeline.Submit(ctx, "connector:defender", as)
+		return err
+	}
+	go sim.NewScenario().Run(ctx, 4*time.Second)
+	go defender.NewPoller(client, sink, log, time.Now).Run(ctx, 3*time.Second)
+
 	fmt.Fprintf(out, `
 vigil demo is running at %[1]s  (data in %[2]s)
+
+The simulated Microsoft tenant is at %[4]s: its scenario raises Defender for Cloud
+alerts and acts as portal users, and vigil's Defender connector pulls them in.
 
   Work items:   curl -H "Authorization: Bearer $VIGIL_TOKEN" %[1]s/api/v1/workitems
   Send alert:   curl -H "Authorization: Bearer $VIGIL_TOKEN" -d '{"source":"api","title":"Test alert","severity":"high"}' %[1]s/api/v1/alerts
@@ -80,40 +81,6 @@ vigil demo is running at %[1]s  (data in %[2]s)
 
 An admin API token for this demo (export VIGIL_TOKEN=...):
 %[3]s
-`, a.URL(), cfg.Data, token)
-
-	go feedDemo(ctx, a, log)
+`, a.URL(), cfg.Data, token, info.ARMURL)
 	return a.Run(ctx)
-}
-
-// feedDemo ingests the samples, then re-fires a random one now and then so
-// that timelines grow the way they do in production.
-func feedDemo(ctx context.Context, a *App, log *slog.Logger) {
-	submit := func(as ...alert.Alert) {
-		for i := range as {
-			as[i].Normalize(time.Now())
-		}
-		if _, err := a.Pipeline.Submit(ctx, "demo", as); err != nil && ctx.Err() == nil {
-			log.Warn("demo ingest", "err", err)
-		}
-	}
-	samples := make([]alert.Alert, len(demoAlerts))
-	copy(samples, demoAlerts)
-	for i := range samples {
-		samples[i].SourceID = fmt.Sprintf("demo-%d", i+1)
-	}
-	submit(samples...)
-	t := time.NewTicker(15 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a := samples[rand.IntN(len(samples))]
-			a.Entities = append([]alert.Entity(nil), a.Entities...)
-			a.FirstSeen, a.LastSeen = time.Time{}, time.Time{}
-			submit(a)
-		}
-	}
 }
