@@ -164,6 +164,11 @@ type World struct {
 	nextNumber     int
 	seq            uint64
 	observers      []func(Event)
+
+	// graph is Graph-only state (alerts of other service sources, Graph
+	// annotations such as assignedTo and classification, the alerts_v2
+	// order); see graph.go. Guarded by mu; the zero value is ready.
+	graph graphState
 }
 
 // Event reports a change, for the Graph and DevOps layers and for tests.
