@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha1"
 	"crypto/subtle"
 	"crypto/tls"
@@ -349,23 +348,10 @@ func (d *devops) route(pattern, name string, h func(http.ResponseWriter, *http.R
 func (d *devops) handle(pattern, name string, h func(http.ResponseWriter, *http.Request, adoIdentity)) {
 	s := d.s
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		for _, f := range s.faults.take(name) {
-			switch f.Kind {
-			case FaultLatency:
-				select {
-				case <-time.After(time.Duration(f.LatencyMS) * time.Millisecond):
-				case <-r.Context().Done():
-					return
-				}
-			case FaultStatus:
-				s.faultStatus(w, audDevOps, f)
-				return
-			case FaultInsufficientAccess:
-				s.insufficientAccess(w, audDevOps)
-				return
-			case FaultPortalEdit:
-				r = r.WithContext(context.WithValue(r.Context(), portalEditKey{}, true))
-			}
+		// Faults as for every route; authentication differs (PATs too).
+		r, ok := s.applyFaults(name, audDevOps, w, r)
+		if !ok {
+			return
 		}
 		if org := r.PathValue("org"); !strings.EqualFold(org, s.opt.DevOpsOrg) {
 			adoVSSFail(http.StatusNotFound, "Microsoft.VisualStudio.Services.Account.AccountNotFoundException, Microsoft.VisualStudio.Services.WebApi",

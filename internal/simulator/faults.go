@@ -114,29 +114,40 @@ func portalEdit(ctx context.Context) bool {
 // ("" for none), then h. name identifies the route for faults and Hits.
 func (s *Simulator) handle(pattern, name, aud string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		for _, f := range s.faults.take(name) {
-			switch f.Kind {
-			case FaultLatency:
-				select {
-				case <-time.After(time.Duration(f.LatencyMS) * time.Millisecond):
-				case <-r.Context().Done():
-					return
-				}
-			case FaultStatus:
-				s.faultStatus(w, aud, f)
-				return
-			case FaultInsufficientAccess:
-				s.insufficientAccess(w, aud)
-				return
-			case FaultPortalEdit:
-				r = r.WithContext(context.WithValue(r.Context(), portalEditKey{}, true))
-			}
+		r, ok := s.applyFaults(name, aud, w, r)
+		if !ok {
+			return
 		}
 		if aud != "" && !s.authorize(aud, w, r) {
 			return
 		}
 		h(w, r)
 	})
+}
+
+// applyFaults applies the faults injected for route name. It returns false
+// when a fault has answered the request, and otherwise the request to
+// carry on with (marked when a portal edit must precede the write).
+func (s *Simulator) applyFaults(name, aud string, w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	for _, f := range s.faults.take(name) {
+		switch f.Kind {
+		case FaultLatency:
+			select {
+			case <-time.After(time.Duration(f.LatencyMS) * time.Millisecond):
+			case <-r.Context().Done():
+				return r, false
+			}
+		case FaultStatus:
+			s.faultStatus(w, aud, f)
+			return r, false
+		case FaultInsufficientAccess:
+			s.insufficientAccess(w, aud)
+			return r, false
+		case FaultPortalEdit:
+			r = r.WithContext(context.WithValue(r.Context(), portalEditKey{}, true))
+		}
+	}
+	return r, true
 }
 
 func (s *Simulator) faultStatus(w http.ResponseWriter, aud string, f Fault) {
