@@ -84,15 +84,11 @@ func (c *Client) Alerts(ctx context.Context) ([]*armsecurity.Alert, error) {
 	return out, nil
 }
 
-// Status maps Defender for Cloud's spelling to vigil's: Active is new.
+// Status maps Defender for Cloud's spelling to vigil's (Active is new),
+// through the one table in package alert.
 func Status(s armsecurity.AlertStatus) alert.Status {
-	switch s {
-	case armsecurity.AlertStatusInProgress:
-		return alert.StatusInProgress
-	case armsecurity.AlertStatusResolved:
-		return alert.StatusResolved
-	case armsecurity.AlertStatusDismissed:
-		return alert.StatusDismissed
+	if st, ok := alert.StatusFrom(alert.Defender, string(s)); ok {
+		return st
 	}
 	return alert.StatusNew
 }
