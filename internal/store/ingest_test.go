@@ -100,23 +100,29 @@ func TestIngestDedupAndReopen(t *testing.T) {
 }
 
 func BenchmarkIngest(b *testing.B) {
-	for _, batch := range []int{1, 100} {
-		b.Run(fmt.Sprintf("sqlite/batch=%d", batch), func(b *testing.B) {
-			db := storetest.SQLite(b, clock.Real{})
-			proc := workitem.DefaultProcess()
-			as := make([]alert.Alert, batch)
-			n := 0
-			b.ResetTimer()
-			for b.Loop() {
-				for i := range as {
-					n++
-					as[i] = testAlert(fmt.Sprintf("bench-%d", n))
+	dbs := []struct {
+		name string
+		open func(testing.TB, clock.Clock) *store.DB
+	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
+	for _, d := range dbs {
+		for _, batch := range []int{1, 100} {
+			b.Run(fmt.Sprintf("%s/batch=%d", d.name, batch), func(b *testing.B) {
+				db := d.open(b, clock.Real{})
+				proc := workitem.DefaultProcess()
+				as := make([]alert.Alert, batch)
+				n := 0
+				b.ResetTimer()
+				for b.Loop() {
+					for i := range as {
+						n++
+						as[i] = testAlert(fmt.Sprintf("bench-%d", n))
+					}
+					if _, err := db.Ingest(context.Background(), proc, "bench", as); err != nil {
+						b.Fatal(err)
+					}
 				}
-				if _, err := db.Ingest(context.Background(), proc, "bench", as); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "alerts/s")
-		})
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "alerts/s")
+			})
+		}
 	}
 }
