@@ -242,10 +242,19 @@ func (ing *ingester) lookup(ctx context.Context, alerts []Prepared) (map[string]
 		keys := bySource[src]
 		for start := 0; start < len(keys); start += chunk {
 			part := keys[start:min(start+chunk, len(keys))]
-			args := append([]any{src}, part...)
+			// PostgreSQL gets the keys as one array, so that one cached
+			// plan serves every batch size; SQLite has no arrays.
+			inKeys, args := "IN ("+placeholders(len(part))+")", append([]any{src}, part...)
+			if ing.db.dialect == Postgres {
+				strs := make([]string, len(part))
+				for i, k := range part {
+					strs[i] = k.(string)
+				}
+				inKeys, args = "= ANY(?)", []any{src, strs}
+			}
 			rows, err := ing.tx.QueryContext(ctx, ing.db.q(`SELECT a.dedup_key, a.id, a.version, COALESCE(a.workitem_id, 0), COALESCE(w.state, '')
 			    FROM alerts a LEFT JOIN workitems w ON w.id = a.workitem_id
-			    WHERE a.source = ? AND a.dedup_key IN (`+placeholders(len(part))+`)`+lock), args...)
+			    WHERE a.source = ? AND a.dedup_key `+inKeys+lock), args...)
 			if err != nil {
 				return nil, fmt.Errorf("look up alerts: %w", err)
 			}
