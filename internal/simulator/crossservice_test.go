@@ -32,7 +32,7 @@ func xsStatuses(t *testing.T, srv *simulator.Server, r dfcRaised) (dfc, sentinel
 // portal does.
 func xsIncidentStatus(t *testing.T, srv *simulator.Server, incident string, body map[string]string) {
 	t.Helper()
-	resp, b := dfcDo(t, srv, "POST", "/sim/v1/sentinel/incidents/"+incident+"/status", "", body)
+	resp, b := send(t, srv, "POST", "/sim/v1/sentinel/incidents/"+incident+"/status", "", body)
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("incident status: %d %s", resp.StatusCode, b)
 	}
@@ -115,19 +115,19 @@ func TestCrossServiceMultiAlertIncident(t *testing.T) {
 		t.Fatalf("noIncident alert has incident %s", cr.IncidentName)
 	}
 	for _, r := range []dfcRaised{b, cr} {
-		resp, body := dfcDo(t, srv, "POST", "/sim/v1/sentinel/incidents/"+primary.IncidentName+"/alerts/"+r.SentinelAlertID, "", nil)
+		resp, body := send(t, srv, "POST", "/sim/v1/sentinel/incidents/"+primary.IncidentName+"/alerts/"+r.SentinelAlertID, "", nil)
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("relate: %d %s", resp.StatusCode, body)
 		}
 	}
 	// Relating twice keeps one link; unknown names are 404s.
-	if resp, _ := dfcDo(t, srv, "POST", "/sim/v1/sentinel/incidents/"+primary.IncidentName+"/alerts/"+b.SentinelAlertID, "", nil); resp.StatusCode != http.StatusNoContent {
+	if resp, _ := send(t, srv, "POST", "/sim/v1/sentinel/incidents/"+primary.IncidentName+"/alerts/"+b.SentinelAlertID, "", nil); resp.StatusCode != http.StatusNoContent {
 		t.Errorf("relate again: %d", resp.StatusCode)
 	}
-	if resp, _ := dfcDo(t, srv, "POST", "/sim/v1/sentinel/incidents/"+primary.IncidentName+"/alerts/no-such-alert", "", nil); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := send(t, srv, "POST", "/sim/v1/sentinel/incidents/"+primary.IncidentName+"/alerts/no-such-alert", "", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("relate unknown alert: %d, want 404", resp.StatusCode)
 	}
-	if resp, _ := dfcDo(t, srv, "POST", "/sim/v1/sentinel/incidents/no-such-incident/alerts/"+b.SentinelAlertID, "", nil); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := send(t, srv, "POST", "/sim/v1/sentinel/incidents/no-such-incident/alerts/"+b.SentinelAlertID, "", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("relate to unknown incident: %d, want 404", resp.StatusCode)
 	}
 	inc, _ := w.IncidentByName(primary.IncidentName)
@@ -180,7 +180,7 @@ func TestCrossServiceMultiAlertIncident(t *testing.T) {
 
 	// Closing without a classification is refused, as Sentinel does.
 	other := dfcRaise(t, srv, nil)
-	resp, body := dfcDo(t, srv, "POST", "/sim/v1/sentinel/incidents/"+other.IncidentName+"/status", "", map[string]string{"Status": "Closed"})
+	resp, body := send(t, srv, "POST", "/sim/v1/sentinel/incidents/"+other.IncidentName+"/status", "", map[string]string{"Status": "Closed"})
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("close without classification: %d %s, want 400", resp.StatusCode, body)
 	}

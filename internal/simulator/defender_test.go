@@ -1,15 +1,10 @@
 package simulator_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -18,7 +13,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/security/armsecurity"
 
@@ -32,7 +26,7 @@ func dfcClient(t *testing.T, srv *simulator.Server, cred azcore.TokenCredential,
 	if cred == nil {
 		cred = credential(t, srv, srv.Info.ClientSecret)
 	}
-	opts := &arm.ClientOptions{ClientOptions: azcore.ClientOptions{Cloud: cloudConfig(srv), Transport: srv.Client()}}
+	opts := armOptions(srv)
 	if retry != nil {
 		opts.Retry = *retry
 	}
@@ -41,51 +35,6 @@ func dfcClient(t *testing.T, srv *simulator.Server, cred azcore.TokenCredential,
 		t.Fatal(err)
 	}
 	return c
-}
-
-// dfcToken is an ARM access token from the simulated Entra ID.
-func dfcToken(t *testing.T, srv *simulator.Server) string {
-	t.Helper()
-	tok, err := credential(t, srv, srv.Info.ClientSecret).GetToken(context.Background(),
-		policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok.Token
-}
-
-// dfcDo sends a raw request to the simulator (path is relative to its
-// base URL, query included) and returns the response with its body read.
-func dfcDo(t *testing.T, srv *simulator.Server, method, path, token string, body any) (*http.Response, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
 }
 
 // dfcRaised is the control API's answer to raising an alert.
@@ -103,7 +52,7 @@ func dfcRaise(t *testing.T, srv *simulator.Server, spec any) dfcRaised {
 	if spec == nil {
 		spec = map[string]any{}
 	}
-	resp, b := dfcDo(t, srv, "POST", "/sim/v1/defender/alerts", "", spec)
+	resp, b := send(t, srv, "POST", "/sim/v1/defender/alerts", "", spec)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("raise alert: %d %s", resp.StatusCode, b)
 	}
@@ -126,17 +75,6 @@ func dfcIDParts(t *testing.T, id string) (rg, loc, name string) {
 		t.Fatalf("alert id %q is not a Microsoft.Security/locations/alerts id", id)
 	}
 	return m[1], m[2], m[3]
-}
-
-func dfcRespErr(t *testing.T, err error, status int, code string) {
-	t.Helper()
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) {
-		t.Fatalf("err = %v, want an *azcore.ResponseError %d %s", err, status, code)
-	}
-	if re.StatusCode != status || (code != "" && re.ErrorCode != code) {
-		t.Fatalf("err = %d %q, want %d %q", re.StatusCode, re.ErrorCode, status, code)
-	}
 }
 
 func TestDefenderListPaging(t *testing.T) {
@@ -227,10 +165,10 @@ func TestDefenderListPaging(t *testing.T) {
 		t.Errorf("another region: %d alerts, %v; want none", len(p.Value), err)
 	}
 	_, err := c.NewListByResourceGroupPager("no-such-rg", nil).NextPage(ctx)
-	dfcRespErr(t, err, 404, "ResourceGroupNotFound")
+	expectRespErr(t, err, 404, "ResourceGroupNotFound")
 
 	// A $skipToken the simulator did not issue is refused.
-	resp, b := dfcDo(t, srv, "GET", "/subscriptions/"+srv.Info.SubscriptionID+"/providers/Microsoft.Security/alerts?api-version=2022-01-01&$skipToken=bogus", dfcToken(t, srv), nil)
+	resp, b := send(t, srv, "GET", "/subscriptions/"+srv.Info.SubscriptionID+"/providers/Microsoft.Security/alerts?api-version=2022-01-01&$skipToken=bogus", accessToken(t, srv, armScope), nil)
 	if resp.StatusCode != 400 {
 		t.Errorf("bad $skipToken: %d %s, want 400", resp.StatusCode, b)
 	}
@@ -330,20 +268,19 @@ func TestDefenderGetAndStateChanges(t *testing.T) {
 
 	// Wrong names are 404s, in ARM's error shape.
 	_, err = c.GetSubscriptionLevel(ctx, loc, "2518770965529163669_F144EE95-A3E5-42DA-A279-967D115809AA", nil)
-	dfcRespErr(t, err, 404, "NotFound")
+	expectRespErr(t, err, 404, "NotFound")
 	_, err = c.GetSubscriptionLevel(ctx, "eastus", name, nil)
-	dfcRespErr(t, err, 404, "NotFound")
+	expectRespErr(t, err, 404, "NotFound")
 	_, err = c.UpdateSubscriptionLevelStateToDismiss(ctx, loc, "no-such-alert", nil)
-	dfcRespErr(t, err, 404, "NotFound")
+	expectRespErr(t, err, 404, "NotFound")
 	_, err = c.UpdateResourceGroupLevelStateToResolve(ctx, "other-rg", loc, name, nil)
-	dfcRespErr(t, err, 404, "ResourceGroupNotFound")
-	other, err := armsecurity.NewAlertsClient("00000000-0000-0000-0000-000000000000", credential(t, srv, srv.Info.ClientSecret),
-		&arm.ClientOptions{ClientOptions: azcore.ClientOptions{Cloud: cloudConfig(srv), Transport: srv.Client()}})
+	expectRespErr(t, err, 404, "ResourceGroupNotFound")
+	other, err := armsecurity.NewAlertsClient("00000000-0000-0000-0000-000000000000", credential(t, srv, srv.Info.ClientSecret), armOptions(srv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = other.GetSubscriptionLevel(ctx, loc, name, nil)
-	dfcRespErr(t, err, 404, "SubscriptionNotFound")
+	expectRespErr(t, err, 404, "SubscriptionNotFound")
 	if a, _ := srv.Sim.World().DefenderAlertByName(name); a.Status != simulator.DfCActive {
 		t.Errorf("a refused change changed the alert: %s", a.Status)
 	}
@@ -353,7 +290,7 @@ func TestDefenderAPIVersion(t *testing.T) {
 	srv := start(t, simulator.Options{})
 	r := dfcRaise(t, srv, nil)
 	rg, loc, name := dfcIDParts(t, r.ID)
-	tok := dfcToken(t, srv)
+	tok := accessToken(t, srv, armScope)
 	sub := "/subscriptions/" + srv.Info.SubscriptionID
 	rgp := sub + "/resourceGroups/" + rg
 	routes := []struct{ method, path string }{
@@ -376,7 +313,7 @@ func TestDefenderAPIVersion(t *testing.T) {
 			{"?api-version=2025-09-01", "NoRegisteredProviderFound", 400},
 			{"?api-version=2022-01-01", "", 0},
 		} {
-			resp, b := dfcDo(t, srv, rt.method, rt.path+c.query, tok, nil)
+			resp, b := send(t, srv, rt.method, rt.path+c.query, tok, nil)
 			if c.status == 0 {
 				if resp.StatusCode/100 != 2 {
 					t.Errorf("%s %s%s: %d %s", rt.method, rt.path, c.query, resp.StatusCode, b)
@@ -408,24 +345,17 @@ type dfcFixture struct {
 // simulated tenant does not hold, so the request carries a raised
 // alert's name instead; every other parameter is the example's.
 func TestDefenderFixtures(t *testing.T) {
-	files, err := filepath.Glob("testdata/defender/*.json")
-	if err != nil || len(files) != 6 {
-		t.Fatalf("fixtures: %v %v", files, err)
+	files := fixtureFiles(t, "defender")
+	if len(files) != 6 {
+		t.Fatalf("fixtures: %v", files)
 	}
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var fx dfcFixture
-			if err := json.Unmarshal(raw, &fx); err != nil {
-				t.Fatal(err)
-			}
+		t.Run(f, func(t *testing.T) {
+			fx := fixture[dfcFixture](t, "defender", f)
 			p := fx.Parameters
 			o := simulator.Options{SubscriptionID: p["subscriptionId"], ResourceGroup: p["resourceGroupName"]}
 			srv := start(t, o)
-			tok := dfcToken(t, srv)
+			tok := accessToken(t, srv, armScope)
 			var names []string
 			for range 2 {
 				names = append(names, dfcRaise(t, srv, nil).Name)
@@ -443,7 +373,7 @@ func TestDefenderFixtures(t *testing.T) {
 			var action string
 			if p["alertName"] != "" {
 				// The example's own alert does not exist here.
-				if resp, b := dfcDo(t, srv, method, path+"/"+p["alertName"]+"?api-version="+p["api-version"], tok, nil); resp.StatusCode != 404 {
+				if resp, b := send(t, srv, method, path+"/"+p["alertName"]+"?api-version="+p["api-version"], tok, nil); resp.StatusCode != 404 {
 					t.Errorf("the example's alert name: %d %s, want 404", resp.StatusCode, b)
 				}
 				path += "/" + names[0]
@@ -462,7 +392,7 @@ func TestDefenderFixtures(t *testing.T) {
 				fmt.Sscan(code, &wantStatus)
 				wantBody = r.Body
 			}
-			resp, b := dfcDo(t, srv, method, path+"?api-version="+p["api-version"], tok, nil)
+			resp, b := send(t, srv, method, path+"?api-version="+p["api-version"], tok, nil)
 			if resp.StatusCode != wantStatus {
 				t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, wantStatus)
 			}
@@ -485,7 +415,7 @@ func TestDefenderFixtures(t *testing.T) {
 			if err := json.Unmarshal(b, &got); err != nil {
 				t.Fatalf("%v: %s", err, b)
 			}
-			for _, d := range dfcShapeDiff("", got, want) {
+			for _, d := range shapeDiff(want, got, dfcShapeOpts) {
 				t.Error(d)
 			}
 			// The example itself and the simulator's answer both use the
@@ -552,148 +482,35 @@ func dfcCheckEnums(t *testing.T, a map[string]any) {
 	}
 }
 
-// dfcShapeDiff compares JSON documents by shape: the same property names
-// at every level, the same nesting and the same JSON kinds; values are
-// ignored. Each element of a got array must have the shape of some
-// element of the want array. Entities and extendedProperties are open
-// dictionaries in the spec: only their "type" and string values are
-// checked.
-func dfcShapeDiff(path string, got, want any) []string {
-	switch w := want.(type) {
-	case nil:
-		return nil // the example does not say
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			return []string{fmt.Sprintf("%s: got %T, want an object", path, got)}
-		}
-		switch {
-		case strings.HasSuffix(path, ".entities[]"):
-			if _, ok := g["type"].(string); !ok {
-				return []string{path + ": entity without a type"}
-			}
-			return nil
-		case strings.HasSuffix(path, ".extendedProperties"):
-			var out []string
-			for k, v := range g {
-				if _, ok := v.(string); !ok {
-					out = append(out, fmt.Sprintf("%s.%s: got %T, want a string", path, k, v))
-				}
-			}
-			return out
-		}
-		var out []string
-		for k, wv := range w {
-			gv, ok := g[k]
-			if !ok {
-				out = append(out, path+"."+k+": missing")
-				continue
-			}
-			out = append(out, dfcShapeDiff(path+"."+k, gv, wv)...)
-		}
-		for k := range g {
-			if _, ok := w[k]; !ok {
-				out = append(out, path+"."+k+": not in the example")
-			}
-		}
-		sort.Strings(out)
-		return out
-	case []any:
-		g, ok := got.([]any)
-		if !ok {
-			return []string{fmt.Sprintf("%s: got %T, want an array", path, got)}
-		}
-		var out []string
-		for i, gv := range g {
-			var first []string
-			matched := len(w) == 0
-			for j, wv := range w {
-				d := dfcShapeDiff(path+"[]", gv, wv)
-				if len(d) == 0 {
-					matched = true
-					break
-				}
-				if j == 0 {
-					first = d
-				}
-			}
-			if !matched {
-				out = append(out, fmt.Sprintf("%s[%d] matches no example element: %v", path, i, first))
-			}
-		}
-		return out
-	default:
-		if fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) {
-			return []string{fmt.Sprintf("%s: got %T, want %T", path, got, want)}
+// dfcShapeOpts compare by shape: the same property names at every level,
+// the same nesting and the same JSON kinds; values are ignored. Each
+// element of a got array must have the shape of some element of the want
+// array. Entities and extendedProperties are open dictionaries in the
+// spec: only their "type" and string values are checked.
+var dfcShapeOpts = shapeOpts{Open: map[string]func(path string, got map[string]any) []string{
+	"entities[]": func(path string, g map[string]any) []string {
+		if _, ok := g["type"].(string); !ok {
+			return []string{path + ": entity without a type"}
 		}
 		return nil
-	}
-}
-
-// TestDefenderShapeDiff makes sure the comparison catches what it must:
-// a missing or extra property, a renamed nested one, another JSON kind.
-func TestDefenderShapeDiff(t *testing.T) {
-	raw, err := os.ReadFile("testdata/defender/alert_get.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fx dfcFixture
-	if err := json.Unmarshal(raw, &fx); err != nil {
-		t.Fatal(err)
-	}
-	load := func() map[string]any {
-		var m map[string]any
-		json.Unmarshal(fx.Responses["200"].Body, &m)
-		return m
-	}
-	props := func(m map[string]any) map[string]any { return m["properties"].(map[string]any) }
-	if d := dfcShapeDiff("", load(), load()); len(d) != 0 {
-		t.Fatalf("the example differs from itself: %v", d)
-	}
-	for name, mutate := range map[string]func(m map[string]any){
-		"missing": func(m map[string]any) { delete(props(m), "subTechniques") },
-		"extra":   func(m map[string]any) { props(m)["alertId"] = "x" },
-		"nested": func(m map[string]any) {
-			props(m)["resourceIdentifiers"].([]any)[1].(map[string]any)["workspaceID"] = "x"
-		},
-		"kind":         func(m map[string]any) { props(m)["isIncident"] = "true" },
-		"array kind":   func(m map[string]any) { props(m)["techniques"] = []any{1.0} },
-		"link key":     func(m map[string]any) { props(m)["extendedLinks"].([]any)[0].(map[string]any)["href"] = "x" },
-		"evidence":     func(m map[string]any) { delete(props(m)["supportingEvidence"].(map[string]any), "columns") },
-		"entity type":  func(m map[string]any) { delete(props(m)["entities"].([]any)[0].(map[string]any), "type") },
-		"ext property": func(m map[string]any) { props(m)["extendedProperties"].(map[string]any)["n"] = 1.0 },
-	} {
-		m := load()
-		mutate(m)
-		if d := dfcShapeDiff("", m, load()); len(d) == 0 {
-			t.Errorf("%s: no difference found", name)
+	},
+	"extendedProperties": func(path string, g map[string]any) []string {
+		var out []string
+		for k, v := range g {
+			if _, ok := v.(string); !ok {
+				out = append(out, fmt.Sprintf("%s.%s: got %T, want a string", path, k, v))
+			}
 		}
-	}
-}
+		return out
+	},
+}}
 
 func TestTokenChecks(t *testing.T) {
 	srv := start(t, simulator.Options{})
-	ctx := context.Background()
-	cred := credential(t, srv, srv.Info.ClientSecret)
-	graphTok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	armTok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	graphTok, armTok := accessToken(t, srv, graphScope), accessToken(t, srv, armScope)
 	armURL := srv.Info.ARMURL + "/subscriptions/" + srv.Info.SubscriptionID + "/providers/Microsoft.Security/alerts?api-version=2022-01-01"
 	get := func(tok string) *http.Response {
-		req, _ := http.NewRequest("GET", armURL, nil)
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := send(t, srv, "GET", armURL, tok, nil)
 		return resp
 	}
 	tests := []struct {
@@ -702,8 +519,8 @@ func TestTokenChecks(t *testing.T) {
 		want int
 	}{
 		{"no token", "", 401},
-		{"graph token on ARM", graphTok.Token, 401},
-		{"ARM token", armTok.Token, 200},
+		{"graph token on ARM", graphTok, 401},
+		{"ARM token", armTok, 200},
 	}
 	for _, tt := range tests {
 		if got := get(tt.tok).StatusCode; got != tt.want {
@@ -711,7 +528,7 @@ func TestTokenChecks(t *testing.T) {
 		}
 	}
 	srv.Sim.ExpireTokens()
-	if got := get(armTok.Token); got.StatusCode != 401 || !strings.Contains(got.Header.Get("WWW-Authenticate"), "invalid_token") {
+	if got := get(armTok); got.StatusCode != 401 || !strings.Contains(got.Header.Get("WWW-Authenticate"), "invalid_token") {
 		t.Errorf("expired token: %d %q, want 401 invalid_token", got.StatusCode, got.Header.Get("WWW-Authenticate"))
 	}
 }

@@ -1,7 +1,6 @@
 package simulator_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -32,14 +30,13 @@ const (
 type adoEnv struct {
 	t     *testing.T
 	srv   *simulator.Server
-	hc    *http.Client
 	token string
 }
 
 func adoStart(t *testing.T, o simulator.Options) *adoEnv {
 	t.Helper()
 	srv := start(t, o)
-	e := &adoEnv{t: t, srv: srv, hc: srv.Client()}
+	e := &adoEnv{t: t, srv: srv}
 	e.token = e.tokenFor(adoScope)
 	return e
 }
@@ -49,7 +46,7 @@ func (e *adoEnv) tokenFor(scope string) string {
 	e.t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {e.srv.Info.ClientID},
 		"client_secret": {e.srv.Info.ClientSecret}, "scope": {scope}}
-	resp, err := e.hc.PostForm(e.srv.Info.Authority+e.srv.Info.TenantID+"/oauth2/v2.0/token", form)
+	resp, err := e.srv.Client().PostForm(e.srv.Info.Authority+e.srv.Info.TenantID+"/oauth2/v2.0/token", form)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -92,41 +89,21 @@ func (r adoResp) typeKey() string {
 // bearer token, "-" for none, or an Authorization header value.
 func (e *adoEnv) call(method, path, ctype string, body any, auth string, hdr ...string) adoResp {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
+	if s, ok := body.(string); ok {
+		body = []byte(s)
 	}
-	req, err := http.NewRequest(method, e.srv.Info.DevOpsURL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	var h []string
 	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
+		h = append(h, "Content-Type", ctype)
 	}
 	switch auth {
 	case "":
-		req.Header.Set("Authorization", "Bearer "+e.token)
+		h = append(h, "Authorization", "Bearer "+e.token)
 	case "-":
 	default:
-		req.Header.Set("Authorization", auth)
+		h = append(h, "Authorization", auth)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := send(e.t, e.srv, method, e.srv.Info.DevOpsURL+path, "", body, append(h, hdr...)...)
 	return adoResp{resp.StatusCode, resp.Header, raw}
 }
 
@@ -134,14 +111,7 @@ func (e *adoEnv) call(method, path, ctype string, body any, auth string, hdr ...
 func (e *adoEnv) sim(method, path string, body any) adoResp {
 	e.t.Helper()
 	j, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(j))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := send(e.t, e.srv, method, path, "", j)
 	return adoResp{resp.StatusCode, resp.Header, raw}
 }
 
@@ -792,20 +762,6 @@ func TestDevOpsAuth(t *testing.T) {
 	}
 }
 
-// adoFixture reads testdata/devops/name.
-func adoFixture(t *testing.T, name string) map[string]any {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "devops", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return m
-}
-
 func adoDig(m map[string]any, keys ...string) any {
 	var v any = m
 	for _, k := range keys {
@@ -815,105 +771,20 @@ func adoDig(m map[string]any, keys ...string) any {
 	return v
 }
 
-func adoKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case float64:
-		return "number"
-	case bool:
-		return "boolean"
-	}
-	return fmt.Sprintf("%T", v)
-}
+// adoShapeOpts compare property names and nesting, ignoring values. Keys
+// of a "fields" map are field names, which are data: only fields present
+// in both are compared, and below them leaf types are not, and a change's
+// oldValue or newValue may be missing. A null in want accepts anything.
+// Each element of an array must match the shape of some element of want's.
+var adoShapeOpts = shapeOpts{DataUnder: []string{"fields"}, DataOptional: []string{"oldValue", "newValue"}}
 
-// adoShape reports where got's property names and nesting differ from
-// want's, ignoring values. Keys of a "fields" map are field names, which
-// are data: only fields present in both are compared, and below them leaf
-// types are not. A null in want accepts anything. Each element of an array
-// must match the shape of some element of want's. extra names keys got may
-// add.
-func adoShape(path string, want, got any, extra map[string]bool, data bool) []string {
-	switch w := want.(type) {
-	case nil:
-		return nil
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			return []string{path + ": want object, got " + adoKind(got)}
-		}
-		fields := strings.HasSuffix(path, ".fields")
-		pair := func(k string) bool { return data && (k == "oldValue" || k == "newValue") }
-		var diffs []string
-		for _, k := range slices.Sorted(func(yield func(string) bool) {
-			for k := range w {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
-			gv, ok := g[k]
-			if !ok {
-				if !fields && !pair(k) {
-					diffs = append(diffs, path+"."+k+": missing")
-				}
-				continue
-			}
-			diffs = append(diffs, adoShape(path+"."+k, w[k], gv, extra, data || fields)...)
-		}
-		if !fields {
-			for k := range g {
-				if _, ok := w[k]; !ok && !extra[k] && !pair(k) {
-					diffs = append(diffs, path+"."+k+": unexpected")
-				}
-			}
-		}
-		sort.Strings(diffs)
-		return diffs
-	case []any:
-		g, ok := got.([]any)
-		if !ok {
-			return []string{path + ": want array, got " + adoKind(got)}
-		}
-		if len(w) == 0 {
-			return nil
-		}
-		var diffs []string
-		for i, gv := range g {
-			var best []string
-			for j, wv := range w {
-				d := adoShape(fmt.Sprintf("%s[%d]", path, i), wv, gv, extra, data)
-				if len(d) == 0 {
-					best = nil
-					break
-				}
-				if j == 0 || len(d) < len(best) {
-					best = d
-				}
-			}
-			diffs = append(diffs, best...)
-		}
-		return diffs
-	}
-	if data || adoKind(want) == adoKind(got) {
-		return nil
-	}
-	return []string{fmt.Sprintf("%s: want %s, got %s", path, adoKind(want), adoKind(got))}
-}
-
+// adoCompare compares an answer with an example; extra names keys the
+// answer may add.
 func adoCompare(t *testing.T, label string, want, got any, extra ...string) {
 	t.Helper()
-	ex := map[string]bool{}
-	for _, k := range extra {
-		ex[k] = true
-	}
-	if diffs := adoShape("$", want, got, ex, false); len(diffs) > 0 {
+	opts := adoShapeOpts
+	opts.AllowKeys = extra
+	if diffs := shapeDiff(want, got, opts); len(diffs) > 0 {
 		t.Errorf("%s: shape differs from the fixture:\n  %s", label, strings.Join(diffs, "\n  "))
 	}
 }
@@ -935,7 +806,7 @@ func TestDevOpsFixtures(t *testing.T) {
 	body := func(f map[string]any) any { return adoDig(f, "parameters", "body") }
 	resp200 := func(f map[string]any) any { return adoDig(f, "responses", "200", "body") }
 
-	create := adoFixture(t, "workitem_create.json")
+	create := fixture[map[string]any](t, "devops", "workitem_create.json")
 	r := e.call("POST", e.proj()+"/_apis/wit/workItems/$Task?"+adoV, adoPatchCT, body(create), "")
 	if r.code != 200 {
 		t.Fatalf("workitem_create request: %d %s", r.code, r.raw)
@@ -947,7 +818,7 @@ func TestDevOpsFixtures(t *testing.T) {
 	// workitem_update_field tests rev 1 of an item with a parent link.
 	child := adoItemID(e.create("Task", adoAdd("System.Title", "JavaScript implementation for Microsoft Account"),
 		adoLink("System.LinkTypes.Hierarchy-Reverse", parentURL, "decomposition of work")))
-	field := adoFixture(t, "workitem_update_field.json")
+	field := fixture[map[string]any](t, "devops", "workitem_update_field.json")
 	r = e.call("PATCH", fmt.Sprintf("%s/_apis/wit/workitems/%d?%s", e.proj(), child, adoV), adoPatchCT, body(field), "")
 	if r.code != 200 || adoRev(r.obj(t)) != 2 {
 		t.Fatalf("workitem_update_field request: %d %s", r.code, r.raw)
@@ -962,22 +833,22 @@ func TestDevOpsFixtures(t *testing.T) {
 	for i := 2; i <= 6; i++ {
 		e.patch(tagged, adoAdd("Microsoft.VSTS.Scheduling.RemainingWork", i))
 	}
-	tag := adoFixture(t, "workitem_update_add_tag.json")
+	tag := fixture[map[string]any](t, "devops", "workitem_update_add_tag.json")
 	r = e.call("PATCH", fmt.Sprintf("%s/_apis/wit/workitems/%d?%s", e.proj(), tagged, adoV), adoPatchCT, body(tag), "")
 	if r.code != 200 || adoRev(r.obj(t)) != 7 || adoFieldsOf(r.obj(t))["System.Tags"] != "Tag1; Tag2" {
 		t.Fatalf("workitem_update_add_tag request: %d %s", r.code, r.raw)
 	}
 	adoCompare(t, "workitem_update_add_tag", resp200(tag), r.obj(t))
 
-	get := adoFixture(t, "workitem_get.json")
+	get := fixture[map[string]any](t, "devops", "workitem_get.json")
 	r = e.call("GET", fmt.Sprintf("%s/_apis/wit/workItems/%d?%s", e.proj(), tagged, adoV), "", nil, "")
 	adoCompare(t, "workitem_get", resp200(get), r.obj(t))
 
-	list := adoFixture(t, "workitems_list.json")
+	list := fixture[map[string]any](t, "devops", "workitems_list.json")
 	r = e.call("GET", fmt.Sprintf("/fabrikam/_apis/wit/workitems?ids=%d,%d,%d&%s", parent, child, tagged, adoV), "", nil, "")
 	adoCompare(t, "workitems_list", resp200(list), r.obj(t))
 
-	batch := adoFixture(t, "workitems_batch.json")
+	batch := fixture[map[string]any](t, "devops", "workitems_batch.json")
 	req := body(batch).(map[string]any)
 	req["ids"] = []int{parent, child, tagged}
 	r = e.call("POST", "/fabrikam/_apis/wit/workItemsBatch?"+adoV, "application/json", req, "")
@@ -986,20 +857,20 @@ func TestDevOpsFixtures(t *testing.T) {
 	}
 	adoCompare(t, "workitems_batch", resp200(batch), r.obj(t))
 
-	wiql := adoFixture(t, "wiql_query.json")
+	wiql := fixture[map[string]any](t, "devops", "wiql_query.json")
 	r = e.call("POST", e.proj()+"/_apis/wit/wiql?"+adoV, "application/json", body(wiql), "")
 	if r.code != 200 || len(r.obj(t)["workItems"].([]any)) == 0 {
 		t.Fatalf("wiql_query request: %d %s", r.code, r.raw)
 	}
 	adoCompare(t, "wiql_query", resp200(wiql), r.obj(t))
 
-	errFixture := adoFixture(t, "error_response_example.json")
+	errFixture := fixture[map[string]any](t, "devops", "error_response_example.json")
 	r = e.call("GET", e.proj()+"/_apis/wit/workitems/4242?"+adoV, "", nil, "")
 	adoCompare(t, "error_response_example", adoDig(errFixture, "responses", "400", "body"), r.obj(t))
 
 	// Each PATCH above was delivered to the subscription; compare one
 	// delivery (the real service adds subscriptionId and notificationId
 	// to the documented sample).
-	hook := adoFixture(t, "workitem_updated_hook.json")
+	hook := fixture[map[string]any](t, "devops", "workitem_updated_hook.json")
 	adoCompare(t, "workitem_updated_hook", hook, sink.next(t).body, "subscriptionId", "notificationId")
 }

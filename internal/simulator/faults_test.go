@@ -30,7 +30,7 @@ type fltEnv struct {
 func fltStart(t *testing.T) *fltEnv {
 	t.Helper()
 	srv := start(t, simulator.Options{})
-	e := &fltEnv{srv: srv, alert: dfcRaise(t, srv, nil), tok: dfcToken(t, srv)}
+	e := &fltEnv{srv: srv, alert: dfcRaise(t, srv, nil), tok: accessToken(t, srv, armScope)}
 	_, e.loc, e.name = dfcIDParts(t, e.alert.ID)
 	e.sub = "/subscriptions/" + srv.Info.SubscriptionID
 	e.getPath = e.alert.ID + "?api-version=2022-01-01"
@@ -41,7 +41,7 @@ func fltStart(t *testing.T) *fltEnv {
 // inject posts a fault to the control API.
 func (e *fltEnv) inject(t *testing.T, f simulator.Fault) {
 	t.Helper()
-	resp, b := dfcDo(t, e.srv, "POST", "/sim/v1/faults", "", f)
+	resp, b := send(t, e.srv, "POST", "/sim/v1/faults", "", f)
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("inject %+v: %d %s", f, resp.StatusCode, b)
 	}
@@ -49,14 +49,14 @@ func (e *fltEnv) inject(t *testing.T, f simulator.Fault) {
 
 func (e *fltEnv) clear(t *testing.T) {
 	t.Helper()
-	if resp, b := dfcDo(t, e.srv, "DELETE", "/sim/v1/faults", "", nil); resp.StatusCode != http.StatusNoContent {
+	if resp, b := send(t, e.srv, "DELETE", "/sim/v1/faults", "", nil); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("clear faults: %d %s", resp.StatusCode, b)
 	}
 }
 
 func (e *fltEnv) raw(t *testing.T, method, path string) (*http.Response, []byte) {
 	t.Helper()
-	return dfcDo(t, e.srv, method, path, e.tok, nil)
+	return send(t, e.srv, method, path, e.tok, nil)
 }
 
 // armCode is the code of an ARM error body.
@@ -109,7 +109,7 @@ func TestFaultThrottled(t *testing.T) {
 	e.inject(t, throttle)
 	hits = e.srv.Sim.Hits(route)
 	_, err = c.GetSubscriptionLevel(ctx, e.loc, e.name, nil)
-	dfcRespErr(t, err, 429, "TooManyRequests")
+	expectRespErr(t, err, 429, "TooManyRequests")
 	if n := e.srv.Sim.Hits(route) - hits; n != 1 {
 		t.Errorf("SDK with MaxRetryDelay < Retry-After: %d calls, want 1", n)
 	}
@@ -143,7 +143,7 @@ func TestFaultServerErrors(t *testing.T) {
 	e.inject(t, simulator.Fault{Endpoint: route, Kind: simulator.FaultStatus, Status: 503})
 	hits := e.srv.Sim.Hits(route)
 	_, err := c.NewListPager(nil).NextPage(ctx)
-	dfcRespErr(t, err, 503, "ServiceUnavailable")
+	expectRespErr(t, err, 503, "ServiceUnavailable")
 	if n := e.srv.Sim.Hits(route) - hits; n != 4 {
 		t.Errorf("lasting 503: %d calls, want 4", n)
 	}
@@ -187,7 +187,7 @@ func TestFaultTokenExpiry(t *testing.T) {
 	if _, err := c.GetSubscriptionLevel(ctx, e.loc, e.name, nil); err != nil {
 		t.Fatal(err)
 	}
-	resp, b := dfcDo(t, e.srv, "POST", "/sim/v1/tokens/expire", "", nil)
+	resp, b := send(t, e.srv, "POST", "/sim/v1/tokens/expire", "", nil)
 	var n struct{ Expired int }
 	json.Unmarshal(b, &n)
 	if resp.StatusCode != 200 || n.Expired < 2 {
@@ -202,13 +202,13 @@ func TestFaultTokenExpiry(t *testing.T) {
 	// azidentity serves its cached token until its own expiry, so the
 	// client built on it fails the same way...
 	_, err := c.GetSubscriptionLevel(ctx, e.loc, e.name, nil)
-	dfcRespErr(t, err, 401, "ExpiredAuthenticationToken")
+	expectRespErr(t, err, 401, "ExpiredAuthenticationToken")
 	// ...and a fresh credential gets a new token that works.
 	fresh := dfcClient(t, e.srv, credential(t, e.srv, e.srv.Info.ClientSecret), fltRetry)
 	if _, err := fresh.GetSubscriptionLevel(ctx, e.loc, e.name, nil); err != nil {
 		t.Errorf("fresh credential: %v", err)
 	}
-	if resp, b := dfcDo(t, e.srv, "GET", e.getPath, dfcToken(t, e.srv), nil); resp.StatusCode != 200 {
+	if resp, b := send(t, e.srv, "GET", e.getPath, accessToken(t, e.srv, armScope), nil); resp.StatusCode != 200 {
 		t.Errorf("fresh raw token: %d %s", resp.StatusCode, b)
 	}
 }
@@ -230,7 +230,7 @@ func TestFaultInsufficientAccess(t *testing.T) {
 	e.inject(t, simulator.Fault{Endpoint: route, Kind: simulator.FaultInsufficientAccess, Times: 1})
 	hits := e.srv.Sim.Hits(route)
 	_, err := c.NewListPager(nil).NextPage(ctx)
-	dfcRespErr(t, err, 403, "InsufficientAccessError")
+	expectRespErr(t, err, 403, "InsufficientAccessError")
 	if n := e.srv.Sim.Hits(route) - hits; n != 1 {
 		t.Errorf("SDK made %d calls for a 403, want 1", n)
 	}
@@ -257,11 +257,11 @@ func TestFaultEndpointMatching(t *testing.T) {
 		return r.StatusCode
 	}
 	raise := func() int {
-		r, _ := dfcDo(t, e.srv, "POST", "/sim/v1/defender/alerts", "", map[string]any{})
+		r, _ := send(t, e.srv, "POST", "/sim/v1/defender/alerts", "", map[string]any{})
 		return r.StatusCode
 	}
 	token := func() int {
-		r, _ := dfcDo(t, e.srv, "POST", "/"+e.srv.Info.TenantID+"/oauth2/v2.0/token", "", nil)
+		r, _ := send(t, e.srv, "POST", "/"+e.srv.Info.TenantID+"/oauth2/v2.0/token", "", nil)
 		return r.StatusCode
 	}
 	calls := map[string]func() int{"get": get, "list": list, "listByRegion": listRegion, "listByResourceGroup": listRG,
@@ -319,7 +319,7 @@ func TestFaultEndpointMatching(t *testing.T) {
 
 	// The control API refuses a fault without an endpoint or kind.
 	for _, body := range []any{map[string]any{"kind": "status"}, map[string]any{"endpoint": "*"}, "not an object"} {
-		if resp, b := dfcDo(t, e.srv, "POST", "/sim/v1/faults", "", body); resp.StatusCode != 400 {
+		if resp, b := send(t, e.srv, "POST", "/sim/v1/faults", "", body); resp.StatusCode != 400 {
 			t.Errorf("POST /sim/v1/faults %v: %d %s, want 400", body, resp.StatusCode, b)
 		}
 	}

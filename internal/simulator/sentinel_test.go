@@ -4,22 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/securityinsights/armsecurityinsights/v2"
 
@@ -39,7 +31,7 @@ type senClients struct {
 func senNewClients(t *testing.T, srv *simulator.Server) senClients {
 	t.Helper()
 	cred := credential(t, srv, srv.Info.ClientSecret)
-	opts := &arm.ClientOptions{ClientOptions: azcore.ClientOptions{Cloud: cloudConfig(srv), Transport: srv.Client()}}
+	opts := armOptions(srv)
 	c := senClients{rg: srv.Info.ResourceGroup, ws: srv.Info.Workspace}
 	var err error
 	if c.inc, err = armsecurityinsights.NewIncidentsClient(srv.Info.SubscriptionID, cred, opts); err != nil {
@@ -84,66 +76,10 @@ func senPath(srv *simulator.Server, suffix string) string {
 	return senWorkspaceID(srv) + "/providers/Microsoft.SecurityInsights" + suffix
 }
 
-func senToken(t *testing.T, srv *simulator.Server) string {
-	t.Helper()
-	tok, err := credential(t, srv, srv.Info.ClientSecret).GetToken(context.Background(),
-		policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok.Token
-}
-
-// senDo sends a raw request (path with its query) and decodes the answer.
-func senDo(t *testing.T, srv *simulator.Server, method, path, token string, body []byte) (int, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]any
-	if len(bytes.TrimSpace(b)) > 0 {
-		if err := json.Unmarshal(b, &v); err != nil {
-			t.Fatalf("%s %s: %d, body is not JSON: %s", method, path, resp.StatusCode, b)
-		}
-	}
-	return resp.StatusCode, v
-}
-
 func senErrCode(v map[string]any) string {
 	e, _ := v["error"].(map[string]any)
 	c, _ := e["code"].(string)
 	return c
-}
-
-func senRespErr(t *testing.T, err error, status int, code string) {
-	t.Helper()
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) {
-		t.Fatalf("err = %v, want an *azcore.ResponseError %d %s", err, status, code)
-	}
-	if re.StatusCode != status || (code != "" && re.ErrorCode != code) {
-		t.Fatalf("err = %d %q, want %d %q", re.StatusCode, re.ErrorCode, status, code)
-	}
 }
 
 // senDefenderAlertOf finds the Defender for Cloud alert behind an incident.
@@ -201,7 +137,7 @@ func TestSentinelIncidentsSDK(t *testing.T) {
 	}
 	// The same PUT again carries a stale etag now.
 	_, err = c.inc.CreateOrUpdate(ctx, c.rg, c.ws, a, upd, nil)
-	senRespErr(t, err, http.StatusConflict, "Conflict")
+	expectRespErr(t, err, http.StatusConflict, "Conflict")
 
 	clk.Advance(10 * time.Minute)
 	for _, inc := range items[1:3] {
@@ -277,7 +213,7 @@ func TestSentinelIncidentsSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.inc.Get(ctx, c.rg, c.ws, last, nil)
-	senRespErr(t, err, http.StatusNotFound, "NotFound")
+	expectRespErr(t, err, http.StatusNotFound, "NotFound")
 	if _, err := c.inc.Delete(ctx, c.rg, c.ws, last, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +259,7 @@ func TestSentinelChildrenSDK(t *testing.T) {
 	}
 	_, err = c.comments.CreateOrUpdate(ctx, c.rg, c.ws, inc, *cm.Name,
 		armsecurityinsights.IncidentComment{Etag: cm.Etag, Properties: &armsecurityinsights.IncidentCommentProperties{Message: to.Ptr("stale")}}, nil)
-	senRespErr(t, err, http.StatusConflict, "Conflict")
+	expectRespErr(t, err, http.StatusConflict, "Conflict")
 	if g, err := c.comments.Get(ctx, c.rg, c.ws, inc, *cm.Name, nil); err != nil || *g.Properties.Message != "Contained" {
 		t.Fatalf("get comment: %v", err)
 	}
@@ -345,7 +281,7 @@ func TestSentinelChildrenSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.comments.Get(ctx, c.rg, c.ws, inc, *cm.Name, nil)
-	senRespErr(t, err, http.StatusNotFound, "NotFound")
+	expectRespErr(t, err, http.StatusNotFound, "NotFound")
 
 	// Relations: a bookmark, and the incident's alert as an entity.
 	bookmark := senPath(srv, "/bookmarks/2216d0e1-91e3-4902-89fd-d2df8c535096")
@@ -399,7 +335,7 @@ func TestSentinelChildrenSDK(t *testing.T) {
 	foreign := strings.Replace(bookmark, srv.Info.Workspace, "other-workspace", 1)
 	_, err = c.relations.CreateOrUpdate(ctx, c.rg, c.ws, inc, "r3",
 		armsecurityinsights.Relation{Properties: &armsecurityinsights.RelationProperties{RelatedResourceID: &foreign}}, nil)
-	senRespErr(t, err, http.StatusBadRequest, "BadRequest")
+	expectRespErr(t, err, http.StatusBadRequest, "BadRequest")
 
 	// Tasks.
 	tk, err := c.tasks.CreateOrUpdate(ctx, c.rg, c.ws, inc, "t1", armsecurityinsights.IncidentTask{Properties: &armsecurityinsights.IncidentTaskProperties{
@@ -416,7 +352,7 @@ func TestSentinelChildrenSDK(t *testing.T) {
 		t.Fatalf("complete task: %v", err)
 	}
 	_, err = c.tasks.CreateOrUpdate(ctx, c.rg, c.ws, inc, "t1", tk.IncidentTask, nil)
-	senRespErr(t, err, http.StatusConflict, "Conflict")
+	expectRespErr(t, err, http.StatusConflict, "Conflict")
 	var tasks int
 	for p := c.tasks.NewListPager(c.rg, c.ws, inc, nil); p.More(); {
 		page, err := p.NextPage(ctx)
@@ -432,12 +368,12 @@ func TestSentinelChildrenSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.tasks.Get(ctx, c.rg, c.ws, inc, "t1", nil)
-	senRespErr(t, err, http.StatusNotFound, "NotFound")
+	expectRespErr(t, err, http.StatusNotFound, "NotFound")
 }
 
 func TestSentinelErrors(t *testing.T) {
 	srv := start(t, simulator.Options{Preload: 1})
-	tok := senToken(t, srv)
+	tok := accessToken(t, srv, armScope)
 	inc := srv.Sim.World().Incidents()[0]
 	list := senPath(srv, "/incidents")
 	for _, tc := range []struct {
@@ -465,8 +401,8 @@ func TestSentinelErrors(t *testing.T) {
 		if tc.body != "" {
 			body = []byte(tc.body)
 		}
-		status, v := senDo(t, srv, tc.method, tc.path, tok, body)
-		if status != tc.status || senErrCode(v) != tc.code {
+		resp, v := sendJSON(t, srv, tc.method, tc.path, tok, body)
+		if status := resp.StatusCode; status != tc.status || senErrCode(v) != tc.code {
 			t.Errorf("%s: %d %v, want %d %s", tc.name, status, v, tc.status, tc.code)
 		}
 		if msg, _ := v["error"].(map[string]any)["message"].(string); msg == "" {
@@ -474,8 +410,8 @@ func TestSentinelErrors(t *testing.T) {
 		}
 	}
 	// Without a token, ARM's 401.
-	if status, v := senDo(t, srv, "GET", list+"?api-version=2025-09-01", "", nil); status != 401 || senErrCode(v) != "AuthenticationFailed" {
-		t.Errorf("no token: %d %v", status, v)
+	if resp, v := sendJSON(t, srv, "GET", list+"?api-version=2025-09-01", "", nil); resp.StatusCode != 401 || senErrCode(v) != "AuthenticationFailed" {
+		t.Errorf("no token: %d %v", resp.StatusCode, v)
 	}
 	// Nothing was changed by the refused writes.
 	if got, _ := srv.Sim.World().IncidentByName(inc.Name); got.ETag != inc.ETag || got.Status != simulator.IncidentNew {
@@ -496,7 +432,7 @@ func TestSentinelPortalEditFault(t *testing.T) {
 	}
 	cur.Properties.Status = to.Ptr(armsecurityinsights.IncidentStatusActive)
 	_, err = c.inc.CreateOrUpdate(ctx, c.rg, c.ws, name, cur.Incident, nil)
-	senRespErr(t, err, http.StatusConflict, "Conflict")
+	expectRespErr(t, err, http.StatusConflict, "Conflict")
 
 	// The portal user's edit is there; a write with the new etag succeeds.
 	cur, err = c.inc.Get(ctx, c.rg, c.ws, name, nil)
@@ -615,95 +551,16 @@ var senEnumSets = func() map[string]map[string][]string {
 	}
 }()
 
-// senExtra lists the properties the simulator returns beyond an example:
-// each is in the official schema (the example just leaves it out).
-var senExtra = map[string]bool{
+// senShapeOpts compare the shape of got with want: the same property
+// names, recursively, ignoring values. Arrays compare the union of their
+// elements' shapes; a null on either side matches anything. AllowPaths
+// lists the properties the simulator returns beyond an example: each is
+// in the official schema (the example just leaves it out).
+var senShapeOpts = shapeOpts{NullMatches: true, Scalars: scalarNotContainer, Arrays: arrayUnion, AllowPaths: []string{
 	// SecurityAlertProperties.providerAlertId (EntityTypes.json): the
 	// Defender for Cloud alert name, which links the two services.
-	"properties.providerAlertId": true,
-}
-
-// senShapeDiff compares the shape of got with want: the same property
-// names, recursively, ignoring values. Arrays compare the union of their
-// elements' shapes; a null on either side matches anything.
-func senShapeDiff(path string, want, got any) []string {
-	if want == nil || got == nil {
-		return nil
-	}
-	at := func(k string) string {
-		if path == "" {
-			return k
-		}
-		return path + "." + k
-	}
-	switch w := want.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			return []string{fmt.Sprintf("%s: an object in the example, %T here", path, got)}
-		}
-		var diffs []string
-		for k, wv := range w {
-			gv, ok := g[k]
-			if !ok {
-				diffs = append(diffs, "missing "+at(k))
-				continue
-			}
-			diffs = append(diffs, senShapeDiff(at(k), wv, gv)...)
-		}
-		for k := range g {
-			if _, ok := w[k]; !ok && !senExtra[at(k)] {
-				diffs = append(diffs, "extra "+at(k))
-			}
-		}
-		sort.Strings(diffs)
-		return diffs
-	case []any:
-		g, ok := got.([]any)
-		if !ok {
-			return []string{fmt.Sprintf("%s: an array in the example, %T here", path, got)}
-		}
-		if len(w) == 0 || len(g) == 0 {
-			return nil
-		}
-		return senShapeDiff(path+"[]", senMerge(w), senMerge(g))
-	default:
-		switch got.(type) {
-		case map[string]any, []any:
-			return []string{fmt.Sprintf("%s: a scalar in the example, %T here", path, got)}
-		}
-	}
-	return nil
-}
-
-// senMerge merges array elements into one: the union of object keys.
-func senMerge(elems []any) any {
-	var merged map[string]any
-	for _, e := range elems {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return e
-		}
-		if merged == nil {
-			merged = map[string]any{}
-		}
-		for k, v := range m {
-			switch old := merged[k].(type) {
-			case nil:
-				merged[k] = v
-			case map[string]any:
-				if vm, ok := v.(map[string]any); ok {
-					merged[k] = senMerge([]any{old, vm})
-				}
-			case []any:
-				if va, ok := v.([]any); ok {
-					merged[k] = append(slices.Clone(old), va...)
-				}
-			}
-		}
-	}
-	return merged
-}
+	"properties.providerAlertId",
+}}
 
 // senCheckEnums checks every enum value in v against its spelling set.
 func senCheckEnums(t *testing.T, label, path string, v any, sets map[string][]string) {
@@ -752,7 +609,7 @@ func senCompare(t *testing.T, label, kind string, want, got any) {
 			}
 		}
 	}
-	if d := senShapeDiff("", senMerge(wantItems), senMerge(gotItems)); len(d) > 0 {
+	if d := shapeDiff(shapeMerge(wantItems), shapeMerge(gotItems), senShapeOpts); len(d) > 0 {
 		t.Errorf("%s: shape differs from the example:\n  %s", label, strings.Join(d, "\n  "))
 	}
 	for _, e := range wantItems {
@@ -765,24 +622,16 @@ func senCompare(t *testing.T, label, kind string, want, got any) {
 
 func TestSentinelFixtures(t *testing.T) {
 	srv := start(t, simulator.Options{Preload: 2})
-	tok := senToken(t, srv)
+	tok := accessToken(t, srv, armScope)
 	w := srv.Sim.World()
 
-	files, err := filepath.Glob(filepath.Join("testdata", "sentinel", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("fixtures: %v %d", err, len(files))
+	files := fixtureFiles(t, "sentinel")
+	if len(files) == 0 {
+		t.Fatal("no fixtures in testdata/sentinel")
 	}
 	fixtures := map[string]senFixture{}
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var fx senFixture
-		if err := json.Unmarshal(b, &fx); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		fixtures[filepath.Base(f)] = fx
+		fixtures[f] = fixture[senFixture](t, "sentinel", f)
 	}
 	param := func(fx senFixture, k string) string {
 		v, ok := fx.Parameters[k]
@@ -814,7 +663,8 @@ func TestSentinelFixtures(t *testing.T) {
 			query = url.Values{}
 		}
 		query.Set("api-version", param(fx, "api-version"))
-		return senDo(t, srv, method, senPath(srv, suffix)+"?"+query.Encode(), tok, b)
+		resp, v := sendJSON(t, srv, method, senPath(srv, suffix)+"?"+query.Encode(), tok, b)
+		return resp.StatusCode, v
 	}
 	expect := func(label string, fx senFixture, status int, got map[string]any, code int, kind string) {
 		t.Helper()
@@ -913,23 +763,6 @@ func TestSentinelFixtures(t *testing.T) {
 	for f := range fixtures {
 		if !covered[f] {
 			t.Errorf("fixture %s is not exercised", f)
-		}
-	}
-}
-
-func TestSentinelShapeDiff(t *testing.T) {
-	want := map[string]any{"a": 1.0, "b": map[string]any{"c": "x"}, "l": []any{map[string]any{"k": 1.0}, map[string]any{"j": 1.0}}, "n": nil}
-	for _, tc := range []struct {
-		got  any
-		diff int
-	}{
-		{map[string]any{"a": 2.0, "b": map[string]any{"c": "y"}, "l": []any{map[string]any{"k": 3.0, "j": 2.0}}, "n": map[string]any{}}, 0},
-		{map[string]any{"a": 2.0, "b": map[string]any{}, "l": []any{}, "n": nil}, 1},                                           // missing b.c
-		{map[string]any{"a": 2.0, "b": map[string]any{"c": "y", "d": 1.0}, "l": []any{map[string]any{"k": 1.0}}, "n": nil}, 2}, // extra b.d, missing l[].j
-		{map[string]any{"a": map[string]any{}, "b": "x", "l": []any{}, "n": nil}, 2},                                           // a and b change kind
-	} {
-		if d := senShapeDiff("", want, tc.got); len(d) != tc.diff {
-			t.Errorf("diff(%v) = %v, want %d differences", tc.got, d, tc.diff)
 		}
 	}
 }
