@@ -143,6 +143,13 @@ func (db *DB) ListWorkItems(ctx context.Context, f workitem.Filter) ([]workitem.
 // and say what happened, and writes the change with its timeline entries
 // atomically. fn's error aborts without writing anything. Rev is bumped.
 func (db *DB) UpdateWorkItem(ctx context.Context, id int64, fn func(*workitem.Item) ([]workitem.Entry, error)) (workitem.Item, error) {
+	return db.updateWorkItem(ctx, id, fn, nil)
+}
+
+// updateWorkItem is UpdateWorkItem with more writes (after) in the same
+// transaction, run only when the item changed.
+func (db *DB) updateWorkItem(ctx context.Context, id int64, fn func(*workitem.Item) ([]workitem.Entry, error),
+	after func(dbtx) error) (workitem.Item, error) {
 	var out workitem.Item
 	err := db.tx(ctx, func(tx dbtx) error {
 		before, err := db.getWorkItem(ctx, tx, id)
@@ -193,6 +200,11 @@ func (db *DB) UpdateWorkItem(ctx context.Context, id int64, fn func(*workitem.It
 		}
 		for _, e := range entries {
 			if _, err := db.insertEntry(ctx, tx, id, e); err != nil {
+				return err
+			}
+		}
+		if after != nil {
+			if err := after(tx); err != nil {
 				return err
 			}
 		}
