@@ -19,9 +19,11 @@ import (
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/ingest"
+	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/web"
 	"github.com/vigil-soc/vigil/internal/workitem"
+	"github.com/vigil-soc/vigil/internal/writeback"
 )
 
 // Version is set at build time with -ldflags "-X …/app.Version=…".
@@ -35,6 +37,10 @@ type App struct {
 	DB       *store.DB
 	Pipeline *ingest.Pipeline
 	Items    *workitem.Service
+	// Targets are the connectors that write back, by outbox target name;
+	// fill it before Run.
+	Targets  map[string]outbox.Target
+	sender   *outbox.Sender
 	server   *http.Server
 	listener net.Listener
 }
@@ -88,11 +94,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		writers = 4
 	}
 	pipe := ingest.New(db, proc, ingest.Options{Writers: writers, Logger: log, Registry: reg})
-	items := workitem.NewService(db, proc, clk)
+	items := workitem.NewService(db, proc, clk).WithPlanner(writeback.New(db))
+	targets := map[string]outbox.Target{}
 	srv := web.New(web.Options{Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
 		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version})
 	return &App{
 		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items,
+		Targets: targets, sender: outbox.NewSender(db, targets, clk, log),
 		server: &http.Server{
 			Handler:           srv,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -129,6 +137,9 @@ func (a *App) Run(ctx context.Context) error {
 	pctx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Pipeline.Run(pctx) })
+	// The outbox sender stops with the request context: a write cut short
+	// is claimed again after its lease and resent (sends are idempotent).
+	wg.Go(func() { a.sender.Run(ctx, 2*time.Second) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()

@@ -65,6 +65,8 @@ func Demo(ctx context.Context, cfg config.Config, keepData bool, log *slog.Logge
 		_, err := a.Pipeline.Submit(ctx, "connector:defender", as)
 		return err
 	}
+	// Closing a Defender item in vigil resolves the alert in the tenant.
+	a.Targets["defender"] = client
 	go sim.NewScenario().Run(ctx, 4*time.Second)
 	go defender.NewPoller(client, sink, log, time.Now).Run(ctx, 3*time.Second)
 

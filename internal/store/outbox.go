@@ -146,13 +146,16 @@ func (db *DB) setOutbox(ctx context.Context, id int64, query string, args ...any
 	})
 }
 
-// ListOutbox lists messages, newest first, filtered by state and item.
-func (db *DB) ListOutbox(ctx context.Context, state string, itemID int64, limit int) ([]outbox.Message, error) {
+// ListOutbox lists messages, newest first, filtered by state and item
+// (empty and 0 match all), after the keyset cursor after (0 for the first
+// page).
+func (db *DB) ListOutbox(ctx context.Context, state string, itemID, after int64, limit int) ([]outbox.Message, error) {
 	var c conds
 	c.eq("state", state)
 	if itemID != 0 {
 		c.add("workitem_id = ?", itemID)
 	}
+	c.before(after)
 	return queryAll(ctx, db, "outbox", c.page(outboxColumns, "outbox", limit), c.args, scanOutbox)
 }
 
@@ -163,4 +166,13 @@ func (db *DB) GetOutbox(ctx context.Context, id int64) (outbox.Message, error) {
 		return m, fmt.Errorf("outbox message %d: %w", id, validation.ErrNotFound)
 	}
 	return m, err
+}
+
+// AppendTimeline adds one entry to an item's timeline, for decisions taken
+// outside a change of the item (a write-back's outcome, a reconciliation).
+func (db *DB) AppendTimeline(ctx context.Context, itemID int64, actor, kind, message string, data any) error {
+	return db.tx(ctx, func(tx dbtx) error {
+		_, err := db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: kind, Message: message, Data: data})
+		return err
+	})
 }

@@ -41,7 +41,7 @@ func TestOutboxLifecycle(t *testing.T) {
 		if err == nil {
 			t.Fatal("want the fn error")
 		}
-		if ms, _ := db.ListOutbox(ctx, "", 0, 10); len(ms) != 0 {
+		if ms, _ := db.ListOutbox(ctx, "", 0, 0, 10); len(ms) != 0 {
 			t.Fatalf("outbox after a failed change = %d messages, want 0", len(ms))
 		}
 
@@ -52,7 +52,7 @@ func TestOutboxLifecycle(t *testing.T) {
 		if _, err := db.UpdateWorkItemEffects(ctx, res[1].WorkItemID, closeWithWriteBack("wi-1-close")); err != nil {
 			t.Fatal(err)
 		}
-		pending, err := db.ListOutbox(ctx, outbox.Pending, 0, 10)
+		pending, err := db.ListOutbox(ctx, outbox.Pending, 0, 0, 10)
 		if err != nil || len(pending) != 1 || pending[0].WorkItemID != id || string(pending[0].Payload) != `{"reason":"done"}` {
 			t.Fatalf("pending = %+v, %v; want the one message of item %d", pending, err, id)
 		}
@@ -87,7 +87,7 @@ func TestOutboxLifecycle(t *testing.T) {
 		if err := db.FailOutbox(ctx, m.ID, "permanent"); err != nil {
 			t.Fatal(err)
 		}
-		if failed, _ := db.ListOutbox(ctx, outbox.Failed, id, 10); len(failed) != 1 || failed[0].Attempts != 2 {
+		if failed, _ := db.ListOutbox(ctx, outbox.Failed, id, 0, 10); len(failed) != 1 || failed[0].Attempts != 2 {
 			t.Errorf("failed = %+v", failed)
 		}
 		if err := db.RetryOutboxNow(ctx, m.ID); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/validation"
 	"github.com/vigil-soc/vigil/internal/workitem"
@@ -46,6 +47,11 @@ type Store interface {
 	SetAlertStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (bool, error)
 	TokenByHash(ctx context.Context, hash string) (store.Token, error)
 	Ping(ctx context.Context) error
+
+	// The outbox of writes to external systems.
+	ListOutbox(ctx context.Context, state string, itemID, after int64, limit int) ([]outbox.Message, error)
+	GetOutbox(ctx context.Context, id int64) (outbox.Message, error)
+	RetryOutboxNow(ctx context.Context, id int64) error
 }
 
 // Options configures the server.
@@ -156,7 +162,12 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"GET", "/api/v1/workitems/{id}/tasks", auth.ActionRead, s.listTasks},
 		{"POST", "/api/v1/workitems/{id}/tasks", auth.ActionTriage, s.addTask},
 		{"PATCH", "/api/v1/workitems/{id}/tasks/{task}", auth.ActionTriage, s.patchTask},
+		{"GET", "/api/v1/workitems/{id}/outbox", auth.ActionRead, s.itemOutbox},
 		{"GET", "/api/v1/process", auth.ActionRead, s.process},
+
+		{"GET", "/api/v1/outbox", auth.ActionRead, s.listOutbox},
+		{"GET", "/api/v1/outbox/{id}", auth.ActionRead, s.getOutbox},
+		{"POST", "/api/v1/outbox/{id}/retry", auth.ActionTriage, s.retryOutbox},
 
 		// Inbound compatibility.
 		{"POST", "/api/v2/alerts", auth.ActionIngest, s.alertmanager},

@@ -10,6 +10,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/validation"
 )
 
@@ -18,6 +19,7 @@ type Store interface {
 	GetWorkItem(ctx context.Context, id int64) (Item, error)
 	ListWorkItems(ctx context.Context, f Filter) ([]Item, error)
 	UpdateWorkItem(ctx context.Context, id int64, fn func(*Item) ([]Entry, error)) (Item, error)
+	UpdateWorkItemEffects(ctx context.Context, id int64, fn func(*Item) ([]Entry, []outbox.Message, error)) (Item, error)
 	Timeline(ctx context.Context, id, after int64, limit int) ([]Entry, error)
 	AddComment(ctx context.Context, c Comment) (Comment, error)
 	Comments(ctx context.Context, id int64) ([]Comment, error)
@@ -31,9 +33,22 @@ type Store interface {
 // Handlers, the UI and automation all go through it, so the rules hold
 // whatever the entry point.
 type Service struct {
-	store Store
-	proc  *Process
-	clock clock.Clock
+	store   Store
+	proc    *Process
+	clock   clock.Clock
+	planner Planner
+}
+
+// Planner decides the writes to external systems a transition implies.
+type Planner interface {
+	Plan(ctx context.Context, it Item, from, to, reason string) ([]outbox.Message, error)
+}
+
+// WithPlanner makes transitions queue their write-backs in the outbox, in
+// the same transaction as the change.
+func (s *Service) WithPlanner(p Planner) *Service {
+	s.planner = p
+	return s
 }
 
 // NewService returns a Service.
@@ -86,14 +101,21 @@ func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to
 	if len(reason) > MaxReasonText {
 		return Item{}, validation.NewFieldError("reason", "must be at most %d bytes", MaxReasonText)
 	}
-	return s.store.UpdateWorkItem(ctx, id, func(it *Item) ([]Entry, error) {
+	return s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
 		if ifRev != 0 && it.Rev != ifRev {
-			return nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
+			return nil, nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
 		}
 		if err := s.proc.CheckTransition(it.State, to, reason); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		from := it.State
+		var msgs []outbox.Message
+		if s.planner != nil {
+			var err error
+			if msgs, err = s.planner.Plan(ctx, *it, from, to, reason); err != nil {
+				return nil, nil, err
+			}
+		}
 		it.State = to
 		if s.proc.Terminal(to) {
 			now := s.clock.Now()
@@ -101,8 +123,14 @@ func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to
 		} else {
 			it.ClosedAt = nil
 		}
-		return []Entry{{Actor: actor.String(), Kind: KindTransition, Message: fmt.Sprintf("moved from %s to %s", from, to),
-			Reason: reason, Data: map[string]string{"from": from, "to": to}}}, nil
+		entries := []Entry{{Actor: actor.String(), Kind: KindTransition, Message: fmt.Sprintf("moved from %s to %s", from, to),
+			Reason: reason, Data: map[string]string{"from": from, "to": to}}}
+		for _, m := range msgs {
+			entries = append(entries, Entry{Actor: "vigil", Kind: KindSync,
+				Message: fmt.Sprintf("queued write-back: %s %s on %s", m.Target, m.Op, m.Resource),
+				Data:    map[string]string{"target": m.Target, "op": m.Op, "resource": m.Resource, "idem_key": m.IdemKey}})
+		}
+		return entries, msgs, nil
 	})
 }
 

@@ -68,6 +68,7 @@ const (
 	KindComment    = "comment"
 	KindTask       = "task"
 	KindReopened   = "reopened" // a new item was opened for a re-fired alert
+	KindSync       = "sync"     // a write-back to an external system: queued, sent, retried, failed
 )
 
 // Comment is a note on an item.

@@ -41,6 +41,9 @@ type Config struct {
 // Client lists one subscription's Defender for Cloud alerts.
 type Client struct {
 	alerts *armsecurity.AlertsClient
+	// writes has the SDK's retries off: the outbox retries writes itself,
+	// with backoff that survives restarts, instead of blocking in a call.
+	writes *armsecurity.AlertsClient
 }
 
 // New authenticates with client credentials through azidentity.
@@ -67,7 +70,13 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("defender alerts client: %w", err)
 	}
-	return &Client{alerts: c}, nil
+	wopts := opts
+	wopts.Retry = policy.RetryOptions{MaxRetries: -1}
+	w, err := armsecurity.NewAlertsClient(cfg.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: wopts})
+	if err != nil {
+		return nil, fmt.Errorf("defender alerts client: %w", err)
+	}
+	return &Client{alerts: c, writes: w}, nil
 }
 
 // Alerts lists every alert of the subscription, following nextLink.
