@@ -820,7 +820,7 @@ func (d *devops) applyOp(it *adoItem, op adoPatchOp, set map[string]bool) *adoFa
 	switch kind {
 	case "add", "replace", "remove", "test":
 	case "move", "copy":
-		return adoPatchFail("Move/Copy is not implemented.")
+		return d.moveOrCopy(it, kind, op, set)
 	default:
 		return adoInvalidPatch()
 	}
@@ -843,6 +843,36 @@ func (d *devops) applyOp(it *adoItem, op adoPatchOp, set map[string]bool) *adoFa
 		return d.applyRelation(it, kind, op.Path, op.Path[len("/relations/"):], val)
 	default:
 		return adoPatchFail("Unable to evaluate path " + op.Path + ".")
+	}
+	return nil
+}
+
+// moveOrCopy applies RFC 6902 move and copy between fields: the value at
+// from is added at path, and for move then removed from from. Work items
+// have no other place a value can move between.
+func (d *devops) moveOrCopy(it *adoItem, kind string, op adoPatchOp, set map[string]bool) *adoFailure {
+	if op.From == nil {
+		return adoInvalidPatch()
+	}
+	from, to := *op.From, op.Path
+	const prefix = "/fields/"
+	if !strings.HasPrefix(strings.ToLower(from), prefix) || !strings.HasPrefix(strings.ToLower(to), prefix) {
+		return adoPatchFail("Unable to evaluate path " + from + " to " + to + ".")
+	}
+	fromName, toName := from[len(prefix):], to[len(prefix):]
+	f, ok := adoResolveField(fromName)
+	if !ok {
+		return adoFieldNotFound(fromName)
+	}
+	val, ok := it.fields[f.ref]
+	if !ok {
+		return adoPatchFail("Unable to evaluate path " + from + ".")
+	}
+	if fail := d.applyField(it, "add", to, toName, adoHookValue(val), set); fail != nil {
+		return fail
+	}
+	if kind == "move" {
+		return d.applyField(it, "remove", from, fromName, nil, set)
 	}
 	return nil
 }
@@ -1003,7 +1033,15 @@ func (d *devops) applyRelation(it *adoItem, kind, path, rest string, val any) *a
 			it.relations[i] = rel
 		}
 	case "test":
-		return adoPatchFail("Test is not implemented for List.")
+		// A relation is identified by its type and target.
+		want, f := d.relation(val)
+		if f != nil {
+			return f
+		}
+		have := it.relations[i]
+		if !strings.EqualFold(adoString(have["rel"]), adoString(want["rel"])) || !strings.EqualFold(adoString(have["url"]), adoString(want["url"])) {
+			return adoTestFail(path, adoString(have["url"]), adoString(want["url"]))
+		}
 	}
 	return nil
 }

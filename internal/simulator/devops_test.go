@@ -874,3 +874,52 @@ func TestDevOpsFixtures(t *testing.T) {
 	hook := fixture[map[string]any](t, "devops", "workitem_updated_hook.json")
 	adoCompare(t, "workitem_updated_hook", hook, sink.next(t).body, "subscriptionId", "notificationId")
 }
+
+// TestDevOpsMoveCopyAndRelationTest covers the JSON Patch operations that
+// move or copy a value between fields (RFC 6902), and a test operation on
+// a relation.
+func TestDevOpsMoveCopyAndRelationTest(t *testing.T) {
+	e := adoStart(t, simulator.Options{})
+	item := e.create("Task", adoAdd("System.Title", "Rotate the storage key"), adoAdd("System.Description", "Key leaked in a build log"),
+		adoLink("Related", "https://dev.azure.com/contoso/_apis/wit/workItems/1", ""))
+	id := adoItemID(item)
+
+	r := e.patch(id,
+		map[string]any{"op": "copy", "from": "/fields/System.Title", "path": "/fields/Custom.OriginalTitle"},
+		map[string]any{"op": "move", "from": "/fields/System.Description", "path": "/fields/Custom.Notes"})
+	if r.code != http.StatusOK {
+		t.Fatalf("move and copy: %d %s", r.code, r.raw)
+	}
+	f := adoFieldsOf(e.getItem(id))
+	if f["Custom.OriginalTitle"] != "Rotate the storage key" || f["System.Title"] != "Rotate the storage key" {
+		t.Errorf("copy: title %v, copy %v; want both set", f["System.Title"], f["Custom.OriginalTitle"])
+	}
+	if f["Custom.Notes"] != "Key leaked in a build log" || f["System.Description"] != nil {
+		t.Errorf("move: notes %v, description %v; want the value moved", f["Custom.Notes"], f["System.Description"])
+	}
+
+	rev := adoRev(e.getItem(id))
+	testRel := func(u string) adoResp {
+		return e.patch(id, map[string]any{"op": "test", "path": "/relations/0",
+			"value": map[string]any{"rel": "Related", "url": u}})
+	}
+	if r := testRel("https://dev.azure.com/contoso/_apis/wit/workItems/1"); r.code != http.StatusOK {
+		t.Errorf("test on the matching relation: %d %s", r.code, r.raw)
+	}
+	adoExpectError(t, "test on another relation", testRel("https://dev.azure.com/contoso/_apis/wit/workItems/2"),
+		http.StatusPreconditionFailed, "TestPatchOperationFailedException", "VS403351")
+	if got := adoRev(e.getItem(id)); got != rev {
+		t.Errorf("rev after test operations = %d, want %d (tests change nothing)", got, rev)
+	}
+
+	// Only fields can be moved between; a move without from is malformed.
+	for _, op := range []map[string]any{
+		{"op": "move", "from": "/relations/0", "path": "/fields/Custom.Notes"},
+		{"op": "copy", "path": "/fields/Custom.Notes"},
+		{"op": "copy", "from": "/fields/System.Description", "path": "/fields/Custom.Notes"}, // moved away above
+	} {
+		if r := e.patch(id, op); r.code == http.StatusOK {
+			t.Errorf("%v succeeded, want it refused", op)
+		}
+	}
+}
