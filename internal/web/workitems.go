@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -173,74 +174,70 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
+// itemList answers GET /api/v1/workitems/{id}/<children> with list.
+func itemList[T any](s *Server, w http.ResponseWriter, r *http.Request,
+	list func(context.Context, auth.Actor, int64) ([]T, error)) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	cs, err := s.items.Comments(r.Context(), auth.FromContext(r.Context()), id)
+	items, err := list(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": cs})
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// itemCreate answers POST /api/v1/workitems/{id}/<children>: it decodes
+// the body strictly into In and answers 201 with what create made.
+func itemCreate[In, Out any](s *Server, w http.ResponseWriter, r *http.Request,
+	create func(context.Context, auth.Actor, int64, In) (Out, error)) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var in In
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out, err := create(r.Context(), auth.FromContext(r.Context()), id, in)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+type commentIn struct {
+	Body string `json:"body"`
+}
+
+type taskIn struct {
+	Title string `json:"title"`
+}
+
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
+	itemList(s, w, r, s.items.Comments)
 }
 
 func (s *Server) addComment(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	var in struct {
-		Body string `json:"body"`
-	}
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	c, err := s.items.Comment(r.Context(), auth.FromContext(r.Context()), id, in.Body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, c)
+	itemCreate(s, w, r, func(ctx context.Context, a auth.Actor, id int64, in commentIn) (workitem.Comment, error) {
+		return s.items.Comment(ctx, a, id, in.Body)
+	})
 }
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	ts, err := s.items.Tasks(r.Context(), auth.FromContext(r.Context()), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": ts})
+	itemList(s, w, r, s.items.Tasks)
 }
 
 func (s *Server) addTask(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	var in struct {
-		Title string `json:"title"`
-	}
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	t, err := s.items.AddTask(r.Context(), auth.FromContext(r.Context()), id, in.Title)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, t)
+	itemCreate(s, w, r, func(ctx context.Context, a auth.Actor, id int64, in taskIn) (workitem.Task, error) {
+		return s.items.AddTask(ctx, a, id, in.Title)
+	})
 }
 
 func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) {
