@@ -111,6 +111,15 @@ type Version struct {
 	Raw         json.RawMessage `json:"raw,omitempty"`
 }
 
+// Member is a reference from an incident to an alert of any source.
+type Member struct {
+	Source   string
+	SourceID string
+	// Status is the alert's status as the incident's service showed it
+	// when the incident was read ("" when unknown).
+	Status Status
+}
+
 // Incident groups alerts (many-to-many), as a Sentinel or Graph incident does.
 type Incident struct {
 	ID          int64           `json:"id,omitempty"`
@@ -126,6 +135,12 @@ type Incident struct {
 	// AlertRefs names the member alerts by their source id; the store
 	// resolves them to alert rows of the same source.
 	AlertRefs []string `json:"alerts,omitempty"`
+	// Members names member alerts held under another source, with the
+	// status the incident's own service shows for them. A Sentinel
+	// incident of Defender for Cloud origin lists Defender alerts this way
+	// (source "defender", the Defender alert name), so that one finding is
+	// one alert in vigil, not a copy per service.
+	Members []Member `json:"-"`
 
 	Version    int       `json:"version,omitempty"`
 	WorkItemID int64     `json:"workitem_id,omitempty"`

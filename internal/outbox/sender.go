@@ -39,6 +39,17 @@ type RetryableError struct {
 func (e *RetryableError) Error() string { return e.Err.Error() }
 func (e *RetryableError) Unwrap() error { return e.Err }
 
+// ConflictError says a write was not applied because the resource changed
+// at the source in a way that makes it no longer valid (the incident was
+// closed by someone else, say). The connector has already re-read the
+// resource; the message is complete, and the conflict goes on the
+// timeline instead of being retried.
+type ConflictError struct {
+	Reason string
+}
+
+func (e *ConflictError) Error() string { return "conflict: " + e.Reason }
+
 // Sender is the engine module that delivers the outbox: each UpdateAll
 // claims the due messages, sends them, and records every outcome.
 type Sender struct {
@@ -88,6 +99,14 @@ func (s *Sender) send(ctx context.Context, m Message) error {
 			return err
 		}
 		return s.note(ctx, m, "write-back done: "+what, data)
+	}
+	var ce *ConflictError
+	if errors.As(err, &ce) {
+		if err := s.store.CompleteOutbox(ctx, m.ID); err != nil {
+			return err
+		}
+		data["conflict"] = ce.Reason
+		return s.note(ctx, m, fmt.Sprintf("write-back not applied: %s changed at the source: %s", what, ce.Reason), data)
 	}
 	var re *RetryableError
 	if !errors.As(err, &re) {

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -70,6 +71,9 @@ func TestSenderOutcomes(t *testing.T) {
 				t.Errorf("next attempt in %s, want at least the 90s Retry-After", wait)
 			}
 		}},
+		{"conflict completes with the reason on the timeline", "ok", 0,
+			fmt.Errorf("close incident: %w", &ConflictError{Reason: "incident 7 was closed in Sentinel as FalsePositive"}),
+			Done, "incident 7 was closed in Sentinel as FalsePositive", nil},
 		{"gives up after MaxAttempts", "ok", MaxAttempts - 1, throttled, Failed, "gave up after", nil},
 	}
 	for _, tt := range tests {
