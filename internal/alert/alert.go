@@ -141,6 +141,9 @@ type Incident struct {
 	// (source "defender", the Defender alert name), so that one finding is
 	// one alert in vigil, not a copy per service.
 	Members []Member `json:"-"`
+	// Ref is where the incident lives at its source (a Sentinel
+	// incident's ARM id), so that a write-back can address it.
+	Ref string `json:"ref,omitempty"`
 
 	Version    int       `json:"version,omitempty"`
 	WorkItemID int64     `json:"workitem_id,omitempty"`

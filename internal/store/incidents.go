@@ -21,6 +21,125 @@ type IncidentResult struct {
 	// MissingAlerts lists member alerts not (yet) known to vigil; they are
 	// linked when the incident is stored again after they arrive.
 	MissingAlerts []string `json:"missing_alerts,omitempty"`
+	// PreviousStatus is the status before this change ("" for a new
+	// incident), so that a connector can tell "closed in Sentinel" apart
+	// from "still closed".
+	PreviousStatus alert.Status `json:"previous_status,omitempty"`
+}
+
+// resolveMembers finds the alert rows of an incident's members (AlertRefs
+// within its own source, Members in any source) and links them to the
+// incident. Members vigil has not seen are reported missing.
+func (db *DB) resolveMembers(ctx context.Context, tx dbtx, incidentID int64, in alert.Incident) ([]int64, []string, error) {
+	refs := make([]alert.Member, 0, len(in.AlertRefs)+len(in.Members))
+	for _, ref := range in.AlertRefs {
+		refs = append(refs, alert.Member{Source: in.Source, SourceID: ref})
+	}
+	refs = append(refs, in.Members...)
+	var ids []int64
+	var missing []string
+	for _, m := range refs {
+		var id int64
+		err := tx.QueryRowContext(ctx, db.q(`SELECT id FROM alerts WHERE source = ? AND dedup_key = ?`), m.Source, "id:"+m.SourceID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			name := m.SourceID
+			if m.Source != in.Source {
+				name = m.Source + ":" + m.SourceID
+			}
+			missing = append(missing, name)
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("resolve alert %s: %w", m.SourceID, err)
+		}
+		ids = append(ids, id)
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO incident_alerts (incident_id, alert_id) VALUES (?, ?) ON CONFLICT DO NOTHING`),
+			incidentID, id); err != nil {
+			return nil, nil, fmt.Errorf("link alert to incident: %w", err)
+		}
+	}
+	return ids, missing, nil
+}
+
+// replaceMembers records an incident's cross-source members, and reports
+// whether they differ from those stored. A nil list leaves them alone
+// (incidents from the native API name members by AlertRefs only).
+func (db *DB) replaceMembers(ctx context.Context, tx dbtx, incidentID int64, members []alert.Member, existed bool) (bool, error) {
+	if members == nil {
+		return false, nil
+	}
+	if existed {
+		rows, err := tx.QueryContext(ctx, db.q(`SELECT source, source_id, status FROM incident_members WHERE incident_id = ?`), incidentID)
+		if err != nil {
+			return false, fmt.Errorf("read incident members: %w", err)
+		}
+		old := map[alert.Member]bool{}
+		for rows.Next() {
+			var m alert.Member
+			var st string
+			if err := rows.Scan(&m.Source, &m.SourceID, &st); err != nil {
+				rows.Close()
+				return false, err
+			}
+			m.Status = alert.Status(st)
+			old[m] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, err
+		}
+		same := len(old) == len(members)
+		for _, m := range members {
+			same = same && old[m]
+		}
+		if same {
+			return false, nil
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM incident_members WHERE incident_id = ?`), incidentID); err != nil {
+			return false, fmt.Errorf("replace incident members: %w", err)
+		}
+	}
+	for _, m := range members {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO incident_members (incident_id, source, source_id, status) VALUES (?, ?, ?, ?)
+		    ON CONFLICT (incident_id, source, source_id) DO UPDATE SET status = excluded.status`),
+			incidentID, m.Source, m.SourceID, string(m.Status)); err != nil {
+			return false, fmt.Errorf("record incident member: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// linkToItem links an incident's alerts to its work item, with a timeline
+// entry for each newly linked one, and refreshes the item's counters.
+func (db *DB) linkToItem(ctx context.Context, tx dbtx, actor string, in alert.Incident, incidentID, itemID int64, alertIDs []int64, now int64, touch bool) error {
+	if itemID == 0 {
+		return nil
+	}
+	for _, aid := range alertIDs {
+		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO workitem_alerts (workitem_id, alert_id, linked_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
+			itemID, aid, now)
+		if err != nil {
+			return fmt.Errorf("link alert to work item: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			touch = true
+			if _, err := db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindAlert,
+				Message: fmt.Sprintf("alert %d linked through incident %s", aid, in.SourceID),
+				Data:    map[string]any{"alert_id": aid, "incident_id": incidentID}}); err != nil {
+				return err
+			}
+		}
+	}
+	if !touch {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE workitems SET alert_count = (SELECT COUNT(*) FROM workitem_alerts WHERE workitem_id = ?),
+	    last_seen = CASE WHEN ? > last_seen THEN ? ELSE last_seen END, updated_at = ? WHERE id = ?`),
+		itemID, us(in.LastSeen), us(in.LastSeen), now, itemID)
+	if err != nil {
+		return fmt.Errorf("update work item: %w", err)
+	}
+	return nil
 }
 
 // UpsertIncident stores a normalized incident with a new version, links
@@ -33,49 +152,70 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 		now := us(db.clock.Now())
 		var itemID int64
 		var state string
-		err := tx.QueryRowContext(ctx, db.q(`SELECT i.id, i.version, COALESCE(i.workitem_id, 0), COALESCE(w.state, '')
-		    FROM incidents i LEFT JOIN workitems w ON w.id = i.workitem_id WHERE i.source = ? AND i.source_id = ?`),
-			in.Source, in.SourceID).Scan(&r.IncidentID, &r.Version, &itemID, &state)
+		var prev alert.Incident
+		var prevSev, prevStatus string
+		lock := ""
+		if db.dialect == Postgres {
+			lock = " FOR UPDATE OF i"
+		}
+		err := tx.QueryRowContext(ctx, db.q(`SELECT i.id, i.version, COALESCE(i.workitem_id, 0), COALESCE(w.state, ''),
+		    i.title, i.description, i.severity, i.status, i.ref
+		    FROM incidents i LEFT JOIN workitems w ON w.id = i.workitem_id WHERE i.source = ? AND i.source_id = ?`+lock),
+			in.Source, in.SourceID).Scan(&r.IncidentID, &r.Version, &itemID, &state,
+			&prev.Title, &prev.Description, &prevSev, &prevStatus, &prev.Ref)
+		existed := err == nil
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			r.Version = 1
 			err = tx.QueryRowContext(ctx, db.q(`INSERT INTO incidents (source, source_id, title, description, severity, status,
-			    first_seen, last_seen, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id`),
+			    first_seen, last_seen, version, created_at, updated_at, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`),
 				in.Source, in.SourceID, in.Title, in.Description, string(in.Severity), string(in.Status),
-				us(in.FirstSeen), us(in.LastSeen), now, now).Scan(&r.IncidentID)
+				us(in.FirstSeen), us(in.LastSeen), now, now, in.Ref).Scan(&r.IncidentID)
 			if err != nil {
 				return fmt.Errorf("insert incident: %w", err)
 			}
 		case err != nil:
 			return fmt.Errorf("look up incident: %w", err)
-		default:
-			err = tx.QueryRowContext(ctx, db.q(`UPDATE incidents SET title = ?, description = ?, severity = ?, status = ?,
+		}
+		r.PreviousStatus = alert.Status(prevStatus)
+
+		membersChanged, err := db.replaceMembers(ctx, tx, r.IncidentID, in.Members, existed)
+		if err != nil {
+			return err
+		}
+		if existed && len(in.AlertRefs) == 0 && !membersChanged && prev.Title == in.Title && prev.Description == in.Description &&
+			prevSev == string(in.Severity) && prevStatus == string(in.Status) && (in.Ref == "" || prev.Ref == in.Ref) {
+			// A re-read of an unchanged incident adds no version and no
+			// timeline noise, but may link member alerts that arrived since.
+			r.Outcome, r.WorkItemID = OutcomeUnchanged, itemID
+			if itemID != 0 && state != "" && !proc.Terminal(state) {
+				ids, _, err := db.resolveMembers(ctx, tx, r.IncidentID, in)
+				if err != nil {
+					return err
+				}
+				return db.linkToItem(ctx, tx, actor, in, r.IncidentID, itemID, ids, now, false)
+			}
+			return nil
+		}
+		if existed {
+			ref := in.Ref
+			if ref == "" {
+				ref = prev.Ref
+			}
+			err = tx.QueryRowContext(ctx, db.q(`UPDATE incidents SET title = ?, description = ?, severity = ?, status = ?, ref = ?,
 			    last_seen = CASE WHEN ? > last_seen THEN ? ELSE last_seen END, version = version + 1, updated_at = ?
 			    WHERE id = ? RETURNING version`),
-				in.Title, in.Description, string(in.Severity), string(in.Status), us(in.LastSeen), us(in.LastSeen), now, r.IncidentID).Scan(&r.Version)
+				in.Title, in.Description, string(in.Severity), string(in.Status), ref, us(in.LastSeen), us(in.LastSeen), now, r.IncidentID).Scan(&r.Version)
 			if err != nil {
 				return fmt.Errorf("update incident: %w", err)
 			}
 		}
 
-		// Resolve member alerts by their source ids, within the same source.
-		var alertIDs []int64
-		for _, ref := range in.AlertRefs {
-			var id int64
-			err := tx.QueryRowContext(ctx, db.q(`SELECT id FROM alerts WHERE source = ? AND dedup_key = ?`), in.Source, "id:"+ref).Scan(&id)
-			if errors.Is(err, sql.ErrNoRows) {
-				r.MissingAlerts = append(r.MissingAlerts, ref)
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("resolve alert %s: %w", ref, err)
-			}
-			alertIDs = append(alertIDs, id)
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO incident_alerts (incident_id, alert_id) VALUES (?, ?) ON CONFLICT DO NOTHING`),
-				r.IncidentID, id); err != nil {
-				return fmt.Errorf("link alert to incident: %w", err)
-			}
+		alertIDs, missing, err := db.resolveMembers(ctx, tx, r.IncidentID, in)
+		if err != nil {
+			return err
 		}
+		r.MissingAlerts = missing
 		idsJSON, _ := json.Marshal(alertIDs)
 		if alertIDs == nil {
 			idsJSON = []byte("[]")
@@ -131,27 +271,7 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 			}
 		}
 		r.WorkItemID = itemID
-		for _, aid := range alertIDs {
-			res, err := tx.ExecContext(ctx, db.q(`INSERT INTO workitem_alerts (workitem_id, alert_id, linked_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
-				itemID, aid, now)
-			if err != nil {
-				return fmt.Errorf("link alert to work item: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				if _, err := db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindAlert,
-					Message: fmt.Sprintf("alert %d linked through incident %s", aid, in.SourceID),
-					Data:    map[string]any{"alert_id": aid, "incident_id": r.IncidentID}}); err != nil {
-					return err
-				}
-			}
-		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE workitems SET alert_count = (SELECT COUNT(*) FROM workitem_alerts WHERE workitem_id = ?),
-		    last_seen = CASE WHEN ? > last_seen THEN ? ELSE last_seen END, updated_at = ? WHERE id = ?`),
-			itemID, us(in.LastSeen), us(in.LastSeen), now, itemID)
-		if err != nil {
-			return fmt.Errorf("update work item: %w", err)
-		}
-		return nil
+		return db.linkToItem(ctx, tx, actor, in, r.IncidentID, itemID, alertIDs, now, true)
 	})
 	if err != nil {
 		return IncidentResult{}, fmt.Errorf("store incident %s/%s: %w", in.Source, in.SourceID, err)
@@ -160,14 +280,14 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 }
 
 const incidentColumns = `id, source, source_id, title, description, severity, status, first_seen, last_seen, version,
-    COALESCE(workitem_id, 0), created_at, updated_at`
+    COALESCE(workitem_id, 0), created_at, updated_at, ref`
 
 func scanIncident(s scanner) (alert.Incident, error) {
 	var in alert.Incident
 	var sev, status string
 	var first, last, created, updated int64
 	err := s.Scan(&in.ID, &in.Source, &in.SourceID, &in.Title, &in.Description, &sev, &status, &first, &last, &in.Version,
-		&in.WorkItemID, &created, &updated)
+		&in.WorkItemID, &created, &updated, &in.Ref)
 	in.Severity, in.Status = alert.Severity(sev), alert.Status(status)
 	in.FirstSeen, in.LastSeen, in.CreatedAt, in.UpdatedAt = fromUS(first), fromUS(last), fromUS(created), fromUS(updated)
 	return in, err

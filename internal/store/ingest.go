@@ -23,6 +23,9 @@ const (
 	OutcomeCreated  Outcome = "created"  // new alert, new work item
 	OutcomeUpdated  Outcome = "updated"  // known alert, new version on its open item
 	OutcomeReopened Outcome = "reopened" // known alert whose item was closed: new item linked to the old
+	// OutcomeUnchanged: a connector re-read an incident that has not
+	// changed (polls overlap on purpose); no version is added.
+	OutcomeUnchanged Outcome = "unchanged"
 )
 
 // IngestResult reports the rows one alert touched.

@@ -22,16 +22,21 @@ func (db *DB) UpdateWorkItemEffects(ctx context.Context, id int64,
 		entries, m, err := fn(it)
 		msgs = m
 		return entries, err
-	}, func(tx dbtx) error { return db.enqueue(ctx, tx, id, msgs) })
+	}, func(tx dbtx) error {
+		_, err := db.enqueue(ctx, tx, id, msgs)
+		return err
+	})
 }
 
 // enqueue writes messages inside tx. A message whose idempotency key is
 // already queued is skipped: the same logical write is never sent twice.
-func (db *DB) enqueue(ctx context.Context, tx dbtx, itemID int64, msgs []outbox.Message) error {
+// It reports how many were new.
+func (db *DB) enqueue(ctx context.Context, tx dbtx, itemID int64, msgs []outbox.Message) (int, error) {
 	now := us(db.clock.Now())
+	queued := 0
 	for _, m := range msgs {
 		if m.Target == "" || m.Op == "" || m.Resource == "" || m.IdemKey == "" {
-			return fmt.Errorf("outbox message needs target, op, resource and idem_key: %+v", m)
+			return queued, fmt.Errorf("outbox message needs target, op, resource and idem_key: %+v", m)
 		}
 		payload := string(m.Payload)
 		if payload == "" {
@@ -41,13 +46,17 @@ func (db *DB) enqueue(ctx context.Context, tx dbtx, itemID int64, msgs []outbox.
 		if itemID != 0 {
 			wid = itemID
 		}
-		if _, err := db.exec(ctx, tx, `INSERT INTO outbox (workitem_id, target, op, resource, payload, idem_key, state, next_at, created_at, updated_at)
+		res, err := db.exec(ctx, tx, `INSERT INTO outbox (workitem_id, target, op, resource, payload, idem_key, state, next_at, created_at, updated_at)
 		    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-			wid, m.Target, m.Op, m.Resource, payload, m.IdemKey, outbox.Pending, now, now, now); err != nil {
-			return fmt.Errorf("enqueue %s %s: %w", m.Op, m.Resource, err)
+			wid, m.Target, m.Op, m.Resource, payload, m.IdemKey, outbox.Pending, now, now, now)
+		if err != nil {
+			return queued, fmt.Errorf("enqueue %s %s: %w", m.Op, m.Resource, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			queued++
 		}
 	}
-	return nil
+	return queued, nil
 }
 
 const outboxColumns = `id, COALESCE(workitem_id, 0), target, op, resource, payload, idem_key, state, attempts, next_at,
