@@ -37,6 +37,8 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `koanf:"log_level"`
 	LogFormat string `koanf:"log_format"`
+	// Sync configures connectors and two-way sync (the file's sync: section).
+	Sync Sync `koanf:"sync"`
 }
 
 var knownKeys = map[string]bool{
@@ -74,7 +76,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		// A misspelt key would otherwise be ignored silently.
 		for _, key := range fk.Keys() {
-			if !knownKeys[key] {
+			if !knownKeys[key] && !syncKeys[key] {
 				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, key)
 			}
 		}
@@ -106,6 +108,9 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 			return Config{}, fmt.Errorf("database_dsn_file: %w", err)
 		}
 		c.DatabaseDSN = strings.TrimSpace(string(b))
+	}
+	if err := c.Sync.resolve(environ); err != nil {
+		return Config{}, err
 	}
 	return c, c.Validate()
 }

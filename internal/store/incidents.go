@@ -366,3 +366,23 @@ func (db *DB) IncidentVersions(ctx context.Context, id int64) ([]IncidentVersion
 	}
 	return out, rows.Err()
 }
+
+// ItemIncidents returns the incidents a work item tracks.
+func (db *DB) ItemIncidents(ctx context.Context, itemID int64) ([]alert.Incident, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT i.id, i.source, i.source_id, i.title, i.description, i.severity, i.status, i.first_seen, i.last_seen,
+	    i.version, COALESCE(i.workitem_id, 0), i.created_at, i.updated_at, i.ref FROM incidents i
+	    JOIN workitem_incidents wi ON wi.incident_id = i.id WHERE wi.workitem_id = ? ORDER BY i.id`), itemID)
+	if err != nil {
+		return nil, fmt.Errorf("incidents of work item %d: %w", itemID, err)
+	}
+	defer rows.Close()
+	var out []alert.Incident
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("incidents of work item %d: %w", itemID, err)
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}

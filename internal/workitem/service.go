@@ -134,6 +134,56 @@ func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to
 	})
 }
 
+// Follow moves an item because a record it tracks changed at its source:
+// a Sentinel incident closed there, an Azure Boards work item moved. The
+// source is the truth, so the process's transition rules do not apply,
+// but a closed item is never reopened this way. cause is the timeline's
+// explanation ("incident 42 closed in Sentinel as TruePositive").
+//
+// The write-backs the move implies are planned as for a user's move,
+// except those to origin: vigil does not echo a change back to the system
+// it came from. Follow reports false when the item was already there.
+func (s *Service) Follow(ctx context.Context, id int64, to, origin, cause string, data any) (Item, bool, error) {
+	if !s.proc.Known(to) {
+		return Item{}, false, fmt.Errorf("follow %s: unknown state %q", origin, to)
+	}
+	moved := false
+	it, err := s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
+		moved = false
+		if it.State == to || s.proc.Terminal(it.State) {
+			return nil, nil, nil
+		}
+		from := it.State
+		var msgs []outbox.Message
+		if s.planner != nil {
+			planned, err := s.planner.Plan(ctx, *it, from, to, cause)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, m := range planned {
+				if m.Target != origin {
+					msgs = append(msgs, m)
+				}
+			}
+		}
+		moved = true
+		it.State = to
+		if s.proc.Terminal(to) {
+			now := s.clock.Now()
+			it.ClosedAt = &now
+		}
+		entries := []Entry{{Actor: origin, Kind: KindTransition, Message: fmt.Sprintf("moved from %s to %s: %s", from, to, cause),
+			Reason: cause, Data: map[string]any{"from": from, "to": to, "origin": origin, "cause": data}}}
+		for _, m := range msgs {
+			entries = append(entries, Entry{Actor: "vigil", Kind: KindSync,
+				Message: fmt.Sprintf("queued write-back: %s %s on %s", m.Target, m.Op, m.Resource),
+				Data:    map[string]string{"target": m.Target, "op": m.Op, "resource": m.Resource, "idem_key": m.IdemKey}})
+		}
+		return entries, msgs, nil
+	})
+	return it, moved, err
+}
+
 // Update applies a partial change of title, severity, assignee or tags.
 func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patch, ifRev int) (Item, error) {
 	if err := actor.Check(auth.ActionTriage); err != nil {

@@ -1,8 +1,16 @@
 // Package writeback decides which writes to external systems a work-item
-// transition implies: closing an item resolves the Defender for Cloud
-// alerts it tracks, removing it dismisses them, starting work sets them in
-// progress. The writes are queued in the outbox in the same transaction as
-// the transition (see workitem.Service.Transition).
+// transition implies:
+//   - the Defender for Cloud alerts the item tracks are resolved when it
+//     closes, dismissed when it is removed, set in progress when work starts;
+//   - the Sentinel incidents it tracks are closed with the classification
+//     the transition's reason picks (see Closures), or set Active;
+//   - the Graph alerts it tracks are resolved, with classification and
+//     determination, or set in progress;
+//   - extra planners (mirrors to Azure Boards, Freshdesk, ServiceNow) add
+//     their own writes.
+//
+// The writes are queued in the outbox in the same transaction as the
+// transition (see workitem.Service.Transition).
 package writeback
 
 import (
@@ -11,13 +19,15 @@ import (
 	"fmt"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/connector/sentinel"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
 
-// Alerts reads the alerts linked to an item.
-type Alerts interface {
+// Store reads what an item tracks.
+type Store interface {
 	GetAlert(ctx context.Context, id int64) (alert.Alert, error)
+	ItemIncidents(ctx context.Context, itemID int64) ([]alert.Incident, error)
 }
 
 // Defender for Cloud operations, named after its REST actions.
@@ -26,6 +36,19 @@ const (
 	OpDismiss    = "alert.dismiss"
 	OpInProgress = "alert.inProgress"
 )
+
+// Graph alerts_v2 write-back: a PATCH of these fields (the Graph
+// connector's alert.update operation).
+const GraphOpUpdate = "alert.update"
+
+// GraphUpdate is the payload of a Graph alert update; empty fields are
+// left alone.
+type GraphUpdate struct {
+	Status         string `json:"status,omitempty"`
+	Classification string `json:"classification,omitempty"`
+	Determination  string `json:"determination,omitempty"`
+	AssignedTo     string `json:"assignedTo,omitempty"`
+}
 
 // defenderOps maps the state an item moves to onto the Defender for Cloud
 // action. States not listed write nothing back.
@@ -37,13 +60,21 @@ var defenderOps = map[string]string{
 
 // Planner plans write-backs.
 type Planner struct {
-	alerts Alerts
+	store Store
+	extra []workitem.Planner
 }
 
-// New returns a planner reading alerts from a.
-func New(a Alerts) *Planner { return &Planner{alerts: a} }
+// New returns a planner reading what items track from st.
+func New(st Store) *Planner { return &Planner{store: st} }
 
-// Payload is what a write-back carries besides its target resource.
+// With adds planners whose messages are queued with this planner's (the
+// mirrors to external trackers).
+func (p *Planner) With(more ...workitem.Planner) *Planner {
+	p.extra = append(p.extra, more...)
+	return p
+}
+
+// Payload is what a Defender write-back carries besides its target.
 type Payload struct {
 	From   string `json:"from"`
 	To     string `json:"to"`
@@ -54,33 +85,83 @@ type Payload struct {
 // item's revision, so that the same transition retried is queued once,
 // and a later, different transition of the same item is queued again.
 func (p *Planner) Plan(ctx context.Context, it workitem.Item, from, to, reason string) ([]outbox.Message, error) {
-	op, ok := defenderOps[to]
-	if !ok {
-		return nil, nil
-	}
-	payload, err := json.Marshal(Payload{From: from, To: to, Reason: reason})
-	if err != nil {
-		return nil, err
-	}
 	var out []outbox.Message
+	key := func(target, op, resource string) string {
+		return fmt.Sprintf("workitem:%d:rev:%d:%s:%s:%s", it.ID, it.Rev, target, op, resource)
+	}
+	closing := to == "Closed" || to == "Removed"
+	closure := ClosureFor(to, reason)
+
 	for _, id := range it.AlertIDs {
-		a, err := p.alerts.GetAlert(ctx, id)
+		a, err := p.store.GetAlert(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("plan write-back for alert %d: %w", id, err)
 		}
-		if a.Source != "defender" {
+		switch a.Source {
+		case "defender":
+			op, ok := defenderOps[to]
+			armID := armIDOf(a.Raw)
+			if !ok || armID == "" { // not pulled from Defender's API: nothing to write back to
+				continue
+			}
+			payload, _ := json.Marshal(Payload{From: from, To: to, Reason: reason})
+			out = append(out, outbox.Message{WorkItemID: it.ID, Target: "defender", Op: op, Resource: armID, Payload: payload,
+				IdemKey: key("defender", op, a.SourceID)})
+		case "graph":
+			var u GraphUpdate
+			switch {
+			case closing:
+				u = GraphUpdate{Status: "resolved", Classification: closure.GraphClassification, Determination: closure.GraphDetermination}
+			case to == "Active":
+				u = GraphUpdate{Status: "inProgress"}
+			default:
+				continue
+			}
+			payload, _ := json.Marshal(u)
+			out = append(out, outbox.Message{WorkItemID: it.ID, Target: "graph", Op: GraphOpUpdate, Resource: a.SourceID,
+				Payload: payload, IdemKey: key("graph", GraphOpUpdate, a.SourceID)})
+		}
+	}
+
+	incidents, err := p.store.ItemIncidents(ctx, it.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range incidents {
+		if in.Source != sentinel.Source || in.Ref == "" {
 			continue
 		}
-		armID := armIDOf(a.Raw)
-		if armID == "" {
-			continue // not pulled from Defender's API: nothing to write back to
+		m := outbox.Message{WorkItemID: it.ID, Target: sentinel.Source, Resource: in.Ref}
+		switch {
+		case closing:
+			m.Op = sentinel.OpClose
+			m.Payload, _ = json.Marshal(sentinel.ClosePayload{Classification: closure.Sentinel,
+				ClassificationReason: closure.SentinelReason,
+				Comment:              fmt.Sprintf("Closed by vigil: work item %d moved to %s (%s).", it.ID, to, reasonOr(reason))})
+		case to == "Active":
+			m.Op = sentinel.OpActivate
+		default:
+			continue
 		}
-		out = append(out, outbox.Message{
-			WorkItemID: it.ID, Target: "defender", Op: op, Resource: armID, Payload: payload,
-			IdemKey: fmt.Sprintf("workitem:%d:rev:%d:defender:%s:%s", it.ID, it.Rev, op, a.SourceID),
-		})
+		m.IdemKey = key(sentinel.Source, m.Op, in.SourceID)
+		out = append(out, m)
+	}
+
+	for _, x := range p.extra {
+		more, err := x.Plan(ctx, it, from, to, reason)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
 	}
 	return out, nil
+}
+
+func reasonOr(r string) string {
+	if r == "" {
+		return "no reason given"
+	}
+	return r
 }
 
 // armIDOf reads the ARM id a Defender alert's raw payload carries.

@@ -1,0 +1,229 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Sync configures the connectors and the two-way sync. It is read from the
+// file's `sync:` section only. Secrets are never written in it: each is
+// named by an environment variable (`…_env`) or a file (`…_file`, e.g. a
+// mounted Kubernetes secret), and is resolved into the fields tagged `-`.
+type Sync struct {
+	// Interval is how often pollers run (default 60s); Overlap is how far
+	// back each delta poll starts again (default 5m); Resync is how often
+	// a full re-read of open records runs (default 1h).
+	Interval time.Duration `koanf:"interval"`
+	Overlap  time.Duration `koanf:"overlap"`
+	Resync   time.Duration `koanf:"resync"`
+	// SentinelClosedState is where a work item goes when its Sentinel
+	// incident is closed in Sentinel: Closed (default) or Verification.
+	SentinelClosedState string `koanf:"sentinel_closed_state"`
+	// Reconcile runs the Defender↔Sentinel reconciler (default true when
+	// Sentinel is configured).
+	Reconcile *bool `koanf:"reconcile"`
+
+	Azure      Azure               `koanf:"azure"`
+	Sentinel   []SentinelWorkspace `koanf:"sentinel"`
+	Defender   []DefenderScope     `koanf:"defender"`
+	Graph      *GraphSync          `koanf:"graph"`
+	DevOps     *DevOpsMirror       `koanf:"devops"`
+	Freshdesk  *FreshdeskMirror    `koanf:"freshdesk"`
+	ServiceNow *ServiceNowMirror   `koanf:"servicenow"`
+}
+
+// Azure is the Entra ID app vigil signs in as.
+type Azure struct {
+	TenantID         string `koanf:"tenant_id"`
+	ClientID         string `koanf:"client_id"`
+	ClientSecretEnv  string `koanf:"client_secret_env"`
+	ClientSecretFile string `koanf:"client_secret_file"`
+	ClientSecret     string `koanf:"-"`
+	// AuthorityHost, ARMEndpoint and GraphURL are empty for Azure's public
+	// cloud; sovereign clouds and the simulator set them.
+	AuthorityHost string `koanf:"authority_host"`
+	ARMEndpoint   string `koanf:"arm_endpoint"`
+	GraphURL      string `koanf:"graph_url"`
+	// CAFile adds a CA to trust (the simulator's).
+	CAFile string `koanf:"ca_file"`
+}
+
+// SentinelWorkspace names one Log Analytics workspace with Sentinel.
+type SentinelWorkspace struct {
+	SubscriptionID string `koanf:"subscription_id"`
+	ResourceGroup  string `koanf:"resource_group"`
+	Workspace      string `koanf:"workspace"`
+}
+
+// DefenderScope names one subscription whose Defender for Cloud alerts are pulled.
+type DefenderScope struct {
+	SubscriptionID string `koanf:"subscription_id"`
+}
+
+// GraphSync pulls Graph security alerts.
+type GraphSync struct {
+	// Filter selects alerts_v2 alerts, e.g. "serviceSource eq 'microsoftDefenderForCloud'".
+	Filter string `koanf:"filter"`
+	// LegacyProvider pulls the legacy alerts API instead, by provider (e.g. ASC).
+	LegacyProvider string `koanf:"legacy_provider"`
+	// Claim sets each pulled new alert inProgress at the source, exactly once.
+	Claim bool `koanf:"claim"`
+	// Budget is requests per minute (default 150, Graph's per-tenant limit).
+	Budget int `koanf:"budget"`
+}
+
+// DevOpsMirror mirrors work items to Azure Boards.
+type DevOpsMirror struct {
+	OrgURL  string `koanf:"org_url"`
+	Project string `koanf:"project"`
+	PATEnv  string `koanf:"pat_env"`
+	PATFile string `koanf:"pat_file"`
+	PAT     string `koanf:"-"`
+	// HookUser and the hook password authenticate the service hooks Azure
+	// DevOps sends to /api/v1/hooks/devops (basic auth).
+	HookUser         string `koanf:"hook_user"`
+	HookPasswordEnv  string `koanf:"hook_password_env"`
+	HookPasswordFile string `koanf:"hook_password_file"`
+	HookPassword     string `koanf:"-"`
+	// BaseURL is vigil's own address, for the link back on each Boards item.
+	BaseURL string `koanf:"base_url"`
+}
+
+// FreshdeskMirror mirrors work items to Freshdesk tickets.
+type FreshdeskMirror struct {
+	URL            string `koanf:"url"`
+	APIKeyEnv      string `koanf:"api_key_env"`
+	APIKeyFile     string `koanf:"api_key_file"`
+	APIKey         string `koanf:"-"`
+	RequesterEmail string `koanf:"requester_email"`
+}
+
+// ServiceNowMirror mirrors work items to ServiceNow incidents.
+type ServiceNowMirror struct {
+	URL          string `koanf:"url"`
+	User         string `koanf:"user"`
+	PasswordEnv  string `koanf:"password_env"`
+	PasswordFile string `koanf:"password_file"`
+	Password     string `koanf:"-"`
+}
+
+// Enabled reports whether anything is configured to sync.
+func (s Sync) Enabled() bool {
+	return len(s.Sentinel) > 0 || len(s.Defender) > 0 || s.Graph != nil || s.DevOps != nil || s.Freshdesk != nil || s.ServiceNow != nil
+}
+
+// ReconcileOn reports whether the reconciler runs.
+func (s Sync) ReconcileOn() bool {
+	if s.Reconcile != nil {
+		return *s.Reconcile
+	}
+	return len(s.Sentinel) > 0
+}
+
+// secret reads a secret from the named environment variable or file.
+func secret(what, env, file string, environ []string) (string, error) {
+	if env != "" {
+		for _, kv := range environ {
+			if name, val, ok := strings.Cut(kv, "="); ok && name == env {
+				return val, nil
+			}
+		}
+		return "", fmt.Errorf("%s: environment variable %s is not set", what, env)
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+// resolve reads every secret and fills the defaults.
+func (s *Sync) resolve(environ []string) error {
+	var errs []error
+	read := func(dst *string, what, env, file string) {
+		v, err := secret(what, env, file, environ)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		*dst = v
+	}
+	if s.Interval <= 0 {
+		s.Interval = 60 * time.Second
+	}
+	if s.Overlap <= 0 {
+		s.Overlap = 5 * time.Minute
+	}
+	if s.Resync <= 0 {
+		s.Resync = time.Hour
+	}
+	if s.SentinelClosedState == "" {
+		s.SentinelClosedState = "Closed"
+	}
+	if len(s.Sentinel) > 0 || len(s.Defender) > 0 || s.Graph != nil {
+		read(&s.Azure.ClientSecret, "sync.azure.client_secret", s.Azure.ClientSecretEnv, s.Azure.ClientSecretFile)
+		if s.Azure.TenantID == "" || s.Azure.ClientID == "" || s.Azure.ClientSecret == "" {
+			errs = append(errs, errors.New("sync.azure: tenant_id, client_id and a client secret (client_secret_env or client_secret_file) are required"))
+		}
+	}
+	for i, w := range s.Sentinel {
+		if w.SubscriptionID == "" || w.ResourceGroup == "" || w.Workspace == "" {
+			errs = append(errs, fmt.Errorf("sync.sentinel[%d]: subscription_id, resource_group and workspace are required", i))
+		}
+	}
+	for i, d := range s.Defender {
+		if d.SubscriptionID == "" {
+			errs = append(errs, fmt.Errorf("sync.defender[%d]: subscription_id is required", i))
+		}
+	}
+	if d := s.DevOps; d != nil {
+		read(&d.PAT, "sync.devops.pat", d.PATEnv, d.PATFile)
+		read(&d.HookPassword, "sync.devops.hook_password", d.HookPasswordEnv, d.HookPasswordFile)
+		if d.OrgURL == "" || d.Project == "" || d.PAT == "" {
+			errs = append(errs, errors.New("sync.devops: org_url, project and a PAT (pat_env or pat_file) are required"))
+		}
+		if d.HookUser == "" || d.HookPassword == "" {
+			errs = append(errs, errors.New("sync.devops: hook_user and a hook password are required, so that service hooks are authenticated"))
+		}
+	}
+	if f := s.Freshdesk; f != nil {
+		read(&f.APIKey, "sync.freshdesk.api_key", f.APIKeyEnv, f.APIKeyFile)
+		if f.URL == "" || f.APIKey == "" {
+			errs = append(errs, errors.New("sync.freshdesk: url and an API key are required"))
+		}
+	}
+	if n := s.ServiceNow; n != nil {
+		read(&n.Password, "sync.servicenow.password", n.PasswordEnv, n.PasswordFile)
+		if n.URL == "" || n.User == "" || n.Password == "" {
+			errs = append(errs, errors.New("sync.servicenow: url, user and a password are required"))
+		}
+	}
+	switch s.SentinelClosedState {
+	case "Closed", "Verification":
+	default:
+		errs = append(errs, fmt.Errorf("sync.sentinel_closed_state %q: want Closed or Verification", s.SentinelClosedState))
+	}
+	return errors.Join(errs...)
+}
+
+// syncKeys are the keys the sync section may hold, flattened as koanf
+// flattens them (lists are leaves).
+var syncKeys = map[string]bool{}
+
+func init() {
+	for _, k := range []string{"interval", "overlap", "resync", "sentinel_closed_state", "reconcile", "sentinel", "defender",
+		"azure.tenant_id", "azure.client_id", "azure.client_secret_env", "azure.client_secret_file", "azure.authority_host",
+		"azure.arm_endpoint", "azure.graph_url", "azure.ca_file",
+		"graph.filter", "graph.legacy_provider", "graph.claim", "graph.budget",
+		"devops.org_url", "devops.project", "devops.pat_env", "devops.pat_file", "devops.hook_user",
+		"devops.hook_password_env", "devops.hook_password_file", "devops.base_url",
+		"freshdesk.url", "freshdesk.api_key_env", "freshdesk.api_key_file", "freshdesk.requester_email",
+		"servicenow.url", "servicenow.user", "servicenow.password_env", "servicenow.password_file"} {
+		syncKeys["sync."+k] = true
+	}
+}

@@ -1,0 +1,139 @@
+package twoway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/connector/sentinel"
+	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/reconcile"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// ReconcileStore is what the reconciler reads and writes.
+type ReconcileStore interface {
+	OpenIncidents(ctx context.Context, source string) ([]store.OpenIncident, error)
+	Enqueue(ctx context.Context, msgs []outbox.Message, entries []workitem.Entry) (int, error)
+}
+
+// Reconciler makes open Sentinel incidents of Defender for Cloud origin
+// follow their alerts (see package reconcile for the rules). It reads
+// only vigil's store, which the pollers keep current, so a pass costs no
+// API request; its writes go through the outbox. It needs no work items:
+// a team that only wants incidents to follow Defender runs the pollers
+// and the reconciler alone.
+type Reconciler struct {
+	store ReconcileStore
+	log   *slog.Logger
+}
+
+// NewReconciler returns the reconciler module.
+func NewReconciler(st ReconcileStore, log *slog.Logger) *Reconciler {
+	return &Reconciler{store: st, log: log.With("component", "reconciler")}
+}
+
+// Name identifies the module.
+func (r *Reconciler) Name() string { return "reconciler" }
+
+// UpdateAll runs one pass. A decision is queued once per incident version
+// (its idempotency key names the version), so repeated passes before the
+// write lands add nothing.
+func (r *Reconciler) UpdateAll(ctx context.Context) error {
+	open, err := r.store.OpenIncidents(ctx, sentinel.Source)
+	if err != nil {
+		return err
+	}
+	byName := make(map[string]*store.OpenIncident, len(open))
+	inputs := make([]reconcile.Incident, 0, len(open))
+	for i := range open {
+		in := &open[i]
+		if !defenderOrigin(in.Members) || in.Ref == "" {
+			continue
+		}
+		byName[in.SourceID] = in
+		inputs = append(inputs, Input(in))
+	}
+	decisions := reconcile.Pass(inputs)
+	if len(decisions) == 0 {
+		return nil
+	}
+	msgs := make([]outbox.Message, 0, len(decisions))
+	entries := make([]workitem.Entry, 0, len(decisions))
+	for _, d := range decisions {
+		in := byName[d.IncidentID]
+		m, e, err := decisionMessage(d, in)
+		if err != nil {
+			return err
+		}
+		msgs, entries = append(msgs, m), append(entries, e)
+	}
+	n, err := r.store.Enqueue(ctx, msgs, entries)
+	if err != nil {
+		return fmt.Errorf("queue reconciler decisions: %w", err)
+	}
+	if n > 0 {
+		r.log.Info("reconciler queued decisions", "count", n)
+	}
+	return nil
+}
+
+// defenderOrigin reports whether every member is a Defender for Cloud
+// alert: the incidents the reconciler is for.
+func defenderOrigin(ms []alert.Member) bool {
+	for _, m := range ms {
+		if m.Source != "defender" {
+			return false
+		}
+	}
+	return len(ms) > 0
+}
+
+// Input converts a stored open incident to the reconciler's input.
+func Input(in *store.OpenIncident) reconcile.Incident {
+	status := reconcile.IncidentNew
+	if in.Status == alert.StatusInProgress {
+		status = reconcile.IncidentActive
+	}
+	out := reconcile.Incident{ID: in.SourceID, Status: status, Alerts: make([]reconcile.Alert, len(in.Members))}
+	for i, m := range in.Members {
+		out.Alerts[i] = reconcile.Alert{ID: m.SourceID, Status: m.Status}
+	}
+	return out
+}
+
+// decisionMessage turns a decision into its outbox write and the timeline
+// entry that explains it, inputs included.
+func decisionMessage(d reconcile.Decision, in *store.OpenIncident) (outbox.Message, workitem.Entry, error) {
+	m := outbox.Message{WorkItemID: in.WorkItemID, Target: sentinel.Source, Resource: in.Ref,
+		IdemKey: fmt.Sprintf("reconcile:sentinel:%s:v%d:%s", in.SourceID, in.Version, d.Action)}
+	var what string
+	switch d.Action {
+	case reconcile.Close:
+		m.Op = sentinel.OpClose
+		p, err := json.Marshal(sentinel.ClosePayload{Classification: d.Classification,
+			ClassificationReason: d.ClassificationReason, Comment: d.Comment})
+		if err != nil {
+			return m, workitem.Entry{}, err
+		}
+		m.Payload = p
+		what = fmt.Sprintf("close Sentinel incident %s as %s", in.SourceID, d.Classification)
+	case reconcile.Activate:
+		m.Op = sentinel.OpActivate
+		what = fmt.Sprintf("set Sentinel incident %s Active", in.SourceID)
+	default:
+		return m, workitem.Entry{}, fmt.Errorf("reconciler: unknown action %q", d.Action)
+	}
+	inputs := make(map[string]alert.Status, len(d.Alerts))
+	for _, a := range d.Alerts {
+		inputs[a.ID] = a.Status
+	}
+	e := workitem.Entry{Actor: "reconciler", Kind: workitem.KindSync,
+		Message: fmt.Sprintf("reconciler: %s, because %s", what, d.Why),
+		Data: map[string]any{"incident": in.SourceID, "action": d.Action, "classification": d.Classification,
+			"incident_status": d.IncidentStatus, "alerts": inputs, "idem_key": m.IdemKey}}
+	return m, e, nil
+}
