@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/ingest"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/twoway"
 	"github.com/vigil-soc/vigil/internal/web"
 	"github.com/vigil-soc/vigil/internal/workitem"
 	"github.com/vigil-soc/vigil/internal/writeback"
@@ -41,6 +42,7 @@ type App struct {
 	// fill it before Run.
 	Targets  map[string]outbox.Target
 	sender   *outbox.Sender
+	sync     *syncParts
 	server   *http.Server
 	listener net.Listener
 }
@@ -94,12 +96,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		writers = 4
 	}
 	pipe := ingest.New(db, proc, ingest.Options{Writers: writers, Logger: log, Registry: reg})
-	items := workitem.NewService(db, proc, clk).WithPlanner(writeback.New(db))
+	follow := &followerRef{}
+	sy, err := buildSync(cfg.Sync, db, pipe, proc, follow, log, clk)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	items := workitem.NewService(db, proc, clk).WithPlanner(writeback.New(db).With(sy.planners...))
+	follow.svc = items
 	targets := map[string]outbox.Target{}
-	srv := web.New(web.Options{Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
-		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version})
+	for name, t := range sy.targets {
+		targets[name] = t
+	}
+	opts := web.Options{Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
+		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version}
+	if sy.boards != nil {
+		opts.Boards = sy.boards
+	}
+	srv := web.New(opts)
 	return &App{
-		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items,
+		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items, sync: sy,
 		Targets: targets, sender: outbox.NewSender(db, targets, clk, log),
 		server: &http.Server{
 			Handler:           srv,
@@ -140,6 +156,11 @@ func (a *App) Run(ctx context.Context) error {
 	// The outbox sender stops with the request context: a write cut short
 	// is claimed again after its lease and resent (sends are idempotent).
 	wg.Go(func() { a.sender.Run(ctx, 2*time.Second) })
+	// Pollers, the reconciler and the mirrors stop with the request
+	// context too: each pass is idempotent and resumes from its cursor.
+	for _, m := range a.sync.modules {
+		wg.Go(func() { twoway.Run(ctx, m, a.sync.interval, a.log) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()

@@ -67,6 +67,8 @@ type Options struct {
 	// capped at 1 MiB.
 	MaxBody int64
 	Version string
+	// Boards receives Azure Boards service hooks; nil when no mirror is configured.
+	Boards BoardsHook
 }
 
 // Server is vigil's HTTP server.
@@ -79,6 +81,7 @@ type Server struct {
 	clock     clock.Clock
 	maxBody   int64
 	version   string
+	boards    BoardsHook
 	mux       *http.ServeMux
 	handler   http.Handler
 
@@ -109,7 +112,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -173,6 +176,9 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"POST", "/api/v2/alerts", auth.ActionIngest, s.alertmanager},
 		{"POST", "/v2/enqueue", "", s.pagerduty}, // the routing_key in the body is the credential
 		{"POST", "/api/v1/webhooks/azure-monitor", auth.ActionIngest, s.azureMonitor},
+
+		// Callbacks from mirrored trackers; each authenticates its own way.
+		{"POST", "/api/v1/hooks/devops", "", s.devopsHook},
 
 		// Profiling, for admins only: how to find where a slow server spends its time.
 		{"GET", "/debug/pprof/", auth.ActionAdmin, pprof.Index},

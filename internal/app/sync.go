@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/connector/defender"
+	"github.com/vigil-soc/vigil/internal/connector/devops"
+	"github.com/vigil-soc/vigil/internal/connector/sentinel"
+	"github.com/vigil-soc/vigil/internal/ingest"
+	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/twoway"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// syncParts are the connectors and modules built from the sync section.
+type syncParts struct {
+	targets map[string]outbox.Target
+	modules []twoway.Module
+	// planners are the mirrors' planners, added to the write-back planner.
+	planners []workitem.Planner
+	// boards receives Azure Boards service hooks, when a mirror is configured.
+	boards *twoway.BoardsHook
+	// interval is how often each module runs.
+	interval time.Duration
+}
+
+// byPrefix routes a write to the client whose ARM scope the resource id
+// starts with (one client per subscription or workspace).
+type byPrefix map[string]outbox.Target
+
+func (b byPrefix) Send(ctx context.Context, m outbox.Message) error {
+	res := strings.ToLower(m.Resource)
+	for prefix, t := range b {
+		if strings.HasPrefix(res, prefix) {
+			return t.Send(ctx, m)
+		}
+	}
+	return fmt.Errorf("no configured connector covers %s", m.Resource)
+}
+
+// buildSync builds the connectors the configuration names. items is
+// filled in later (the service needs the mirrors' planners first).
+func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *workitem.Process, items *followerRef,
+	log *slog.Logger, clk clock.Clock) (*syncParts, error) {
+	p := &syncParts{targets: map[string]outbox.Target{}, interval: cfg.Interval}
+	if !cfg.Enabled() {
+		return p, nil
+	}
+	hc, err := httpClient(cfg.Azure.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	var transport policy.Transporter = hc
+	az := cfg.Azure
+	window := twoway.Window{Overlap: cfg.Overlap, Resync: cfg.Resync}
+
+	if len(cfg.Defender) > 0 {
+		route := byPrefix{}
+		for _, d := range cfg.Defender {
+			c, err := defender.New(defender.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+				SubscriptionID: d.SubscriptionID, AuthorityHost: az.AuthorityHost, ARMEndpoint: az.ARMEndpoint, Transport: transport})
+			if err != nil {
+				return nil, err
+			}
+			route["/subscriptions/"+strings.ToLower(d.SubscriptionID)+"/"] = c
+			sink := func(ctx context.Context, as []alert.Alert) error {
+				_, err := pipe.Submit(ctx, "connector:defender", as)
+				return err
+			}
+			p.modules = append(p.modules, named{"defender:" + d.SubscriptionID, defender.NewPoller(c, sink, log, clk.Now)})
+		}
+		p.targets[defender.Source] = route
+	}
+	if len(cfg.Sentinel) > 0 {
+		route := byPrefix{}
+		for _, w := range cfg.Sentinel {
+			c, err := sentinel.New(sentinel.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+				SubscriptionID: w.SubscriptionID, ResourceGroup: w.ResourceGroup, Workspace: w.Workspace,
+				AuthorityHost: az.AuthorityHost, ARMEndpoint: az.ARMEndpoint, Transport: transport})
+			if err != nil {
+				return nil, err
+			}
+			route[strings.ToLower(fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.OperationalInsights/workspaces/%s/",
+				w.SubscriptionID, w.ResourceGroup, w.Workspace))] = c
+			p.modules = append(p.modules, twoway.NewSentinelPoller(c, db, items, proc, twoway.SentinelOptions{
+				Name: w.Workspace, Window: window, ClosedState: cfg.SentinelClosedState, Clock: clk, Logger: log}))
+		}
+		p.targets[sentinel.Source] = route
+	}
+	if cfg.ReconcileOn() {
+		p.modules = append(p.modules, twoway.NewReconciler(db, log))
+	}
+	if d := cfg.DevOps; d != nil {
+		c, err := devops.New(devops.Config{OrgURL: d.OrgURL, Project: d.Project, PAT: d.PAT, Transport: hc.Transport, Logger: log}, db)
+		if err != nil {
+			return nil, err
+		}
+		p.targets[devops.Target] = c
+		m := twoway.NewMirror(twoway.Boards{BaseURL: d.BaseURL}, db, proc, log)
+		p.modules = append(p.modules, m)
+		p.planners = append(p.planners, m)
+		p.boards = twoway.NewBoardsHook(c, items, d.HookUser, d.HookPassword, log)
+	}
+	return p, nil
+}
+
+// named gives a module a name of the configuration's choosing.
+type named struct {
+	name string
+	m    interface{ UpdateAll(context.Context) error }
+}
+
+func (n named) Name() string                        { return n.name }
+func (n named) UpdateAll(ctx context.Context) error { return n.m.UpdateAll(ctx) }
+
+// followerRef lets connectors built before the work-item service reach it.
+type followerRef struct{ svc *workitem.Service }
+
+func (f *followerRef) Follow(ctx context.Context, id int64, to, origin, cause string, data any) (workitem.Item, bool, error) {
+	return f.svc.Follow(ctx, id, to, origin, cause, data)
+}
+
+// httpClient returns the client connectors use: the system's roots, plus
+// caFile's certificates when set (the simulator's CA).
+func httpClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("sync.azure.ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("sync.azure.ca_file %s: no certificate found", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
+}
