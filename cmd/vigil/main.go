@@ -1,7 +1,7 @@
 // Command vigil is a self-hosted operations hub for security alerts.
 //
 //	vigil serve   [--config FILE] [--listen ADDR] [--data DIR] [--dsn DSN]
-//	vigil demo    [--listen ADDR] [--data DIR]
+//	vigil demo    [--listen ADDR] [--data DIR] [--scenario 4s]
 //	vigil migrate [--config FILE] [--data DIR] [--dsn DSN]
 //	vigil token create --data DIR --name NAME --role viewer|responder|admin
 //	vigil user add --data DIR --email EMAIL --role ROLE   (password on stdin)
@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -165,6 +166,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	load := configFlags(fs)
+	scenario := fs.Duration("scenario", 4*time.Second, "how often the simulated tenant's users act (0: never, for scripted runs)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -174,7 +176,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	keep := false
 	fs.Visit(func(f *flag.Flag) { keep = keep || f.Name == "data" || f.Name == "dsn" })
-	return app.Demo(ctx, cfg, keep, app.NewLogger(cfg, stderr), stdout)
+	return app.Demo(ctx, cfg, app.DemoOptions{KeepData: keep, Scenario: *scenario}, app.NewLogger(cfg, stderr), stdout)
 }
 
 func migrate(ctx context.Context, args []string, stderr io.Writer) error {

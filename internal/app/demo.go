@@ -1,28 +1,42 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
-	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
-	"github.com/vigil-soc/vigil/internal/connector/defender"
 	"github.com/vigil-soc/vigil/internal/simulator"
 )
 
+// DemoInterval is how often the demo's pollers, reconciler and mirror run.
+const DemoInterval = 3 * time.Second
+
 // Demo runs a server with a throw-away data directory (unless keepData),
-// an admin token printed to out, and the simulated Microsoft tenant
-// embedded: its scenario engine raises Defender for Cloud alerts and acts
-// as portal users, and vigil's Defender connector pulls them in, so the
+// the simulated Microsoft tenant embedded, and every connector pointed at
+// it: Defender for Cloud and Sentinel are pulled, the reconciler keeps
+// incidents in step with their Defender alerts, and work items are
+// mirrored to Azure Boards, whose service hooks come back. The
+// simulator's scenario raises alerts and acts as portal users, so the
 // board fills as it would against a real tenant.
-func Demo(ctx context.Context, cfg config.Config, keepData bool, log *slog.Logger, out io.Writer) error {
-	if !keepData {
+//
+// It prints the simulator's one-line JSON (the keys `vigil simulate`
+// prints), then a banner whose last line is an admin API token, so that a
+// script can act as a portal user through Microsoft's SDKs while it
+// watches vigil through its API.
+func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logger, out io.Writer) error {
+	if !o.KeepData {
 		dir, err := os.MkdirTemp("", "vigil-demo-")
 		if err != nil {
 			return fmt.Errorf("demo data dir: %w", err)
@@ -33,6 +47,20 @@ func Demo(ctx context.Context, cfg config.Config, keepData bool, log *slog.Logge
 		// A throw-away database need not survive power loss.
 		cfg.SQLiteSynchronous = "NORMAL"
 	}
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		return fmt.Errorf("demo data dir: %w", err)
+	}
+	caFile := filepath.Join(cfg.Data, "simulator-ca.pem")
+	sim := simulator.New(simulator.Options{Preload: 5, Logger: log})
+	simSrv, err := simulator.Listen(sim, "127.0.0.1:0", caFile)
+	if err != nil {
+		return err
+	}
+	defer simSrv.Close()
+	info := simSrv.Info
+	hookPassword := randomHex(16)
+	cfg.Sync = DemoSync(info, hookPassword)
+
 	a, err := New(ctx, cfg, log, clock.Real{})
 	if err != nil {
 		return err
@@ -46,43 +74,88 @@ func Demo(ctx context.Context, cfg config.Config, keepData bool, log *slog.Logge
 		a.DB.Close()
 		return err
 	}
-
-	sim := simulator.New(simulator.Options{Preload: 5, Logger: log})
-	simSrv, err := simulator.Listen(sim, "127.0.0.1:0", "")
-	if err != nil {
+	// Azure Boards calls vigil back when someone moves a mirrored item.
+	if err := subscribeHook(ctx, simSrv, a.URL()+"/api/v1/hooks/devops", cfg.Sync.DevOps.HookUser, hookPassword); err != nil {
 		a.DB.Close()
 		return err
 	}
-	defer simSrv.Close()
-	info := simSrv.Info
-	client, err := defender.New(defender.Config{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
-		SubscriptionID: info.SubscriptionID, AuthorityHost: info.Authority, ARMEndpoint: info.ARMURL, Transport: simSrv.Client()})
-	if err != nil {
-		a.DB.Close()
-		return err
+	if o.Scenario > 0 {
+		go sim.NewScenario().Run(ctx, o.Scenario)
 	}
-	sink := func(ctx context.Context, as []alert.Alert) error {
-		_, err := a.Pipeline.Submit(ctx, "connector:defender", as)
-		return err
-	}
-	// Closing a Defender item in vigil resolves the alert in the tenant.
-	a.Targets["defender"] = client
-	go sim.NewScenario().Run(ctx, 4*time.Second)
-	go defender.NewPoller(client, sink, log, time.Now).Run(ctx, 3*time.Second)
 
+	line, _ := json.Marshal(info)
+	fmt.Fprintf(out, "%s\n", line)
 	fmt.Fprintf(out, `
 vigil demo is running at %[1]s  (data in %[2]s)
 
-The simulated Microsoft tenant is at %[4]s: its scenario raises Defender for Cloud
-alerts and acts as portal users, and vigil's Defender connector pulls them in.
+The simulated Microsoft tenant is at %[4]s (the JSON line above has its
+credentials; its CA is in %[5]s). Its scenario raises Defender for Cloud
+alerts and acts as portal users. vigil pulls Defender for Cloud and Sentinel
+every %[6]s, closes Sentinel incidents that Defender for Cloud has settled,
+and mirrors work items to Azure Boards (%[7]s/%[8]s/%[9]s).
 
   Work items:   curl -H "Authorization: Bearer $VIGIL_TOKEN" %[1]s/api/v1/workitems
-  Send alert:   curl -H "Authorization: Bearer $VIGIL_TOKEN" -d '{"source":"api","title":"Test alert","severity":"high"}' %[1]s/api/v1/alerts
+  Close one:    curl -H "Authorization: Bearer $VIGIL_TOKEN" -d '{"to":"Approved"}' %[1]s/api/v1/workitems/1/transitions
+  Write-backs:  curl -H "Authorization: Bearer $VIGIL_TOKEN" %[1]s/api/v1/outbox
+  Dismiss an alert as its owner would:
+                curl --cacert %[5]s -X POST %[4]s/sim/v1/defender/alerts/NAME/dismiss
   API docs:     %[1]s/api/v1/openapi.json
   Press Ctrl-C to stop.
 
 An admin API token for this demo (export VIGIL_TOKEN=...):
 %[3]s
-`, a.URL(), cfg.Data, token, info.ARMURL)
+`, a.URL(), cfg.Data, token, info.ARMURL, caFile, DemoInterval, info.DevOpsURL, info.DevOpsOrg, info.DevOpsProject)
 	return a.Run(ctx)
+}
+
+// DemoOptions tunes the demo.
+type DemoOptions struct {
+	// KeepData keeps the data directory (one was given) instead of a
+	// throw-away one.
+	KeepData bool
+	// Scenario is how often the simulated users act; 0 leaves the tenant
+	// to a script.
+	Scenario time.Duration
+}
+
+// DemoSync is the sync configuration that points every connector at the
+// simulator described by info.
+func DemoSync(info simulator.Info, hookPassword string) config.Sync {
+	s := config.Sync{
+		Interval: DemoInterval, Overlap: time.Minute, Resync: 10 * time.Minute, SentinelClosedState: "Closed",
+		Azure: config.Azure{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+			AuthorityHost: info.Authority, ARMEndpoint: info.ARMURL, GraphURL: info.GraphURL, CAFile: info.CAFile},
+		Sentinel: []config.SentinelWorkspace{{SubscriptionID: info.SubscriptionID, ResourceGroup: info.ResourceGroup, Workspace: info.Workspace}},
+		Defender: []config.DefenderScope{{SubscriptionID: info.SubscriptionID}},
+		DevOps: &config.DevOpsMirror{OrgURL: info.DevOpsURL + "/" + info.DevOpsOrg, Project: info.DevOpsProject,
+			PAT: info.ClientSecret, HookUser: "vigil-hooks", HookPassword: hookPassword},
+	}
+	return s
+}
+
+// subscribeHook creates the simulator's workitem.updated subscription, as
+// an admin does in Azure DevOps' project settings.
+func subscribeHook(ctx context.Context, srv *simulator.Server, url, user, password string) error {
+	body, _ := json.Marshal(map[string]string{"url": url, "username": user, "password": password, "eventType": "workitem.updated"})
+	req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+"/sim/v1/devops/hooks", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		return fmt.Errorf("subscribe Azure Boards hook: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("subscribe Azure Boards hook: %s: %s", res.Status, b)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -97,6 +97,12 @@ func (p *Planner) Plan(ctx context.Context, it workitem.Item, from, to, reason s
 		if err != nil {
 			return nil, fmt.Errorf("plan write-back for alert %d: %w", id, err)
 		}
+		if !a.Status.Open() {
+			// Settled at the source already (dismissed by its owner,
+			// resolved by Sentinel's own sync): writing would overwrite
+			// that decision, not carry vigil's.
+			continue
+		}
 		switch a.Source {
 		case "defender":
 			op, ok := defenderOps[to]

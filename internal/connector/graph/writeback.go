@@ -1,0 +1,241 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/outbox"
+)
+
+// Write-back operations (outbox.Message.Op). Message.Target is Target and
+// Message.Resource the alert's id: the alerts_v2 id, or for
+// OpLegacyUpdate the legacy id.
+const (
+	// OpUpdate sets an alerts_v2 alert's status, classification,
+	// determination or assignee; payload UpdatePayload.
+	OpUpdate = "alert.update"
+	// OpComment adds a comment to an alerts_v2 alert; payload
+	// CommentPayload.
+	OpComment = "alert.comment"
+	// OpLegacyUpdate updates a legacy alert; payload LegacyUpdatePayload.
+	OpLegacyUpdate = "legacyAlert.update"
+)
+
+// UpdatePayload is OpUpdate's payload. Empty fields are left alone.
+// Status takes Graph's spelling (new, inProgress, resolved) or vigil's
+// (in_progress, dismissed, ...); vigil's dismissed is written as resolved
+// with an informationalExpectedActivity (benign positive) classification
+// unless one is given, so that it reads back as dismissed.
+// Classification takes Graph's or Sentinel's spelling.
+type UpdatePayload struct {
+	Status         string `json:"status,omitempty"`
+	Classification string `json:"classification,omitempty"`
+	Determination  string `json:"determination,omitempty"`
+	AssignedTo     string `json:"assignedTo,omitempty"`
+}
+
+// CommentPayload is OpComment's payload.
+type CommentPayload struct {
+	Message string `json:"message"`
+}
+
+// LegacyUpdatePayload is OpLegacyUpdate's payload. Status takes the legacy
+// spelling (newAlert, inProgress, resolved) or vigil's; Feedback is
+// truePositive, falsePositive or benignPositive. Comment is added to the
+// alert's comments unless already there. Provider and Vendor are the
+// alert's vendorInformation, which Graph needs to route the update; when
+// Provider is empty it is read from the alert.
+type LegacyUpdatePayload struct {
+	Status   string `json:"status,omitempty"`
+	Feedback string `json:"feedback,omitempty"`
+	Comment  string `json:"comment,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	Vendor   string `json:"vendor,omitempty"`
+}
+
+// Send performs one write-back; it makes Client an outbox.Target. Every
+// operation is idempotent, so a resend after a lost answer is harmless:
+// updates set values, and comments are only added when the same text is
+// not there yet. Throttling, server errors, a role grant still propagating
+// and network trouble come back as *outbox.RetryableError with the
+// service's Retry-After: a write never waits on the service, only (like
+// every request) for a slot of the client's own budget. A 401 is retried
+// once at once with a new token.
+func (c *Client) Send(ctx context.Context, m outbox.Message) error {
+	id := strings.TrimSpace(m.Resource)
+	if id == "" || strings.ContainsAny(id, "/?#") {
+		return fmt.Errorf("graph %s: %q is not an alert id", m.Op, m.Resource)
+	}
+	var err error
+	switch m.Op {
+	case OpUpdate:
+		var p UpdatePayload
+		if err = decodePayload(m, &p); err == nil {
+			err = c.update(ctx, id, p)
+		}
+	case OpComment:
+		var p CommentPayload
+		if err = decodePayload(m, &p); err == nil {
+			err = c.comment(ctx, id, p)
+		}
+	case OpLegacyUpdate:
+		var p LegacyUpdatePayload
+		if err = decodePayload(m, &p); err == nil {
+			err = c.legacyUpdate(ctx, id, p)
+		}
+	default:
+		return fmt.Errorf("graph: unknown operation %q", m.Op)
+	}
+	if err != nil {
+		return fmt.Errorf("graph %s %s: %w", m.Op, id, err)
+	}
+	return nil
+}
+
+func decodePayload(m outbox.Message, v any) error {
+	if err := json.Unmarshal(m.Payload, v); err != nil {
+		return fmt.Errorf("payload: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) alertURL(id string) string {
+	return c.base + "/security/alerts_v2/" + url.PathEscape(id)
+}
+
+func (c *Client) legacyURL(id string) string {
+	return c.base + "/security/alerts/" + url.PathEscape(id)
+}
+
+// update PATCHes alerts_v2/{id}.
+func (c *Client) update(ctx context.Context, id string, p UpdatePayload) error {
+	body := map[string]string{}
+	if p.Status != "" {
+		st := p.Status
+		if vs := alert.Status(strings.ToLower(st)); vs.Valid() {
+			st = alert.StatusTo(alert.Graph, vs)
+			if vs == alert.StatusDismissed && p.Classification == "" {
+				p.Classification = "informationalExpectedActivity"
+			}
+		}
+		body["status"] = st
+	}
+	if p.Classification != "" {
+		body["classification"] = classificationV2(p.Classification)
+	}
+	if p.Determination != "" {
+		body["determination"] = p.Determination
+	}
+	if p.AssignedTo != "" {
+		body["assignedTo"] = p.AssignedTo
+	}
+	if len(body) == 0 {
+		return errors.New("empty update")
+	}
+	_, err := c.do(ctx, call{method: http.MethodPatch, url: c.alertURL(id), body: body, write: true})
+	return err
+}
+
+// comment POSTs alerts_v2/{id}/comments, unless a comment with the same
+// text is already on the alert (a previous attempt whose answer was lost).
+func (c *Client) comment(ctx context.Context, id string, p CommentPayload) error {
+	msg := strings.TrimSpace(p.Message)
+	if msg == "" {
+		return errors.New("empty comment")
+	}
+	data, err := c.do(ctx, call{method: http.MethodGet, url: c.alertURL(id), write: true})
+	if err != nil {
+		return fmt.Errorf("read comments: %w", err)
+	}
+	var a struct {
+		Comments []Comment `json:"comments"`
+	}
+	if err := json.Unmarshal(data, &a); err != nil {
+		return fmt.Errorf("decode alert: %w", err)
+	}
+	for _, cm := range a.Comments {
+		if strings.TrimSpace(cm.Comment) == msg {
+			return nil
+		}
+	}
+	_, err = c.do(ctx, call{method: http.MethodPost, url: c.alertURL(id) + "/comments", write: true,
+		body: map[string]string{"@odata.type": "microsoft.graph.security.alertComment", "comment": msg}})
+	return err
+}
+
+// legacyUpdate PATCHes security/alerts/{id}. The legacy API replaces the
+// whole comments list, so a comment is appended to the list just read;
+// a comment someone adds between the read and the write is lost, which
+// the legacy API gives no way to prevent.
+func (c *Client) legacyUpdate(ctx context.Context, id string, p LegacyUpdatePayload) error {
+	comment := strings.TrimSpace(p.Comment)
+	if p.Status == "" && p.Feedback == "" && comment == "" {
+		return errors.New("empty update")
+	}
+	body := map[string]any{}
+	if p.Status != "" {
+		st := p.Status
+		if vs := alert.Status(strings.ToLower(st)); vs.Valid() {
+			st = alert.StatusTo(alert.GraphLegacy, vs)
+			if vs == alert.StatusDismissed && p.Feedback == "" {
+				p.Feedback = "benignPositive"
+			}
+		}
+		body["status"] = st
+	}
+	if p.Feedback != "" {
+		body["feedback"] = canonical(p.Feedback, "unknown", "truePositive", "falsePositive", "benignPositive")
+	}
+	if comment != "" || p.Provider == "" {
+		data, err := c.do(ctx, call{method: http.MethodGet, url: c.legacyURL(id), write: true})
+		if err != nil {
+			return fmt.Errorf("read legacy alert: %w", err)
+		}
+		var cur LegacyAlert
+		if err := json.Unmarshal(data, &cur); err != nil {
+			return fmt.Errorf("decode legacy alert: %w", err)
+		}
+		if p.Provider == "" {
+			p.Provider, p.Vendor = cur.VendorInformation.Provider, or(p.Vendor, cur.VendorInformation.Vendor)
+		}
+		if comment != "" && !slices.ContainsFunc(cur.Comments, func(s string) bool { return strings.TrimSpace(s) == comment }) {
+			body["comments"] = append(slices.Clip(cur.Comments), comment)
+		}
+	}
+	if len(body) == 0 {
+		return nil // only a comment, and it is already there
+	}
+	if p.Provider == "" {
+		return errors.New("alert has no vendorInformation provider")
+	}
+	body["vendorInformation"] = VendorInformation{Provider: p.Provider, Vendor: or(p.Vendor, "Microsoft")}
+	_, err := c.do(ctx, call{method: http.MethodPatch, url: c.legacyURL(id), body: body, write: true})
+	return err
+}
+
+// classificationV2 spells a classification as alerts_v2 does; Sentinel's
+// spellings (BenignPositive, ...) are accepted too.
+func classificationV2(s string) string {
+	if g := alert.ClassificationToGraph(s); g != "unknown" || strings.EqualFold(s, "Undetermined") {
+		return g
+	}
+	return canonical(s, "unknown", "falsePositive", "truePositive", "informationalExpectedActivity")
+}
+
+// canonical returns the member of an enum that s names, ignoring case, or
+// s itself, for Graph to judge.
+func canonical(s string, members ...string) string {
+	for _, m := range members {
+		if strings.EqualFold(m, s) {
+			return m
+		}
+	}
+	return s
+}
