@@ -286,7 +286,7 @@ func TestDemoTwoWay(t *testing.T) {
 	if _, err := p.alerts.UpdateSubscriptionLevelStateToDismiss(ctx, "westeurope", dismissed, nil); err != nil {
 		t.Fatal(err)
 	}
-	took := eventually(t, 5*cycle, "the dismissed alert's incident closes", func() bool {
+	took := eventually(t, 2*cycle, "the dismissed alert's incident closes", func() bool {
 		got := p.incident(t, *inc.Name)
 		return *got.Properties.Status == armsecurityinsights.IncidentStatusClosed
 	})

@@ -158,8 +158,8 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.sender.Run(ctx, 2*time.Second) })
 	// Pollers, the reconciler and the mirrors stop with the request
 	// context too: each pass is idempotent and resumes from its cursor.
-	for _, m := range a.sync.modules {
-		wg.Go(func() { twoway.Run(ctx, m, a.sync.interval, a.log) })
+	if len(a.sync.modules) > 0 {
+		wg.Go(func() { twoway.RunCycle(ctx, a.sync.modules, a.sync.interval, a.sender.Poke, a.log) })
 	}
 
 	serveErr := make(chan error, 1)

@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/connector/defender"
 	"github.com/vigil-soc/vigil/internal/connector/devops"
+	"github.com/vigil-soc/vigil/internal/connector/graph"
 	"github.com/vigil-soc/vigil/internal/connector/sentinel"
 	"github.com/vigil-soc/vigil/internal/ingest"
 	"github.com/vigil-soc/vigil/internal/outbox"
@@ -100,6 +101,16 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 				Name: w.Workspace, Window: window, ClosedState: cfg.SentinelClosedState, Clock: clk, Logger: log}))
 		}
 		p.targets[sentinel.Source] = route
+	}
+	if g := cfg.Graph; g != nil {
+		c, err := graph.New(graph.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+			AuthorityHost: az.AuthorityHost, GraphURL: az.GraphURL, Transport: transport, Budget: g.Budget, Clock: clk, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		p.targets[graph.Target] = c
+		p.modules = append(p.modules, twoway.NewGraphPoller(c, pipe, db, twoway.GraphOptions{
+			Filter: g.Filter, Claim: g.Claim, Window: window, Clock: clk, Logger: log}))
 	}
 	if cfg.ReconcileOn() {
 		p.modules = append(p.modules, twoway.NewReconciler(db, log))

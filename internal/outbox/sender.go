@@ -59,12 +59,14 @@ type Sender struct {
 	log     *slog.Logger
 	rnd     *rand.Rand
 	lease   time.Duration
+	poke    chan struct{}
 }
 
 // NewSender returns a sender for the given targets, keyed by Message.Target.
 func NewSender(st Store, targets map[string]Target, clk clock.Clock, log *slog.Logger) *Sender {
 	return &Sender{store: st, targets: targets, clock: clk, log: log.With("component", "outbox"),
-		rnd: rand.New(rand.NewPCG(uint64(clk.Now().UnixNano()), 7)), lease: 2 * time.Minute}
+		rnd: rand.New(rand.NewPCG(uint64(clk.Now().UnixNano()), 7)), lease: 2 * time.Minute,
+		poke: make(chan struct{}, 1)}
 }
 
 // Name identifies the engine module.
@@ -140,7 +142,16 @@ func (s *Sender) note(ctx context.Context, m Message, msg string, data map[strin
 	return s.store.AppendTimeline(ctx, m.WorkItemID, "vigil", "sync", msg, data)
 }
 
-// Run calls UpdateAll every interval until ctx is done.
+// Poke makes a running sender look for due messages now rather than at
+// its next tick (something was just queued).
+func (s *Sender) Poke() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Run calls UpdateAll every interval, or when poked, until ctx is done.
 func (s *Sender) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -152,6 +163,7 @@ func (s *Sender) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.poke:
 		}
 	}
 }

@@ -22,6 +22,36 @@ type Module interface {
 	UpdateAll(ctx context.Context) error
 }
 
+// RunCycle runs modules one after the other, then calls after, every
+// interval until ctx is done. Running the pollers before the reconciler
+// and the mirror, and poking the outbox sender at the end, makes one
+// cycle carry a change at a source all the way to its write-back: a
+// Defender alert dismissed in the portal closes its Sentinel incident
+// within one cycle, not after a poll, a reconcile and a send that each
+// wait for their own ticker. A failed module is logged; the others run.
+func RunCycle(ctx context.Context, modules []Module, interval time.Duration, after func(), log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for _, m := range modules {
+			if ctx.Err() != nil {
+				return
+			}
+			if err := m.UpdateAll(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sync pass failed", "module", m.Name(), "err", err)
+			}
+		}
+		if after != nil {
+			after()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Run calls m.UpdateAll every interval until ctx is done; a failed pass is
 // logged and retried on the next tick.
 func Run(ctx context.Context, m Module, interval time.Duration, log *slog.Logger) {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/connector/graph"
 	"github.com/vigil-soc/vigil/internal/connector/sentinel"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/workitem"
@@ -36,19 +37,6 @@ const (
 	OpDismiss    = "alert.dismiss"
 	OpInProgress = "alert.inProgress"
 )
-
-// Graph alerts_v2 write-back: a PATCH of these fields (the Graph
-// connector's alert.update operation).
-const GraphOpUpdate = "alert.update"
-
-// GraphUpdate is the payload of a Graph alert update; empty fields are
-// left alone.
-type GraphUpdate struct {
-	Status         string `json:"status,omitempty"`
-	Classification string `json:"classification,omitempty"`
-	Determination  string `json:"determination,omitempty"`
-	AssignedTo     string `json:"assignedTo,omitempty"`
-}
 
 // defenderOps maps the state an item moves to onto the Defender for Cloud
 // action. States not listed write nothing back.
@@ -114,18 +102,18 @@ func (p *Planner) Plan(ctx context.Context, it workitem.Item, from, to, reason s
 			out = append(out, outbox.Message{WorkItemID: it.ID, Target: "defender", Op: op, Resource: armID, Payload: payload,
 				IdemKey: key("defender", op, a.SourceID)})
 		case "graph":
-			var u GraphUpdate
+			var u graph.UpdatePayload
 			switch {
 			case closing:
-				u = GraphUpdate{Status: "resolved", Classification: closure.GraphClassification, Determination: closure.GraphDetermination}
+				u = graph.UpdatePayload{Status: "resolved", Classification: closure.GraphClassification, Determination: closure.GraphDetermination}
 			case to == "Active":
-				u = GraphUpdate{Status: "inProgress"}
+				u = graph.UpdatePayload{Status: "inProgress"}
 			default:
 				continue
 			}
 			payload, _ := json.Marshal(u)
-			out = append(out, outbox.Message{WorkItemID: it.ID, Target: "graph", Op: GraphOpUpdate, Resource: a.SourceID,
-				Payload: payload, IdemKey: key("graph", GraphOpUpdate, a.SourceID)})
+			out = append(out, outbox.Message{WorkItemID: it.ID, Target: graph.Target, Op: graph.OpUpdate, Resource: a.SourceID,
+				Payload: payload, IdemKey: key(graph.Target, graph.OpUpdate, a.SourceID)})
 		}
 	}
 

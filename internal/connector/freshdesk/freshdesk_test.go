@@ -352,6 +352,7 @@ func TestErrorsAreClassified(t *testing.T) {
 				tt.before(e)
 			}
 			err := e.send(t, freshdesk.OpCreate, freshdesk.CreatePayload{WorkItemID: 2, Title: "t"})
+			t.Logf("error: %v", err)
 			var re *outbox.RetryableError
 			if err == nil || errors.As(err, &re) != tt.retryable {
 				t.Fatalf("err = %v (%T), want retryable %v", err, err, tt.retryable)
