@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/security/armsecurity"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/connector/azauth"
 )
 
 // Source is the alert source name Defender for Cloud alerts get in vigil.
@@ -61,11 +63,19 @@ func New(cfg Config) (*Client, error) {
 			},
 		}
 	}
-	cred, err := azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-		&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: cfg.AuthorityHost != ""})
+	credOpts := opts
+	cred, err := azauth.NewRenewing(func() (azcore.TokenCredential, error) {
+		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: credOpts, DisableInstanceDiscovery: cfg.AuthorityHost != ""})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("defender credential: %w", err)
 	}
+	// A token the service refused before its stated expiry is replaced
+	// (see azauth); reads retry a 401 once that has happened.
+	opts.PerRetryPolicies = append(opts.PerRetryPolicies, cred.Policy())
+	opts.Retry.StatusCodes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusUnauthorized}
 	c, err := armsecurity.NewAlertsClient(cfg.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: opts})
 	if err != nil {
 		return nil, fmt.Errorf("defender alerts client: %w", err)

@@ -109,8 +109,9 @@ type Config struct {
 	APIKey string // an agent's API key
 	// HTTPClient defaults to one with a 30-second timeout.
 	HTTPClient *http.Client
-	// RequesterEmail is the requester of the tickets vigil creates
-	// (Freshdesk needs one); the contact is created on first use.
+	// RequesterEmail (required) is the requester of the tickets vigil
+	// creates, and whose newest tickets a create looks through for one an
+	// earlier attempt made; Freshdesk creates the contact on first use.
 	RequesterEmail string
 	GroupID        int64  // optional: the group new tickets go to
 	TicketType     string // optional: e.g. "Incident", one of the account's ticket types
@@ -140,11 +141,18 @@ func New(cfg Config, refs Refs) (*Client, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("freshdesk: APIKey is required")
 	}
+	if cfg.RequesterEmail == "" {
+		return nil, errors.New("freshdesk: RequesterEmail is required: Freshdesk files every ticket under a requester")
+	}
 	if refs == nil {
 		return nil, errors.New("freshdesk: Refs is required")
 	}
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = "vigil"
+	}
+	if !validPrefix(cfg.KeyPrefix) {
+		// It goes into a query unescaped (the service's syntax has no escapes).
+		return nil, errors.New("freshdesk: KeyPrefix may hold only letters, digits, '-', '_' and '.'")
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -254,9 +262,6 @@ func (c *Client) create(ctx context.Context, p CreatePayload) error {
 		return err
 	}
 	if found == 0 {
-		if c.cfg.RequesterEmail == "" {
-			return errors.New("freshdesk: RequesterEmail is not configured; Freshdesk needs a requester for a ticket")
-		}
 		body := map[string]any{
 			"subject": p.Title, "description": describe(p), "email": c.cfg.RequesterEmail,
 			"source": 2, "tags": []string{key}, "status": StatusOpen, "priority": PriorityLow,
@@ -276,6 +281,9 @@ func (c *Client) create(ctx context.Context, p CreatePayload) error {
 		var t ticket
 		if err := c.do(ctx, http.MethodPost, "/api/v2/tickets", nil, body, &t); err != nil {
 			return fmt.Errorf("freshdesk: create ticket for work item %d: %w", p.WorkItemID, err)
+		}
+		if t.ID == 0 {
+			return fmt.Errorf("freshdesk: create ticket for work item %d: answer has no id", p.WorkItemID)
 		}
 		found = t.ID
 	} else if other, err := c.refs.WorkItemByRef(ctx, Target, strconv.FormatInt(found, 10)); err != nil {
@@ -302,7 +310,7 @@ func (c *Client) findTagged(ctx context.Context, key string) (int64, error) {
 	if err := c.do(ctx, http.MethodGet, "/api/v2/search/tickets", q, nil, &res); err != nil {
 		return 0, fmt.Errorf("freshdesk: search for tag %s: %w", key, err)
 	}
-	if id := oldestTagged(res.Results, key); id != 0 || c.cfg.RequesterEmail == "" {
+	if id := oldestTagged(res.Results, key); id != 0 {
 		return id, nil
 	}
 	var list []ticket
@@ -615,4 +623,13 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+func validPrefix(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -395,16 +395,18 @@ func TestSendRejectsBadMessages(t *testing.T) {
 func TestNewValidatesConfig(t *testing.T) {
 	refs := newRefs()
 	for _, cfg := range []freshdesk.Config{
-		{URL: "", APIKey: "k"},
-		{URL: "ftp://x.freshdesk.com", APIKey: "k"},
-		{URL: "https://key:X@x.freshdesk.com", APIKey: "k"},
-		{URL: "https://x.freshdesk.com"},
+		{URL: "", APIKey: "k", RequesterEmail: "soc@example.com"},
+		{URL: "ftp://x.freshdesk.com", APIKey: "k", RequesterEmail: "soc@example.com"},
+		{URL: "https://key:X@x.freshdesk.com", APIKey: "k", RequesterEmail: "soc@example.com"},
+		{URL: "https://x.freshdesk.com", RequesterEmail: "soc@example.com"},
+		{URL: "https://x.freshdesk.com", APIKey: "k"},
+		{URL: "https://x.freshdesk.com", APIKey: "k", RequesterEmail: "soc@example.com", KeyPrefix: "a' OR tag:'b"},
 	} {
 		if _, err := freshdesk.New(cfg, refs); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}
 	}
-	if _, err := freshdesk.New(freshdesk.Config{URL: "https://x.freshdesk.com", APIKey: "k"}, nil); err == nil {
+	if _, err := freshdesk.New(freshdesk.Config{URL: "https://x.freshdesk.com", APIKey: "k", RequesterEmail: "soc@example.com"}, nil); err == nil {
 		t.Error("New without Refs succeeded")
 	}
 }

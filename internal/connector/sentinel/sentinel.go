@@ -22,6 +22,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/securityinsights/armsecurityinsights/v2"
+
+	"github.com/vigil-soc/vigil/internal/connector/azauth"
 )
 
 // Source is the alert and incident source name Sentinel gets in vigil.
@@ -102,7 +104,7 @@ func New(cfg Config) (*Client, error) {
 		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: base, DisableInstanceDiscovery: cfg.AuthorityHost != ""})
 	}
-	cred, err := newRenewingCredential(newCred)
+	cred, err := azauth.NewRenewing(newCred)
 	if err != nil {
 		return nil, fmt.Errorf("sentinel credential: %w", err)
 	}
@@ -116,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 		// shorter cap would make azcore give up on a 429 at once.
 		MaxRetries: 4, MaxRetryDelay: 60 * time.Second,
 		// 401 joins azcore's defaults: after one, the credential hands
-		// out a fresh token (see renewingCredential), so a retry succeeds
+		// out a fresh token (see azauth.Renewing), so a retry succeeds
 		// when the service has dropped a token before its stated expiry.
 		StatusCodes: []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
 			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusUnauthorized},
@@ -124,7 +126,7 @@ func New(cfg Config) (*Client, error) {
 	opts.PerCallPolicies = append(opts.PerCallPolicies, countPolicy{&c.requests})
 	// After the bearer-token policy, so that it sees which token a 401
 	// refused.
-	opts.PerRetryPolicies = append(opts.PerRetryPolicies, rejectPolicy{cred})
+	opts.PerRetryPolicies = append(opts.PerRetryPolicies, cred.Policy())
 	f, err := armsecurityinsights.NewClientFactory(cfg.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: opts})
 	if err != nil {
 		return nil, fmt.Errorf("sentinel clients: %w", err)

@@ -153,6 +153,10 @@ func New(cfg Config, refs Refs) (*Client, error) {
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = "vigil"
 	}
+	if !validPrefix(cfg.KeyPrefix) {
+		// It goes into a query unescaped (the service's syntax has no escapes).
+		return nil, errors.New("servicenow: KeyPrefix may hold only letters, digits, '-', '_' and '.'")
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
@@ -591,4 +595,13 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+func validPrefix(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }

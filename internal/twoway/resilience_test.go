@@ -1,0 +1,222 @@
+package twoway_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/simulator"
+	"github.com/vigil-soc/vigil/internal/twoway"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+var analyst = auth.Actor{Kind: "user", Name: "ana@contoso.com", Role: auth.RoleResponder}
+
+func (h *harness) walk(id int64, reason string) {
+	h.t.Helper()
+	for _, to := range []string{"Approved", "Active", "Verification", "Closed"} {
+		r := ""
+		if to == "Closed" {
+			r = reason
+		}
+		if _, err := h.items.Transition(context.Background(), analyst, id, to, r, 0); err != nil {
+			h.t.Fatalf("move %d to %s: %v", id, to, err)
+		}
+	}
+}
+
+// pending counts outbox messages still to send.
+func (h *harness) pending() int {
+	h.t.Helper()
+	ms, err := h.db.ListOutbox(context.Background(), outbox.Pending, 0, 0, 500)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return len(ms)
+}
+
+// drain sends until nothing is pending, fast-forwarding vigil's clock
+// over each backoff.
+func (h *harness) drain(rounds int) {
+	h.t.Helper()
+	for range rounds {
+		h.send()
+		if h.pending() == 0 {
+			return
+		}
+		h.clk.Advance(outbox.MaxDelay)
+	}
+	h.t.Fatalf("outbox still has %d pending messages after %d rounds", h.pending(), rounds)
+}
+
+func timelineHas(tl []workitem.Entry, s string) bool {
+	for _, e := range tl {
+		if strings.Contains(e.Message, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestWriteBackThroughFaults closes a work item while the tenant throttles
+// (a 429 storm), refuses every token issued so far, and has an analyst
+// edit the incident between vigil's read and write; and restarts vigil
+// with the writes still pending. The incident is closed once, with the
+// classification the reason picked, and every step is on the timeline.
+func TestWriteBackThroughFaults(t *testing.T) {
+	h := newHarness(t)
+	names, incName := h.raise(1)
+	h.cycle()
+	it := h.itemOf(incName)
+	h.walk(it.ID, "False positive: a backup job")
+	if h.pending() < 2 {
+		t.Fatalf("pending = %d, want the Sentinel close and the Defender resolve", h.pending())
+	}
+
+	// A restart before anything is sent: the writes are in the database.
+	h.restart()
+	if h.pending() < 2 {
+		t.Fatalf("after restart pending = %d, want the queued writes kept", h.pending())
+	}
+
+	sim := h.sim.Sim
+	sim.Inject(simulator.Fault{Endpoint: "sentinel.incidents.put", Kind: "status", Status: 429, RetryAfter: 30, Times: 4})
+	sim.Inject(simulator.Fault{Endpoint: "defender.", Kind: "status", Status: 503, Times: 2})
+	sim.ExpireTokens()
+	h.send()
+	if got := h.incident(incName).Status; got == simulator.IncidentClosed {
+		t.Fatal("incident closed through a 429 storm on the first try")
+	}
+	sim.Inject(simulator.Fault{Endpoint: "sentinel.incidents.put", Kind: "portal_edit", Times: 1})
+	h.drain(12)
+
+	inc := h.incident(incName)
+	if inc.Status != simulator.IncidentClosed || inc.Classification != "FalsePositive" || inc.ClassificationReason != "IncorrectAlertLogic" {
+		t.Errorf("incident = %s %s/%s, want Closed FalsePositive/IncorrectAlertLogic", inc.Status, inc.Classification, inc.ClassificationReason)
+	}
+	if a, _ := sim.World().DefenderAlertByName(names[0]); a.Status != simulator.DfCResolved {
+		t.Errorf("Defender alert = %s, want Resolved", a.Status)
+	}
+	tl := h.timeline(it.ID)
+	for _, want := range []string{"will be retried", "write-back done: sentinel incident.close", "write-back done: defender alert.resolve"} {
+		if !timelineHas(tl, want) {
+			t.Errorf("timeline lacks %q", want)
+		}
+	}
+	if puts := sim.Hits("sentinel.incidents.put"); puts < 5 {
+		t.Errorf("incident PUTs = %d, want the throttled tries and the one that landed", puts)
+	}
+
+	// Quiet cycles afterwards: the closed incident is seen, nothing more
+	// is written (no echo of vigil's own close).
+	h.cycle()
+	h.cycle()
+	if h.pending() != 0 {
+		t.Errorf("pending after quiet cycles = %d", h.pending())
+	}
+}
+
+// TestClosedInSentinelMovesItem: an analyst closes the incident in the
+// Sentinel portal; the item follows with the cause on its timeline, and
+// nothing is written back to Sentinel.
+func TestClosedInSentinelMovesItem(t *testing.T) {
+	h := newHarness(t)
+	_, incName := h.raise(1)
+	h.cycle()
+	it := h.itemOf(incName)
+	if err := h.sim.Sim.World().WithIncident(incName, func(in *simulator.Incident) (bool, error) {
+		in.Status, in.Classification, in.ClassificationReason = simulator.IncidentClosed, "TruePositive", "SuspiciousActivity"
+		in.LastModified = time.Now()
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.cycle()
+	got, _ := h.db.GetWorkItem(context.Background(), it.ID)
+	if got.State != "Closed" {
+		t.Fatalf("item = %s, want Closed", got.State)
+	}
+	n := h.incident(incName).Number
+	want := "closed in Sentinel as TruePositive (SuspiciousActivity)"
+	if tl := h.timeline(it.ID); !timelineHas(tl, want) || !timelineHas(tl, "incident "+itoa(n)) {
+		t.Errorf("timeline lacks %q for incident %d", want, n)
+	}
+	ms, _ := h.db.ListOutbox(context.Background(), "", it.ID, 0, 50)
+	for _, m := range ms {
+		if m.Target == "sentinel" {
+			t.Errorf("a close that came from Sentinel was written back to it: %+v", m)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// failingEnqueue fails its first Enqueue, as a crash between creating the
+// work item and queueing the claim would leave things.
+type failingEnqueue struct {
+	twoway.GraphStore
+	fail int
+}
+
+func (f *failingEnqueue) Enqueue(ctx context.Context, msgs []outbox.Message, entries []workitem.Entry) (int, error) {
+	if f.fail > 0 {
+		f.fail--
+		return 0, errors.New("crash")
+	}
+	return f.GraphStore.Enqueue(ctx, msgs, entries)
+}
+
+// TestGraphClaimExactlyOnce: new Graph alerts from another product create
+// one work item each and are set inProgress at the source once, even when
+// the claim could not be queued the first time.
+func TestGraphClaimExactlyOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	var ids []string
+	for _, src := range []string{"microsoftDefenderForEndpoint", "microsoftDefenderForIdentity"} {
+		a, err := h.sim.Sim.World().RaiseGraphAlert(simulator.GraphAlertSpec{ServiceSource: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	st := &failingEnqueue{GraphStore: h.db, fail: 1}
+	p := twoway.NewGraphPoller(h.graph, dbIngest{h.db, h.proc}, st, twoway.GraphOptions{
+		Filter: "serviceSource ne 'microsoftDefenderForCloud'", Claim: true, Clock: h.clk, Logger: h.log})
+	if err := p.UpdateAll(ctx); err == nil {
+		t.Fatal("first poll: want the claim failure reported")
+	}
+	for range 3 {
+		if err := p.UpdateAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.send()
+	}
+	items, _ := h.db.ListWorkItems(ctx, workitem.Filter{Source: "graph"})
+	if len(items) != len(ids) {
+		t.Errorf("work items = %d, want one per alert (%d)", len(items), len(ids))
+	}
+	ms, _ := h.db.ListOutbox(ctx, "", 0, 0, 100)
+	claims := map[string]int{}
+	for _, m := range ms {
+		if strings.HasPrefix(m.IdemKey, "graph:claim:") {
+			claims[m.Resource]++
+			if m.State != outbox.Done {
+				t.Errorf("claim of %s is %s", m.Resource, m.State)
+			}
+		}
+	}
+	for _, id := range ids {
+		if claims[id] != 1 {
+			t.Errorf("alert %s claimed %d times, want once", id, claims[id])
+		}
+		if a, _ := h.sim.Sim.World().GraphAlertByID(id); a.Status != "inProgress" {
+			t.Errorf("alert %s is %q at the source, want inProgress", id, a.Status)
+		}
+	}
+}
