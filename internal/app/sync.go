@@ -18,6 +18,8 @@ import (
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/connector/defender"
 	"github.com/vigil-soc/vigil/internal/connector/devops"
+	"github.com/vigil-soc/vigil/internal/connector/freshdesk"
+	"github.com/vigil-soc/vigil/internal/connector/servicenow"
 	"github.com/vigil-soc/vigil/internal/connector/graph"
 	"github.com/vigil-soc/vigil/internal/connector/sentinel"
 	"github.com/vigil-soc/vigil/internal/ingest"
@@ -120,13 +122,33 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 		if err != nil {
 			return nil, err
 		}
-		p.targets[devops.Target] = c
-		m := twoway.NewMirror(twoway.Boards{BaseURL: d.BaseURL}, db, proc, log)
-		p.modules = append(p.modules, m)
-		p.planners = append(p.planners, m)
+		p.addMirror(devops.Target, c, twoway.Boards{BaseURL: d.BaseURL}, db, proc, log)
 		p.boards = twoway.NewBoardsHook(c, items, d.HookUser, d.HookPassword, log)
 	}
+	if f := cfg.Freshdesk; f != nil {
+		c, err := freshdesk.New(freshdesk.Config{URL: f.URL, APIKey: f.APIKey, HTTPClient: hc, RequesterEmail: f.RequesterEmail}, db)
+		if err != nil {
+			return nil, err
+		}
+		p.addMirror(freshdesk.Target, c, twoway.Tickets{System: freshdesk.Target}, db, proc, log)
+	}
+	if n := cfg.ServiceNow; n != nil {
+		c, err := servicenow.New(servicenow.Config{URL: n.URL, User: n.User, Password: n.Password, HTTPClient: hc}, db)
+		if err != nil {
+			return nil, err
+		}
+		p.addMirror(servicenow.Target, c, twoway.Tickets{System: servicenow.Target}, db, proc, log)
+	}
 	return p, nil
+}
+
+// addMirror registers a tracker's connector, its create pass and its
+// planner.
+func (p *syncParts) addMirror(target string, c outbox.Target, t twoway.Tracker, db *store.DB, proc *workitem.Process, log *slog.Logger) {
+	p.targets[target] = c
+	m := twoway.NewMirror(t, db, proc, log)
+	p.modules = append(p.modules, m)
+	p.planners = append(p.planners, m)
 }
 
 // named gives a module a name of the configuration's choosing.

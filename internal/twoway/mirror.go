@@ -2,10 +2,13 @@ package twoway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
 
+	"github.com/vigil-soc/vigil/internal/connector/freshdesk"
+	"github.com/vigil-soc/vigil/internal/connector/servicenow"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
@@ -110,3 +113,48 @@ func (m *Mirror) Plan(_ context.Context, it workitem.Item, from, to, reason stri
 	msg.IdemKey = fmt.Sprintf("workitem:%d:rev:%d:%s:%s", it.ID, it.Rev, msg.Target, msg.Op)
 	return []outbox.Message{msg}, nil
 }
+
+// Tickets spells work-item changes for a helpdesk mirror: Freshdesk or
+// ServiceNow, whose connectors take the same payloads.
+type Tickets struct {
+	// System is "freshdesk" or "servicenow".
+	System string
+	// BaseURL is vigil's address, for the link back on each ticket.
+	BaseURL string
+}
+
+// Target implements Tracker.
+func (t Tickets) Target() string { return t.System }
+
+// Create implements Tracker.
+func (t Tickets) Create(it workitem.Item) (outbox.Message, error) {
+	desc := fmt.Sprintf("Mirrored from vigil work item %d (%s, %d alerts).", it.ID, it.Source, it.AlertCount)
+	var p any
+	switch t.System {
+	case freshdesk.Target:
+		p = freshdesk.CreatePayload{WorkItemID: it.ID, Title: it.Title, Description: desc, Severity: string(it.Severity), State: it.State, URL: t.itemURL(it.ID)}
+	case servicenow.Target:
+		p = servicenow.CreatePayload{WorkItemID: it.ID, Title: it.Title, Description: desc, Severity: string(it.Severity), State: it.State, URL: t.itemURL(it.ID)}
+	default:
+		return outbox.Message{}, fmt.Errorf("unknown ticket system %q", t.System)
+	}
+	b, err := json.Marshal(p)
+	return outbox.Message{Target: t.System, Op: freshdesk.OpCreate, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
+}
+
+// Update implements Tracker.
+func (t Tickets) Update(it workitem.Item, from, to, reason string) (outbox.Message, error) {
+	var p any
+	switch t.System {
+	case freshdesk.Target:
+		p = freshdesk.UpdatePayload{WorkItemID: it.ID, From: from, State: to, Severity: string(it.Severity), Reason: reason, Title: it.Title}
+	case servicenow.Target:
+		p = servicenow.UpdatePayload{WorkItemID: it.ID, From: from, State: to, Severity: string(it.Severity), Reason: reason, Title: it.Title}
+	default:
+		return outbox.Message{}, fmt.Errorf("unknown ticket system %q", t.System)
+	}
+	b, err := json.Marshal(p)
+	return outbox.Message{Target: t.System, Op: freshdesk.OpUpdate, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
+}
+
+func (t Tickets) itemURL(id int64) string { return Boards{BaseURL: t.BaseURL}.itemURL(id) }
