@@ -127,6 +127,9 @@ func DemoSync(info simulator.Info, hookPassword string) config.Sync {
 			AuthorityHost: info.Authority, ARMEndpoint: info.ARMURL, GraphURL: info.GraphURL, CAFile: info.CAFile},
 		Sentinel: []config.SentinelWorkspace{{SubscriptionID: info.SubscriptionID, ResourceGroup: info.ResourceGroup, Workspace: info.Workspace}},
 		Defender: []config.DefenderScope{{SubscriptionID: info.SubscriptionID}},
+		// Alerts of the other Defender products exist only in Graph: pull
+		// and claim them. Defender for Cloud's come through its own API.
+		Graph: &config.GraphSync{Filter: "serviceSource ne 'microsoftDefenderForCloud'", Claim: true},
 		DevOps: &config.DevOpsMirror{OrgURL: info.DevOpsURL + "/" + info.DevOpsOrg, Project: info.DevOpsProject,
 			PAT: info.ClientSecret, HookUser: "vigil-hooks", HookPassword: hookPassword},
 	}

@@ -24,7 +24,7 @@ import (
 // over a real SQLite store, with a fake clock for vigil's side (backoff,
 // leases) so that a test fast-forwards retries.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	sim      *simulator.Server
 	dir      string
 	db       *store.DB
@@ -55,7 +55,12 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	return buildHarness(t, srv)
+}
+
+func buildHarness(t testing.TB, srv *simulator.Server) *harness {
 	info := srv.Info
+	var err error
 	h := &harness{t: t, sim: srv, dir: t.TempDir(), clk: clock.NewFake(time.Now()), proc: workitem.DefaultProcess(),
 		log: slog.New(slog.DiscardHandler)}
 	if h.sentinel, err = sentinel.New(sentinel.Config{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
@@ -92,7 +97,7 @@ func (h *harness) open() {
 	}
 	h.modules = []twoway.Module{
 		named("defender", defender.NewPoller(h.defender, sink, h.log, h.clk.Now)),
-		twoway.NewSentinelPoller(h.sentinel, db, h.items, h.proc, twoway.SentinelOptions{Name: "ws", Clock: h.clk, Logger: h.log}),
+		twoway.NewSentinelPoller(h.sentinel, db, h.items, h.proc, twoway.SentinelOptions{Name: "ws", RequestsPerSecond: -1, Clock: h.clk, Logger: h.log}),
 		twoway.NewReconciler(db, h.log),
 	}
 	h.sender = outbox.NewSender(db, map[string]outbox.Target{"sentinel": h.sentinel, "defender": h.defender, "graph": h.graph}, h.clk, h.log)

@@ -84,6 +84,38 @@ type SentinelPoller struct {
 	// incident costs no alert lookup.
 	seen     map[string]string
 	lastFull time.Time
+	pace     pacer
+}
+
+// pacer spaces requests evenly at a rate per second, so that a first
+// poll of a large workspace (one alert lookup per incident) stays inside
+// Azure Resource Manager's read budget instead of meeting its 429s.
+type pacer struct {
+	every time.Duration
+	next  time.Time
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	if p.every <= 0 {
+		return nil
+	}
+	now := time.Now()
+	if p.next.Before(now) {
+		p.next = now
+	}
+	d := p.next.Sub(now)
+	p.next = p.next.Add(p.every)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // SentinelOptions configures a SentinelPoller.
@@ -92,8 +124,11 @@ type SentinelOptions struct {
 	Name        string
 	Window      Window
 	ClosedState string
-	Clock       clock.Clock
-	Logger      *slog.Logger
+	// RequestsPerSecond paces alert lookups (default 20, inside ARM's
+	// read refill of 25 per second per subscription; negative: unpaced).
+	RequestsPerSecond float64
+	Clock             clock.Clock
+	Logger            *slog.Logger
 }
 
 // NewSentinelPoller returns the poller module for one workspace.
@@ -104,7 +139,14 @@ func NewSentinelPoller(api SentinelAPI, st IncidentStore, items Follower, proc *
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
-	return &SentinelPoller{api: api, store: st, items: items, proc: proc, clock: o.Clock,
+	if o.RequestsPerSecond == 0 {
+		o.RequestsPerSecond = 20
+	}
+	var every time.Duration
+	if o.RequestsPerSecond > 0 {
+		every = time.Duration(float64(time.Second) / o.RequestsPerSecond)
+	}
+	return &SentinelPoller{api: api, store: st, items: items, proc: proc, clock: o.Clock, pace: pacer{every: every},
 		log: o.Logger.With("component", "sentinel-poller", "workspace", o.Name), name: o.Name,
 		window: o.Window.withDefaults(), closedState: o.ClosedState, seen: map[string]string{}}
 }
@@ -186,6 +228,9 @@ func (p *SentinelPoller) UpdateAll(ctx context.Context) error {
 
 // store1 stores one incident and makes its work item follow a closure.
 func (p *SentinelPoller) store1(ctx context.Context, inc *armsecurityinsights.Incident, snap sentinel.Snapshot) error {
+	if err := p.pace.wait(ctx); err != nil {
+		return err
+	}
 	alerts, err := p.api.IncidentAlerts(ctx, snap.Name)
 	if err != nil {
 		return fmt.Errorf("alerts of incident %d: %w", snap.Number, err)
