@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/validation"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
@@ -278,6 +281,14 @@ func (db *DB) Timeline(ctx context.Context, itemID, after int64, limit int) ([]w
 
 // AddComment stores a comment and its timeline entry.
 func (db *DB) AddComment(ctx context.Context, c workitem.Comment) (workitem.Comment, error) {
+	return db.AddCommentEffects(ctx, c, nil)
+}
+
+// AddCommentEffects is AddComment that also queues outbox messages (the
+// comment mirrored to the sources and trackers) in the same transaction.
+// "{comment}" in a message's idempotency key becomes the comment's id, so
+// that each comment is mirrored once.
+func (db *DB) AddCommentEffects(ctx context.Context, c workitem.Comment, msgs []outbox.Message) (workitem.Comment, error) {
 	if c.At.IsZero() {
 		c.At = db.clock.Now()
 	}
@@ -290,8 +301,16 @@ func (db *DB) AddComment(ctx context.Context, c workitem.Comment) (workitem.Comm
 			c.WorkItemID, us(c.At), c.Author, c.Body).Scan(&c.ID); err != nil {
 			return fmt.Errorf("insert comment: %w", err)
 		}
-		_, err := db.insertEntry(ctx, tx, c.WorkItemID, workitem.Entry{At: c.At, Actor: c.Author, Kind: workitem.KindComment,
-			Message: "commented", Data: map[string]any{"comment_id": c.ID}})
+		if _, err := db.insertEntry(ctx, tx, c.WorkItemID, workitem.Entry{At: c.At, Actor: c.Author, Kind: workitem.KindComment,
+			Message: "commented", Data: map[string]any{"comment_id": c.ID}}); err != nil {
+			return err
+		}
+		keyed := make([]outbox.Message, len(msgs))
+		for i, m := range msgs {
+			m.IdemKey = strings.ReplaceAll(m.IdemKey, "{comment}", strconv.FormatInt(c.ID, 10))
+			keyed[i] = m
+		}
+		_, err := db.enqueue(ctx, tx, c.WorkItemID, keyed)
 		return err
 	})
 	return c, err

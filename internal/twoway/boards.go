@@ -36,6 +36,12 @@ func (Boards) Update(it workitem.Item, from, to, reason string) (outbox.Message,
 	return outbox.Message{Target: devops.Target, Op: devops.OpUpdate, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: p}, err
 }
 
+// Comment implements Tracker.
+func (Boards) Comment(it workitem.Item, text string) (outbox.Message, error) {
+	p, err := json.Marshal(devops.CommentPayload{WorkItemID: it.ID, Message: text})
+	return outbox.Message{Target: devops.Target, Op: devops.OpComment, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: p}, err
+}
+
 func (b Boards) itemURL(id int64) string {
 	if b.BaseURL == "" {
 		return ""

@@ -22,6 +22,8 @@ type Tracker interface {
 	Create(it workitem.Item) (outbox.Message, error)
 	// Update is the message that carries a move to the tracker.
 	Update(it workitem.Item, from, to, reason string) (outbox.Message, error)
+	// Comment is the message that copies a comment to the tracker.
+	Comment(it workitem.Item, text string) (outbox.Message, error)
 }
 
 // MirrorStore is what the mirror reads and writes.
@@ -114,6 +116,24 @@ func (m *Mirror) Plan(_ context.Context, it workitem.Item, from, to, reason stri
 	return []outbox.Message{msg}, nil
 }
 
+// PlanComment implements workitem.ChangePlanner: comments are copied to
+// the tracker.
+func (m *Mirror) PlanComment(_ context.Context, it workitem.Item, c workitem.Comment) ([]outbox.Message, error) {
+	msg, err := m.tracker.Comment(it, fmt.Sprintf("%s (in vigil): %s", c.Author, c.Body))
+	if err != nil {
+		return nil, err
+	}
+	msg.WorkItemID = it.ID
+	msg.IdemKey = fmt.Sprintf("workitem:%d:comment:{comment}:%s", it.ID, msg.Target)
+	return []outbox.Message{msg}, nil
+}
+
+// PlanAssign implements workitem.ChangePlanner; trackers keep their own
+// assignment (their users are not vigil's).
+func (m *Mirror) PlanAssign(context.Context, workitem.Item, string, string) ([]outbox.Message, error) {
+	return nil, nil
+}
+
 // Tickets spells work-item changes for a helpdesk mirror: Freshdesk or
 // ServiceNow, whose connectors take the same payloads.
 type Tickets struct {
@@ -158,3 +178,18 @@ func (t Tickets) Update(it workitem.Item, from, to, reason string) (outbox.Messa
 }
 
 func (t Tickets) itemURL(id int64) string { return Boards{BaseURL: t.BaseURL}.itemURL(id) }
+
+// Comment implements Tracker.
+func (t Tickets) Comment(it workitem.Item, text string) (outbox.Message, error) {
+	var p any
+	switch t.System {
+	case freshdesk.Target:
+		p = freshdesk.CommentPayload{WorkItemID: it.ID, Message: text}
+	case servicenow.Target:
+		p = servicenow.CommentPayload{WorkItemID: it.ID, Message: text}
+	default:
+		return outbox.Message{}, fmt.Errorf("unknown ticket system %q", t.System)
+	}
+	b, err := json.Marshal(p)
+	return outbox.Message{Target: t.System, Op: freshdesk.OpComment, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
+}

@@ -220,3 +220,34 @@ func TestGraphClaimExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestCommentsAndOwnerMirrored: a comment on a work item reaches its
+// Sentinel incident once (a resend overwrites), and its assignee becomes
+// the incident's owner.
+func TestCommentsAndOwnerMirrored(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	_, incName := h.raise(1)
+	h.cycle()
+	it := h.itemOf(incName)
+	if _, err := h.items.Comment(ctx, analyst, it.ID, "Blocked the source IP at the firewall."); err != nil {
+		t.Fatal(err)
+	}
+	who := "bob@contoso.com"
+	if _, err := h.items.Update(ctx, analyst, it.ID, workitem.Patch{Assignee: &who}, 0); err != nil {
+		t.Fatal(err)
+	}
+	h.drain(3)
+	h.cycle()
+	inc := h.incident(incName)
+	if len(inc.Comments) != 1 || !strings.Contains(inc.Comments[0].Message, "Blocked the source IP") ||
+		!strings.Contains(inc.Comments[0].Message, "ana@contoso.com") {
+		t.Errorf("incident comments = %+v, want the one comment with its author", inc.Comments)
+	}
+	if inc.Owner.Email != who {
+		t.Errorf("incident owner = %+v, want %s", inc.Owner, who)
+	}
+	if h.pending() != 0 {
+		t.Errorf("pending = %d after the owner and comment writes", h.pending())
+	}
+}

@@ -21,7 +21,7 @@ type Store interface {
 	UpdateWorkItem(ctx context.Context, id int64, fn func(*Item) ([]Entry, error)) (Item, error)
 	UpdateWorkItemEffects(ctx context.Context, id int64, fn func(*Item) ([]Entry, []outbox.Message, error)) (Item, error)
 	Timeline(ctx context.Context, id, after int64, limit int) ([]Entry, error)
-	AddComment(ctx context.Context, c Comment) (Comment, error)
+	AddCommentEffects(ctx context.Context, c Comment, msgs []outbox.Message) (Comment, error)
 	Comments(ctx context.Context, id int64) ([]Comment, error)
 	AddTask(ctx context.Context, t Task, actor string) (Task, error)
 	UpdateTask(ctx context.Context, itemID, taskID int64, actor string, fn func(*Task) (string, error)) (Task, error)
@@ -42,6 +42,15 @@ type Service struct {
 // Planner decides the writes to external systems a transition implies.
 type Planner interface {
 	Plan(ctx context.Context, it Item, from, to, reason string) ([]outbox.Message, error)
+}
+
+// ChangePlanner is a Planner that also mirrors comments and assignments to
+// the records an item tracks (a Sentinel incident's comments and owner).
+type ChangePlanner interface {
+	// PlanComment may use "{comment}" in idempotency keys; the store puts
+	// the new comment's id there.
+	PlanComment(ctx context.Context, it Item, c Comment) ([]outbox.Message, error)
+	PlanAssign(ctx context.Context, it Item, from, to string) ([]outbox.Message, error)
 }
 
 // WithPlanner makes transitions queue their write-backs in the outbox, in
@@ -125,11 +134,7 @@ func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to
 		}
 		entries := []Entry{{Actor: actor.String(), Kind: KindTransition, Message: fmt.Sprintf("moved from %s to %s", from, to),
 			Reason: reason, Data: map[string]string{"from": from, "to": to}}}
-		for _, m := range msgs {
-			entries = append(entries, Entry{Actor: "vigil", Kind: KindSync,
-				Message: fmt.Sprintf("queued write-back: %s %s on %s", m.Target, m.Op, m.Resource),
-				Data:    map[string]string{"target": m.Target, "op": m.Op, "resource": m.Resource, "idem_key": m.IdemKey}})
-		}
+		entries = append(entries, queuedEntries(msgs)...)
 		return entries, msgs, nil
 	})
 }
@@ -174,11 +179,7 @@ func (s *Service) Follow(ctx context.Context, id int64, to, origin, cause string
 		}
 		entries := []Entry{{Actor: origin, Kind: KindTransition, Message: fmt.Sprintf("moved from %s to %s: %s", from, to, cause),
 			Reason: cause, Data: map[string]any{"from": from, "to": to, "origin": origin, "cause": data}}}
-		for _, m := range msgs {
-			entries = append(entries, Entry{Actor: "vigil", Kind: KindSync,
-				Message: fmt.Sprintf("queued write-back: %s %s on %s", m.Target, m.Op, m.Resource),
-				Data:    map[string]string{"target": m.Target, "op": m.Op, "resource": m.Resource, "idem_key": m.IdemKey}})
-		}
+		entries = append(entries, queuedEntries(msgs)...)
 		return entries, msgs, nil
 	})
 	return it, moved, err
@@ -192,9 +193,16 @@ func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patc
 	if err := p.validate(); err != nil {
 		return Item{}, err
 	}
-	return s.store.UpdateWorkItem(ctx, id, func(it *Item) ([]Entry, error) {
+	return s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
 		if ifRev != 0 && it.Rev != ifRev {
-			return nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
+			return nil, nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
+		}
+		var msgs []outbox.Message
+		if cp, ok := s.planner.(ChangePlanner); ok && p.Assignee != nil && *p.Assignee != it.Assignee {
+			var err error
+			if msgs, err = cp.PlanAssign(ctx, *it, it.Assignee, *p.Assignee); err != nil {
+				return nil, nil, err
+			}
 		}
 		var changes []Entry
 		change := func(field, from, to string) {
@@ -221,7 +229,8 @@ func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patc
 			change("tags", strings.Join(it.Tags, ", "), strings.Join(*p.Tags, ", "))
 			it.Tags = *p.Tags
 		}
-		return changes, nil
+		changes = append(changes, queuedEntries(msgs)...)
+		return changes, msgs, nil
 	})
 }
 
@@ -302,7 +311,18 @@ func (s *Service) Comment(ctx context.Context, actor auth.Actor, id int64, body 
 	if len(body) > MaxComment {
 		return Comment{}, validation.NewFieldError("body", "must be at most %d bytes", MaxComment)
 	}
-	return s.store.AddComment(ctx, Comment{WorkItemID: id, Author: actor.String(), Body: body, At: s.clock.Now()})
+	c := Comment{WorkItemID: id, Author: actor.String(), Body: body, At: s.clock.Now()}
+	var msgs []outbox.Message
+	if cp, ok := s.planner.(ChangePlanner); ok {
+		it, err := s.store.GetWorkItem(ctx, id)
+		if err != nil {
+			return Comment{}, err
+		}
+		if msgs, err = cp.PlanComment(ctx, it, c); err != nil {
+			return Comment{}, err
+		}
+	}
+	return s.store.AddCommentEffects(ctx, c, msgs)
 }
 
 // Comments lists an item's comments.
@@ -380,4 +400,16 @@ func (s *Service) Tasks(ctx context.Context, actor auth.Actor, id int64) ([]Task
 		return nil, err
 	}
 	return s.store.Tasks(ctx, id)
+}
+
+// queuedEntries are the timeline entries saying which write-backs a change
+// queued.
+func queuedEntries(msgs []outbox.Message) []Entry {
+	out := make([]Entry, len(msgs))
+	for i, m := range msgs {
+		out[i] = Entry{Actor: "vigil", Kind: KindSync,
+			Message: fmt.Sprintf("queued write-back: %s %s on %s", m.Target, m.Op, m.Resource),
+			Data:    map[string]string{"target": m.Target, "op": m.Op, "resource": m.Resource, "idem_key": m.IdemKey}}
+	}
+	return out
 }

@@ -168,3 +168,84 @@ func armIDOf(raw json.RawMessage) string {
 	}
 	return v.ID
 }
+
+// linked returns the open Graph alerts and the Sentinel incidents an item tracks.
+func (p *Planner) linked(ctx context.Context, it workitem.Item) (graphAlerts []alert.Alert, incidents []alert.Incident, err error) {
+	for _, id := range it.AlertIDs {
+		a, err := p.store.GetAlert(ctx, id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("alert %d: %w", id, err)
+		}
+		if a.Source == graph.Source && a.Status.Open() {
+			graphAlerts = append(graphAlerts, a)
+		}
+	}
+	all, err := p.store.ItemIncidents(ctx, it.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, in := range all {
+		if in.Source == sentinel.Source && in.Ref != "" {
+			incidents = append(incidents, in)
+		}
+	}
+	return graphAlerts, incidents, nil
+}
+
+// PlanComment mirrors a comment to the Sentinel incidents and Graph alerts
+// the item tracks, and to the trackers, as "author: text".
+func (p *Planner) PlanComment(ctx context.Context, it workitem.Item, c workitem.Comment) ([]outbox.Message, error) {
+	alerts, incidents, err := p.linked(ctx, it)
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("%s (in vigil): %s", c.Author, c.Body)
+	key := func(target, resource string) string {
+		return fmt.Sprintf("workitem:%d:comment:{comment}:%s:%s", it.ID, target, resource)
+	}
+	var out []outbox.Message
+	for _, in := range incidents {
+		b, _ := json.Marshal(sentinel.CommentPayload{Message: text})
+		out = append(out, outbox.Message{WorkItemID: it.ID, Target: sentinel.Source, Op: sentinel.OpComment, Resource: in.Ref,
+			Payload: b, IdemKey: key(sentinel.Source, in.SourceID)})
+	}
+	for _, a := range alerts {
+		b, _ := json.Marshal(graph.CommentPayload{Message: text})
+		out = append(out, outbox.Message{WorkItemID: it.ID, Target: graph.Target, Op: graph.OpComment, Resource: a.SourceID,
+			Payload: b, IdemKey: key(graph.Target, a.SourceID)})
+	}
+	for _, x := range p.extra {
+		if cp, ok := x.(workitem.ChangePlanner); ok {
+			more, err := cp.PlanComment(ctx, it, c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, more...)
+		}
+	}
+	return out, nil
+}
+
+// PlanAssign makes the assignee the owner of the Sentinel incidents and
+// the assignee of the Graph alerts the item tracks.
+func (p *Planner) PlanAssign(ctx context.Context, it workitem.Item, from, to string) ([]outbox.Message, error) {
+	alerts, incidents, err := p.linked(ctx, it)
+	if err != nil {
+		return nil, err
+	}
+	key := func(target, resource string) string {
+		return fmt.Sprintf("workitem:%d:rev:%d:assign:%s:%s", it.ID, it.Rev, target, resource)
+	}
+	var out []outbox.Message
+	for _, in := range incidents {
+		b, _ := json.Marshal(sentinel.OwnerPayload{Email: to})
+		out = append(out, outbox.Message{WorkItemID: it.ID, Target: sentinel.Source, Op: sentinel.OpOwner, Resource: in.Ref,
+			Payload: b, IdemKey: key(sentinel.Source, in.SourceID)})
+	}
+	for _, a := range alerts {
+		b, _ := json.Marshal(graph.UpdatePayload{AssignedTo: to})
+		out = append(out, outbox.Message{WorkItemID: it.ID, Target: graph.Target, Op: graph.OpUpdate, Resource: a.SourceID,
+			Payload: b, IdemKey: key(graph.Target, a.SourceID)})
+	}
+	return out, nil
+}
