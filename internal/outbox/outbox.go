@@ -9,6 +9,9 @@ package outbox
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,4 +61,23 @@ func Backoff(attempts int, retryAfter time.Duration, rnd *rand.Rand) time.Durati
 	}
 	d := time.Duration(rnd.Int64N(int64(ceiling))) + BaseDelay/2
 	return max(d, retryAfter)
+}
+
+// RetryAfter reads a Retry-After header value: whole or fractional seconds
+// (Graph sends "2.128") or an HTTP date; 0 when absent or past.
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }

@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/outbox"
 )
 
 // Target is the outbox target and the external-ref system name of Azure
@@ -371,7 +373,7 @@ func (c *Client) do(ctx context.Context, method, path, what string, body, out an
 			Message: fmt.Sprintf("answer %d with %q instead of JSON: the personal access token was not accepted", resp.StatusCode, mt)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &Error{What: what, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		e := &Error{What: what, Status: resp.StatusCode, RetryAfter: outbox.RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 		var body struct {
 			Message string `json:"message"`
 			TypeKey string `json:"typeKey"`
@@ -391,19 +393,4 @@ func (c *Client) do(ctx context.Context, method, path, what string, body, out an
 		return fmt.Errorf("devops: %s: decode answer: %w", what, err)
 	}
 	return nil
-}
-
-// retryAfter reads Retry-After in seconds or as an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -566,7 +566,7 @@ func classify(resp *http.Response, raw []byte) error {
 	msg := fmt.Errorf("%d %s", code, text)
 	switch {
 	case code == http.StatusTooManyRequests, code >= 500, code == http.StatusRequestTimeout:
-		return &outbox.RetryableError{Err: msg, After: retryAfter(resp.Header, time.Now())}
+		return &outbox.RetryableError{Err: msg, After: outbox.RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	case code == http.StatusNotFound:
 		return fmt.Errorf("%w: %w", errNotFound, msg)
 	}
@@ -609,21 +609,6 @@ func errorText(raw []byte) string {
 	return head
 }
 
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// 0 when absent.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
 
 func validPrefix(s string) bool {
 	for _, r := range s {

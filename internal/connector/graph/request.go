@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -190,7 +189,7 @@ func transportError(err error) error {
 // parseError reads Graph's error body ({"error": {"code", "message"}}) and
 // the Retry-After header.
 func (c *Client) parseError(res *http.Response, data []byte) *Error {
-	e := &Error{StatusCode: res.StatusCode, RetryAfter: retryAfter(res.Header.Get("Retry-After"), c.clock.Now())}
+	e := &Error{StatusCode: res.StatusCode, RetryAfter: outbox.RetryAfter(res.Header.Get("Retry-After"), c.clock.Now())}
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -209,24 +208,6 @@ func (c *Client) parseError(res *http.Response, data []byte) *Error {
 	return e
 }
 
-// retryAfter parses Retry-After: whole or fractional seconds (Graph's docs
-// show "2.128") or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
 
 // limiter is the client's own request budget: at most budget requests in
 // any sliding window. It keeps the client under Graph's limit instead of

@@ -12,27 +12,6 @@ import (
 	"github.com/vigil-soc/vigil/internal/outbox"
 )
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"10", 10 * time.Second},
-		{"2.128", 2128 * time.Millisecond}, // as Graph's throttling docs show it
-		{"0", 0},
-		{"-3", 0},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-		{"soon", 0},
-	} {
-		if got := retryAfter(tc.in, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestLimiter(t *testing.T) {
 	at := func(s int) time.Time { return time.Date(2025, 3, 1, 10, 0, s, 0, time.UTC) }
 	l := newLimiter(2, time.Minute)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -327,24 +326,10 @@ func classify(err error) error {
 		code == http.StatusRequestTimeout:
 		var after time.Duration
 		if re.RawResponse != nil {
-			after = retryAfter(re.RawResponse.Header.Get("Retry-After"), time.Now())
+			after = outbox.RetryAfter(re.RawResponse.Header.Get("Retry-After"), time.Now())
 		}
 		return &outbox.RetryableError{Err: short, After: after}
 	}
 	return short
 }
 
-// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}

@@ -41,7 +41,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -551,7 +550,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	msg := fmt.Errorf("%d %s", code, errorText(raw, code))
 	switch {
 	case code == http.StatusTooManyRequests, code >= 500, code == http.StatusRequestTimeout:
-		return &outbox.RetryableError{Err: msg, After: retryAfter(resp.Header, time.Now())}
+		return &outbox.RetryableError{Err: msg, After: outbox.RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	case code == http.StatusNotFound:
 		return fmt.Errorf("%w: %w", errNotFound, msg)
 	}
@@ -581,21 +580,6 @@ func errorText(raw []byte, code int) string {
 	return text
 }
 
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// 0 when absent.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
 
 func validPrefix(s string) bool {
 	for _, r := range s {
