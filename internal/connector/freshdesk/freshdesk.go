@@ -609,7 +609,6 @@ func errorText(raw []byte) string {
 	return head
 }
 
-
 func validPrefix(s string) bool {
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {

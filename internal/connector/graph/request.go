@@ -208,7 +208,6 @@ func (c *Client) parseError(res *http.Response, data []byte) *Error {
 	return e
 }
 
-
 // limiter is the client's own request budget: at most budget requests in
 // any sliding window. It keeps the client under Graph's limit instead of
 // discovering it through 429s, which cost a request each and, on the real

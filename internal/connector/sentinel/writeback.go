@@ -332,4 +332,3 @@ func classify(err error) error {
 	}
 	return short
 }
-
