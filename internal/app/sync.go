@@ -112,7 +112,7 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 		}
 		p.targets[graph.Target] = c
 		p.modules = append(p.modules, twoway.NewGraphPoller(c, pipe, db, twoway.GraphOptions{
-			Filter: g.Filter, Claim: g.Claim, Window: window, Clock: clk, Logger: log}))
+			Filter: g.Filter, LegacyProvider: g.LegacyProvider, Claim: g.Claim, Window: window, Clock: clk, Logger: log}))
 	}
 	if cfg.ReconcileOn() {
 		p.modules = append(p.modules, twoway.NewReconciler(db, log))

@@ -18,6 +18,18 @@ import (
 // GraphAPI is the part of Graph security the poller reads.
 type GraphAPI interface {
 	AlertsV2(ctx context.Context, q graph.Query) ([]graph.AlertV2, error)
+	LegacyAlerts(ctx context.Context, q graph.LegacyQuery) ([]graph.LegacyAlert, error)
+}
+
+// pulled is one alert read from either Graph API, mapped.
+type pulled struct {
+	id       string
+	updated  time.Time
+	isNew    bool // still new at the source: to be claimed
+	provider string
+	vendor   string
+	mapped   alert.Alert
+	err      error
 }
 
 // GraphStore keeps the poller's watermark and queues its claims.
@@ -46,6 +58,7 @@ type GraphPoller struct {
 	ingest Ingester
 	store  GraphStore
 	filter string
+	legacy string // provider for the legacy alerts API; "" uses alerts_v2
 	claim  bool
 	window Window
 	clock  clock.Clock
@@ -56,7 +69,10 @@ type GraphPoller struct {
 // GraphOptions configures a GraphPoller.
 type GraphOptions struct {
 	Filter string
-	Claim  bool
+	// LegacyProvider pulls the legacy security/alerts API, by provider
+	// (e.g. ASC), instead of alerts_v2.
+	LegacyProvider string
+	Claim          bool
 	Window Window
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -67,29 +83,41 @@ func NewGraphPoller(api GraphAPI, in Ingester, st GraphStore, o GraphOptions) *G
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
-	return &GraphPoller{api: api, ingest: in, store: st, filter: o.Filter, claim: o.Claim, window: o.Window.withDefaults(),
+	return &GraphPoller{api: api, ingest: in, store: st, filter: o.Filter, legacy: o.LegacyProvider, claim: o.Claim, window: o.Window.withDefaults(),
 		clock: o.Clock, log: o.Logger.With("component", "graph-poller"), seen: map[string]time.Time{}}
 }
 
 // Name identifies the module.
 func (p *GraphPoller) Name() string { return "graph" }
 
-const graphCursor = "graph:alerts_v2:updated"
-
-// UpdateAll runs one poll.
-func (p *GraphPoller) UpdateAll(ctx context.Context) error {
-	mark, err := p.store.Cursor(ctx, graphCursor)
-	if err != nil {
-		return err
+func (p *GraphPoller) cursorName() string {
+	if p.legacy != "" {
+		return "graph:alerts:" + p.legacy + ":updated"
 	}
-	q := graph.Query{Filter: p.filter}
-	var watermark time.Time
-	if mark != "" {
-		if watermark, err = time.Parse(time.RFC3339Nano, mark); err != nil {
-			return fmt.Errorf("graph cursor %q: %w", mark, err)
+	return "graph:alerts_v2:updated"
+}
+
+// read lists the alerts updated since (all open ones when since is zero)
+// from the configured API.
+func (p *GraphPoller) read(ctx context.Context, since time.Time) ([]pulled, error) {
+	var out []pulled
+	if p.legacy != "" {
+		list, err := p.api.LegacyAlerts(ctx, graph.LegacyQuery{Since: since, Provider: p.legacy})
+		if err != nil {
+			return nil, err
 		}
-		q.Since = watermark.Add(-p.window.Overlap)
-	} else {
+		for _, a := range list {
+			m, err := graph.MapLegacy(a)
+			if since.IsZero() && !m.Status.Open() {
+				continue // the first poll takes what is still open
+			}
+			out = append(out, pulled{id: a.ID, updated: a.LastModifiedDateTime.Time, isNew: a.Status == "newAlert",
+				provider: a.VendorInformation.Provider, vendor: a.VendorInformation.Vendor, mapped: m, err: err})
+		}
+		return out, nil
+	}
+	q := graph.Query{Filter: p.filter, Since: since}
+	if since.IsZero() {
 		// The first poll takes what is still open, not the tenant's history.
 		q.Filter = "status ne 'resolved'"
 		if p.filter != "" {
@@ -98,29 +126,51 @@ func (p *GraphPoller) UpdateAll(ctx context.Context) error {
 	}
 	list, err := p.api.AlertsV2(ctx, q)
 	if err != nil {
+		return nil, err
+	}
+	for _, a := range list {
+		m, err := graph.Map(a)
+		out = append(out, pulled{id: a.ID, updated: a.LastUpdateDateTime, isNew: a.Status == "new", mapped: m, err: err})
+	}
+	return out, nil
+}
+
+// UpdateAll runs one poll.
+func (p *GraphPoller) UpdateAll(ctx context.Context) error {
+	mark, err := p.store.Cursor(ctx, p.cursorName())
+	if err != nil {
+		return err
+	}
+	var watermark, since time.Time
+	if mark != "" {
+		if watermark, err = time.Parse(time.RFC3339Nano, mark); err != nil {
+			return fmt.Errorf("graph cursor %q: %w", mark, err)
+		}
+		since = watermark.Add(-p.window.Overlap)
+	}
+	list, err := p.read(ctx, since)
+	if err != nil {
 		return fmt.Errorf("graph alerts: %w", err)
 	}
 	newMark := watermark
 	var batch []alert.Alert
-	var raw []graph.AlertV2
+	var fresh []pulled
 	for _, a := range list {
-		updated := a.LastUpdateDateTime
-		if updated.After(newMark) {
-			newMark = updated
+		if a.updated.After(newMark) {
+			newMark = a.updated
 		}
-		if seen, ok := p.seen[a.ID]; ok && !updated.After(seen) {
+		if seen, ok := p.seen[a.id]; ok && !a.updated.After(seen) {
 			continue
 		}
-		m, err := graph.Map(a)
-		if err != nil {
-			p.log.Warn("skipping unmappable alert", "alert", a.ID, "err", err)
+		if a.err != nil {
+			p.log.Warn("skipping unmappable alert", "alert", a.id, "err", a.err)
 			continue
 		}
-		if err := m.Normalize(p.clock.Now()); err != nil {
-			p.log.Warn("skipping invalid alert", "alert", a.ID, "err", err)
+		if err := a.mapped.Normalize(p.clock.Now()); err != nil {
+			p.log.Warn("skipping invalid alert", "alert", a.id, "err", err)
 			continue
 		}
-		batch, raw = append(batch, m), append(raw, a)
+		batch, fresh = append(batch, a.mapped), append(fresh, a)
 	}
 	if len(batch) > 0 {
 		results, err := p.ingest.Submit(ctx, "connector:graph", batch)
@@ -128,37 +178,42 @@ func (p *GraphPoller) UpdateAll(ctx context.Context) error {
 			return fmt.Errorf("store %d graph alerts: %w", len(batch), err)
 		}
 		if p.claim {
-			if err := p.claimNew(ctx, raw, results); err != nil {
+			if err := p.claimNew(ctx, fresh, results); err != nil {
 				return err
 			}
 		}
-		for _, a := range raw {
-			p.seen[a.ID] = a.LastUpdateDateTime
+		for _, a := range fresh {
+			p.seen[a.id] = a.updated
 		}
 	}
 	if newMark.After(watermark) {
-		return p.store.SetCursor(ctx, graphCursor, newMark.UTC().Format(time.RFC3339Nano))
+		return p.store.SetCursor(ctx, p.cursorName(), newMark.UTC().Format(time.RFC3339Nano))
 	}
 	if watermark.IsZero() {
-		return p.store.SetCursor(ctx, graphCursor, p.clock.Now().UTC().Format(time.RFC3339Nano))
+		return p.store.SetCursor(ctx, p.cursorName(), p.clock.Now().UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }
 
 // claimNew queues "set inProgress" for each alert still new at the source.
-func (p *GraphPoller) claimNew(ctx context.Context, alerts []graph.AlertV2, results []store.IngestResult) error {
+func (p *GraphPoller) claimNew(ctx context.Context, alerts []pulled, results []store.IngestResult) error {
 	var msgs []outbox.Message
 	var entries []workitem.Entry
-	payload, _ := json.Marshal(graph.UpdatePayload{Status: "inProgress"})
 	for i, a := range alerts {
-		if a.Status != "new" || i >= len(results) {
+		if !a.isNew || i >= len(results) {
 			continue
 		}
-		msgs = append(msgs, outbox.Message{WorkItemID: results[i].WorkItemID, Target: graph.Target, Op: graph.OpUpdate,
-			Resource: a.ID, Payload: payload, IdemKey: "graph:claim:" + a.ID})
+		m := outbox.Message{WorkItemID: results[i].WorkItemID, Target: graph.Target, Op: graph.OpUpdate,
+			Resource: a.id, IdemKey: "graph:claim:" + a.id}
+		m.Payload, _ = json.Marshal(graph.UpdatePayload{Status: "inProgress"})
+		if p.legacy != "" {
+			m.Op = graph.OpLegacyUpdate
+			m.Payload, _ = json.Marshal(graph.LegacyUpdatePayload{Status: "inProgress", Provider: a.provider, Vendor: a.vendor})
+		}
+		msgs = append(msgs, m)
 		entries = append(entries, workitem.Entry{Actor: "graph-poller", Kind: workitem.KindSync,
-			Message: fmt.Sprintf("claimed Graph alert %s: queued setting it inProgress at the source", a.ID),
-			Data:    map[string]string{"alert": a.ID, "idem_key": "graph:claim:" + a.ID}})
+			Message: fmt.Sprintf("claimed Graph alert %s: queued setting it inProgress at the source", a.id),
+			Data:    map[string]string{"alert": a.id, "idem_key": m.IdemKey}})
 	}
 	if len(msgs) == 0 {
 		return nil

@@ -251,3 +251,31 @@ func TestCommentsAndOwnerMirrored(t *testing.T) {
 		t.Errorf("pending = %d after the owner and comment writes", h.pending())
 	}
 }
+
+// TestGraphLegacyClaim: the legacy alerts API filtered by provider ASC
+// brings Defender for Cloud alerts in, and the claim sets them inProgress
+// through the legacy PATCH, which Defender for Cloud sees.
+func TestGraphLegacyClaim(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	names, _ := h.raise(1)
+	p := twoway.NewGraphPoller(h.graph, dbIngest{h.db, h.proc}, h.db, twoway.GraphOptions{
+		LegacyProvider: "ASC", Claim: true, Clock: h.clk, Logger: h.log})
+	for range 2 {
+		if err := p.UpdateAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.send()
+	}
+	items, _ := h.db.ListWorkItems(ctx, workitem.Filter{Source: "graph"})
+	if len(items) != 1 {
+		t.Fatalf("graph work items = %d, want 1", len(items))
+	}
+	if a, _ := h.sim.Sim.World().DefenderAlertByName(names[0]); a.Status != simulator.DfCInProgress {
+		t.Errorf("Defender alert = %s after the legacy claim, want InProgress", a.Status)
+	}
+	ms, _ := h.db.ListOutbox(ctx, "", 0, 0, 10)
+	if len(ms) != 1 || ms[0].Op != "legacyAlert.update" || ms[0].State != outbox.Done {
+		t.Errorf("outbox = %+v, want one delivered legacy claim", ms)
+	}
+}
