@@ -73,9 +73,9 @@ type GraphOptions struct {
 	// (e.g. ASC), instead of alerts_v2.
 	LegacyProvider string
 	Claim          bool
-	Window Window
-	Clock  clock.Clock
-	Logger *slog.Logger
+	Window         Window
+	Clock          clock.Clock
+	Logger         *slog.Logger
 }
 
 // NewGraphPoller returns the poller module.
