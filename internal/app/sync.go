@@ -13,7 +13,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/connector/defender"
@@ -80,10 +79,7 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 				return nil, err
 			}
 			route["/subscriptions/"+strings.ToLower(d.SubscriptionID)+"/"] = c
-			sink := func(ctx context.Context, as []alert.Alert) error {
-				_, err := pipe.Submit(ctx, "connector:defender", as)
-				return err
-			}
+			sink := twoway.FollowingSink(pipe, items, "connector:defender", defender.Source, cfg.SentinelClosedState, log)
 			p.modules = append(p.modules, named{"defender:" + d.SubscriptionID, defender.NewPoller(c, sink, log, clk.Now)})
 		}
 		p.targets[defender.Source] = route

@@ -91,10 +91,7 @@ func (h *harness) open() {
 	t.Cleanup(func() { db.Close() })
 	h.db = db
 	h.items = workitem.NewService(db, h.proc, h.clk).WithPlanner(writeback.New(db))
-	sink := func(ctx context.Context, as []alert.Alert) error {
-		_, err := db.Ingest(ctx, h.proc, "connector:defender", as)
-		return err
-	}
+	sink := twoway.FollowingSink(dbIngest{db, h.proc}, h.items, "connector:defender", "defender", "Closed", h.log)
 	h.modules = []twoway.Module{
 		named("defender", defender.NewPoller(h.defender, sink, h.log, h.clk.Now)),
 		twoway.NewSentinelPoller(h.sentinel, db, h.items, h.proc, twoway.SentinelOptions{Name: "ws", RequestsPerSecond: -1, Clock: h.clk, Logger: h.log}),

@@ -11,6 +11,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/simulator"
+	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/twoway"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
@@ -277,5 +278,41 @@ func TestGraphLegacyClaim(t *testing.T) {
 	ms, _ := h.db.ListOutbox(ctx, "", 0, 0, 10)
 	if len(ms) != 1 || ms[0].Op != "legacyAlert.update" || ms[0].State != outbox.Done {
 		t.Errorf("outbox = %+v, want one delivered legacy claim", ms)
+	}
+}
+
+// TestProblemFollowsItsAlert: a Defender alert dismissed by its owner
+// removes its Problem item, and one resolved closes it; nothing is
+// written back to Defender for either.
+func TestProblemFollowsItsAlert(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	dismissed, _ := h.raise(1)
+	resolved, _ := h.raise(1)
+	h.cycle()
+	h.setDefender(dismissed[0], simulator.DfCDismissed)
+	h.setDefender(resolved[0], simulator.DfCResolved)
+	h.cycle()
+	for name, want := range map[string]string{dismissed[0]: "Removed", resolved[0]: "Closed"} {
+		list, _ := h.db.ListAlerts(ctx, store.AlertFilter{Source: "defender", Limit: 100})
+		var itemID int64
+		for _, a := range list {
+			if a.SourceID == name {
+				itemID = a.WorkItemID
+			}
+		}
+		it, err := h.db.GetWorkItem(ctx, itemID)
+		if err != nil || it.State != want || it.Type != "Problem" {
+			t.Errorf("Problem item of %s = %s %s, %v; want %s", name, it.Type, it.State, err, want)
+		}
+		if !timelineHas(h.timeline(itemID), "defender alert "+name) {
+			t.Errorf("item %d's timeline lacks the cause", itemID)
+		}
+		ms, _ := h.db.ListOutbox(ctx, "", itemID, 0, 10)
+		for _, m := range ms {
+			if m.Target == "defender" {
+				t.Errorf("a change that came from Defender was written back: %+v", m)
+			}
+		}
 	}
 }
