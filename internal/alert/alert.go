@@ -144,6 +144,9 @@ type Incident struct {
 	// Ref is where the incident lives at its source (a Sentinel
 	// incident's ARM id), so that a write-back can address it.
 	Ref string `json:"ref,omitempty"`
+	// NoWorkItem stores the incident without making a work item for it,
+	// for teams that sync sources with each other but triage elsewhere.
+	NoWorkItem bool `json:"-"`
 
 	Version    int       `json:"version,omitempty"`
 	WorkItemID int64     `json:"workitem_id,omitempty"`

@@ -96,7 +96,8 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 			route[strings.ToLower(fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.OperationalInsights/workspaces/%s/",
 				w.SubscriptionID, w.ResourceGroup, w.Workspace))] = c
 			p.modules = append(p.modules, twoway.NewSentinelPoller(c, db, items, proc, twoway.SentinelOptions{
-				Name: w.Workspace, Window: window, ClosedState: cfg.SentinelClosedState, Clock: clk, Logger: log}))
+				Name: w.Workspace, Window: window, ClosedState: cfg.SentinelClosedState,
+				NoWorkItems: cfg.SentinelWorkItems != nil && !*cfg.SentinelWorkItems, Clock: clk, Logger: log}))
 		}
 		p.targets[sentinel.Source] = route
 	}

@@ -25,6 +25,10 @@ type Sync struct {
 	// Reconcile runs the Defender↔Sentinel reconciler (default true when
 	// Sentinel is configured).
 	Reconcile *bool `koanf:"reconcile"`
+	// SentinelWorkItems makes a work item per Sentinel incident (default
+	// true). Off, vigil only keeps incidents in step with Defender for
+	// Cloud: the reconciler alone.
+	SentinelWorkItems *bool `koanf:"sentinel_workitems"`
 
 	Azure      Azure               `koanf:"azure"`
 	Sentinel   []SentinelWorkspace `koanf:"sentinel"`
@@ -216,7 +220,7 @@ func (s *Sync) resolve(environ []string) error {
 var syncKeys = map[string]bool{}
 
 func init() {
-	for _, k := range []string{"interval", "overlap", "resync", "sentinel_closed_state", "reconcile", "sentinel", "defender",
+	for _, k := range []string{"interval", "overlap", "resync", "sentinel_closed_state", "reconcile", "sentinel_workitems", "sentinel", "defender",
 		"azure.tenant_id", "azure.client_id", "azure.client_secret_env", "azure.client_secret_file", "azure.authority_host",
 		"azure.arm_endpoint", "azure.graph_url", "azure.ca_file",
 		"graph.filter", "graph.legacy_provider", "graph.claim", "graph.budget",

@@ -228,6 +228,14 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 
 		// The work item: the open one, or a new one (linked to a closed predecessor).
 		r.Outcome = OutcomeUpdated
+		if in.NoWorkItem && itemID == 0 {
+			// Sync without a board (the reconciler alone): the incident
+			// and its members are kept, no item is made.
+			if !existed {
+				r.Outcome = OutcomeCreated
+			}
+			return nil
+		}
 		if itemID == 0 || state == "" || proc.Terminal(state) {
 			prev := itemID
 			r.Outcome = OutcomeCreated

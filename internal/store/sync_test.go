@@ -154,3 +154,21 @@ func TestExternalRefsAndCursors(t *testing.T) {
 		}
 	})
 }
+
+func TestIncidentWithoutWorkItem(t *testing.T) {
+	storetest.ForEach(t, clock.NewFake(t0), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		in := sentinelIncident("quiet-1", alert.StatusNew, alert.Member{Source: "defender", SourceID: "q-1"})
+		in.NoWorkItem = true
+		r, err := db.UpsertIncident(ctx, workitem.DefaultProcess(), "sentinel", in)
+		if err != nil || r.WorkItemID != 0 || r.Outcome != store.OutcomeCreated {
+			t.Fatalf("upsert = %+v, %v; want created without a work item", r, err)
+		}
+		if items, _ := db.ListWorkItems(ctx, workitem.Filter{}); len(items) != 0 {
+			t.Fatalf("work items = %d, want none", len(items))
+		}
+		if open, _ := db.OpenIncidents(ctx, "sentinel"); len(open) != 1 || open[0].WorkItemID != 0 {
+			t.Fatalf("open = %+v, want the incident for the reconciler", open)
+		}
+	})
+}

@@ -80,6 +80,7 @@ type SentinelPoller struct {
 	// closedState is where an item goes when its incident is closed in
 	// Sentinel: Closed, or Verification for teams that check first.
 	closedState string
+	noItems     bool
 	// seen holds the etag last stored per incident, so that an unchanged
 	// incident costs no alert lookup.
 	seen     map[string]string
@@ -124,6 +125,9 @@ type SentinelOptions struct {
 	Name        string
 	Window      Window
 	ClosedState string
+	// NoWorkItems keeps incidents in the store without making work items
+	// for them: the reconciler alone.
+	NoWorkItems bool
 	// RequestsPerSecond paces alert lookups (default 20, inside ARM's
 	// read refill of 25 per second per subscription; negative: unpaced).
 	RequestsPerSecond float64
@@ -148,7 +152,7 @@ func NewSentinelPoller(api SentinelAPI, st IncidentStore, items Follower, proc *
 	}
 	return &SentinelPoller{api: api, store: st, items: items, proc: proc, clock: o.Clock, pace: pacer{every: every},
 		log: o.Logger.With("component", "sentinel-poller", "workspace", o.Name), name: o.Name,
-		window: o.Window.withDefaults(), closedState: o.ClosedState, seen: map[string]string{}}
+		window: o.Window.withDefaults(), closedState: o.ClosedState, noItems: o.NoWorkItems, seen: map[string]string{}}
 }
 
 // Name identifies the module.
@@ -239,7 +243,7 @@ func (p *SentinelPoller) store1(ctx context.Context, inc *armsecurityinsights.In
 	if err != nil {
 		return err
 	}
-	in.Ref = snap.ARMID
+	in.Ref, in.NoWorkItem = snap.ARMID, p.noItems
 	if err := in.Normalize(p.clock.Now()); err != nil {
 		return fmt.Errorf("incident %d: %w", snap.Number, err)
 	}
