@@ -7,8 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/vigil-soc/vigil/internal/connector/freshdesk"
-	"github.com/vigil-soc/vigil/internal/connector/servicenow"
+	"github.com/vigil-soc/vigil/internal/connector/ticket"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
@@ -135,7 +134,7 @@ func (m *Mirror) PlanAssign(context.Context, workitem.Item, string, string) ([]o
 }
 
 // Tickets spells work-item changes for a helpdesk mirror: Freshdesk or
-// ServiceNow, whose connectors take the same payloads.
+// ServiceNow, whose connectors take the same payloads (package ticket).
 type Tickets struct {
 	// System is "freshdesk" or "servicenow".
 	System string
@@ -148,48 +147,21 @@ func (t Tickets) Target() string { return t.System }
 
 // Create implements Tracker.
 func (t Tickets) Create(it workitem.Item) (outbox.Message, error) {
-	desc := fmt.Sprintf("Mirrored from vigil work item %d (%s, %d alerts).", it.ID, it.Source, it.AlertCount)
-	var p any
-	switch t.System {
-	case freshdesk.Target:
-		p = freshdesk.CreatePayload{WorkItemID: it.ID, Title: it.Title, Description: desc, Severity: string(it.Severity), State: it.State, URL: t.itemURL(it.ID)}
-	case servicenow.Target:
-		p = servicenow.CreatePayload{WorkItemID: it.ID, Title: it.Title, Description: desc, Severity: string(it.Severity), State: it.State, URL: t.itemURL(it.ID)}
-	default:
-		return outbox.Message{}, fmt.Errorf("unknown ticket system %q", t.System)
-	}
-	b, err := json.Marshal(p)
-	return outbox.Message{Target: t.System, Op: freshdesk.OpCreate, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
+	b, err := json.Marshal(ticket.Create{WorkItemID: it.ID, Title: it.Title, Severity: string(it.Severity), State: it.State,
+		URL: t.itemURL(it.ID), Description: fmt.Sprintf("Mirrored from vigil work item %d (%s, %d alerts).", it.ID, it.Source, it.AlertCount)})
+	return outbox.Message{Target: t.System, Op: ticket.OpCreate, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
 }
 
 // Update implements Tracker.
 func (t Tickets) Update(it workitem.Item, from, to, reason string) (outbox.Message, error) {
-	var p any
-	switch t.System {
-	case freshdesk.Target:
-		p = freshdesk.UpdatePayload{WorkItemID: it.ID, From: from, State: to, Severity: string(it.Severity), Reason: reason, Title: it.Title}
-	case servicenow.Target:
-		p = servicenow.UpdatePayload{WorkItemID: it.ID, From: from, State: to, Severity: string(it.Severity), Reason: reason, Title: it.Title}
-	default:
-		return outbox.Message{}, fmt.Errorf("unknown ticket system %q", t.System)
-	}
-	b, err := json.Marshal(p)
-	return outbox.Message{Target: t.System, Op: freshdesk.OpUpdate, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
+	b, err := json.Marshal(ticket.Update{WorkItemID: it.ID, From: from, State: to, Severity: string(it.Severity), Reason: reason, Title: it.Title})
+	return outbox.Message{Target: t.System, Op: ticket.OpUpdate, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
 }
 
 func (t Tickets) itemURL(id int64) string { return Boards{BaseURL: t.BaseURL}.itemURL(id) }
 
 // Comment implements Tracker.
 func (t Tickets) Comment(it workitem.Item, text string) (outbox.Message, error) {
-	var p any
-	switch t.System {
-	case freshdesk.Target:
-		p = freshdesk.CommentPayload{WorkItemID: it.ID, Message: text}
-	case servicenow.Target:
-		p = servicenow.CommentPayload{WorkItemID: it.ID, Message: text}
-	default:
-		return outbox.Message{}, fmt.Errorf("unknown ticket system %q", t.System)
-	}
-	b, err := json.Marshal(p)
-	return outbox.Message{Target: t.System, Op: freshdesk.OpComment, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
+	b, err := json.Marshal(ticket.Comment{WorkItemID: it.ID, Message: text})
+	return outbox.Message{Target: t.System, Op: ticket.OpComment, Resource: fmt.Sprintf("vigil:%d", it.ID), Payload: b}, err
 }

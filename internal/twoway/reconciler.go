@@ -55,7 +55,7 @@ func (r *Reconciler) UpdateAll(ctx context.Context) error {
 			continue
 		}
 		byName[in.SourceID] = in
-		inputs = append(inputs, Input(in))
+		inputs = append(inputs, input(in))
 	}
 	decisions := reconcile.Pass(inputs)
 	if len(decisions) == 0 {
@@ -92,8 +92,8 @@ func defenderOrigin(ms []alert.Member) bool {
 	return len(ms) > 0
 }
 
-// Input converts a stored open incident to the reconciler's input.
-func Input(in *store.OpenIncident) reconcile.Incident {
+// input converts a stored open incident to the reconciler's input.
+func input(in *store.OpenIncident) reconcile.Incident {
 	status := reconcile.IncidentNew
 	if in.Status == alert.StatusInProgress {
 		status = reconcile.IncidentActive

@@ -7,7 +7,7 @@
 // package connector/….
 //
 // Each worker here is an engine module: a Name and an idempotent
-// UpdateAll(ctx), run on a ticker by Run.
+// UpdateAll(ctx), run in order on a ticker by RunCycle.
 package twoway
 
 import (
@@ -43,23 +43,6 @@ func RunCycle(ctx context.Context, modules []Module, interval time.Duration, aft
 		}
 		if after != nil {
 			after()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// Run calls m.UpdateAll every interval until ctx is done; a failed pass is
-// logged and retried on the next tick.
-func Run(ctx context.Context, m Module, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if err := m.UpdateAll(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("sync pass failed", "module", m.Name(), "err", err)
 		}
 		select {
 		case <-ctx.Done():

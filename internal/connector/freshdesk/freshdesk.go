@@ -44,6 +44,7 @@ import (
 	"strings"
 	"time"
 
+	helpdesk "github.com/vigil-soc/vigil/internal/connector/ticket"
 	"github.com/vigil-soc/vigil/internal/outbox"
 )
 
@@ -52,9 +53,9 @@ const Target = "freshdesk"
 
 // Operations, the outbox Message.Op values Send accepts.
 const (
-	OpCreate  = "ticket.create"
-	OpUpdate  = "ticket.update"
-	OpComment = "ticket.comment"
+	OpCreate  = helpdesk.OpCreate
+	OpUpdate  = helpdesk.OpUpdate
+	OpComment = helpdesk.OpComment
 )
 
 // Freshdesk ticket statuses and priorities.
@@ -77,31 +78,13 @@ type Refs interface {
 	WorkItemByRef(ctx context.Context, system, ref string) (int64, error) // 0 when none
 }
 
-// CreatePayload is the payload of OpCreate.
-type CreatePayload struct {
-	WorkItemID  int64  `json:"workitem_id"`
-	Title       string `json:"title"`
-	Description string `json:"description,omitempty"`
-	Severity    string `json:"severity,omitempty"`
-	State       string `json:"state,omitempty"`
-	URL         string `json:"url,omitempty"` // the work item in vigil's UI
-}
-
-// UpdatePayload is the payload of OpUpdate. Empty fields are left alone.
-type UpdatePayload struct {
-	WorkItemID int64  `json:"workitem_id"`
-	From       string `json:"from,omitempty"`
-	State      string `json:"state,omitempty"`
-	Severity   string `json:"severity,omitempty"`
-	Reason     string `json:"reason,omitempty"`
-	Title      string `json:"title,omitempty"`
-}
-
-// CommentPayload is the payload of OpComment.
-type CommentPayload struct {
-	WorkItemID int64  `json:"workitem_id"`
-	Message    string `json:"message"`
-}
+// The payloads are the ticket contract shared with the other helpdesk
+// connectors.
+type (
+	CreatePayload  = helpdesk.Create
+	UpdatePayload  = helpdesk.Update
+	CommentPayload = helpdesk.Comment
+)
 
 // Config locates a Freshdesk account.
 type Config struct {

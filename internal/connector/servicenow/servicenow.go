@@ -45,6 +45,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vigil-soc/vigil/internal/connector/ticket"
 	"github.com/vigil-soc/vigil/internal/outbox"
 )
 
@@ -53,9 +54,9 @@ const Target = "servicenow"
 
 // Operations, the outbox Message.Op values Send accepts.
 const (
-	OpCreate  = "ticket.create"
-	OpUpdate  = "ticket.update"
-	OpComment = "ticket.comment"
+	OpCreate  = ticket.OpCreate
+	OpUpdate  = ticket.OpUpdate
+	OpComment = ticket.OpComment
 )
 
 // Incident states.
@@ -75,31 +76,13 @@ type Refs interface {
 	WorkItemByRef(ctx context.Context, system, ref string) (int64, error) // 0 when none
 }
 
-// CreatePayload is the payload of OpCreate.
-type CreatePayload struct {
-	WorkItemID  int64  `json:"workitem_id"`
-	Title       string `json:"title"`
-	Description string `json:"description,omitempty"`
-	Severity    string `json:"severity,omitempty"`
-	State       string `json:"state,omitempty"`
-	URL         string `json:"url,omitempty"` // the work item in vigil's UI
-}
-
-// UpdatePayload is the payload of OpUpdate. Empty fields are left alone.
-type UpdatePayload struct {
-	WorkItemID int64  `json:"workitem_id"`
-	From       string `json:"from,omitempty"`
-	State      string `json:"state,omitempty"`
-	Severity   string `json:"severity,omitempty"`
-	Reason     string `json:"reason,omitempty"`
-	Title      string `json:"title,omitempty"`
-}
-
-// CommentPayload is the payload of OpComment.
-type CommentPayload struct {
-	WorkItemID int64  `json:"workitem_id"`
-	Message    string `json:"message"`
-}
+// The payloads are the ticket contract shared with the other helpdesk
+// connectors.
+type (
+	CreatePayload  = ticket.Create
+	UpdatePayload  = ticket.Update
+	CommentPayload = ticket.Comment
+)
 
 // Config locates an instance and says how incidents are filed.
 type Config struct {
