@@ -16,12 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/vigil-soc/vigil/internal/account"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/ingest"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/twoway"
+	"github.com/vigil-soc/vigil/internal/ui"
 	"github.com/vigil-soc/vigil/internal/web"
 	"github.com/vigil-soc/vigil/internal/workitem"
 	"github.com/vigil-soc/vigil/internal/writeback"
@@ -38,6 +40,8 @@ type App struct {
 	DB       *store.DB
 	Pipeline *ingest.Pipeline
 	Items    *workitem.Service
+	Accounts *account.Service
+	UI       *ui.UI
 	// Targets are the connectors that write back, by outbox target name;
 	// fill it before Run.
 	Targets  map[string]outbox.Target
@@ -108,14 +112,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	for name, t := range sy.targets {
 		targets[name] = t
 	}
+	accounts := account.New(db, clk, account.Options{Logger: log})
+	face, err := ui.New(ui.Options{Items: items, Accounts: accounts, Records: db, Connectors: sy.health.Snapshot,
+		ReasonPresets: writeback.ReasonPresets(), SecureCookies: cfg.SecureCookies, Clock: clk, Logger: log, Version: Version})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("web interface: %w", err)
+	}
 	opts := web.Options{Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
-		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version}
+		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face}
 	if sy.boards != nil {
 		opts.Boards = sy.boards
 	}
 	srv := web.New(opts)
-	return &App{
-		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items, sync: sy,
+	a := &App{
+		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
 		Targets: targets, sender: outbox.NewSender(db, targets, clk, log),
 		server: &http.Server{
 			Handler:           srv,
@@ -125,7 +136,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 			IdleTimeout:       120 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 		},
-	}, nil
+	}
+	// Shutdown waits for responses to finish; live-update streams end
+	// only when told to.
+	a.server.RegisterOnShutdown(face.Close)
+	return a, nil
 }
 
 // Listen binds the listen address; Addr is known afterwards.
@@ -159,8 +174,12 @@ func (a *App) Run(ctx context.Context) error {
 	// Pollers, the reconciler and the mirrors stop with the request
 	// context too: each pass is idempotent and resumes from its cursor.
 	if len(a.sync.modules) > 0 {
-		wg.Go(func() { twoway.RunCycle(ctx, a.sync.modules, a.sync.interval, a.sender.Poke, a.log) })
+		wg.Go(func() {
+			twoway.RunCycleWithHealth(ctx, a.sync.modules, a.sync.interval, a.sender.Poke, a.log, a.sync.health)
+		})
 	}
+	wg.Go(func() { a.UI.Run(ctx) })
+	wg.Go(func() { a.purgeSessions(ctx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
@@ -196,4 +215,22 @@ func (a *App) URL() string {
 		addr = "127.0.0.1:" + port
 	}
 	return "http://" + addr
+}
+
+// purgeSessions deletes expired sign-in sessions hourly.
+func (a *App) purgeSessions(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.Accounts.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("purge expired sessions", "err", err)
+		} else if n > 0 {
+			a.log.Info("purged expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -74,6 +74,11 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 		a.DB.Close()
 		return err
 	}
+	login, err := demoUser(ctx, a)
+	if err != nil {
+		a.DB.Close()
+		return err
+	}
 	// Azure Boards calls vigil back when someone moves a mirrored item.
 	if err := subscribeHook(ctx, simSrv, a.URL()+"/api/v1/hooks/devops", cfg.Sync.DevOps.HookUser, hookPassword); err != nil {
 		a.DB.Close()
@@ -87,6 +92,9 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 	fmt.Fprintf(out, "%s\n", line)
 	fmt.Fprintf(out, `
 vigil demo is running at %[1]s  (data in %[2]s)
+
+  The board:    %[1]s/board
+                %[10]s
 
 The simulated Microsoft tenant is at %[4]s (the JSON line above has its
 credentials; its CA is in %[5]s). Its scenario raises Defender for Cloud
@@ -104,7 +112,7 @@ and mirrors work items to Azure Boards (%[7]s/%[8]s/%[9]s).
 
 An admin API token for this demo (export VIGIL_TOKEN=...):
 %[3]s
-`, a.URL(), cfg.Data, token, info.ARMURL, caFile, DemoInterval, info.DevOpsURL, info.DevOpsOrg, info.DevOpsProject)
+`, a.URL(), cfg.Data, token, info.ARMURL, caFile, DemoInterval, info.DevOpsURL, info.DevOpsOrg, info.DevOpsProject, login)
 	return a.Run(ctx)
 }
 
@@ -161,4 +169,24 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// DemoEmail is the demo's admin user.
+const DemoEmail = "admin@vigil.demo"
+
+// demoUser creates the demo's admin user with a fresh password and says
+// how to sign in; with kept data, the user from an earlier run stays.
+func demoUser(ctx context.Context, a *App) (string, error) {
+	password := randomHex(8)
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	if _, err := a.DB.AddUser(ctx, DemoEmail, auth.RoleAdmin, hash); err != nil {
+		if _, gerr := a.DB.UserByEmail(ctx, DemoEmail); gerr == nil {
+			return "sign in as " + DemoEmail + " with the password of the earlier run", nil
+		}
+		return "", fmt.Errorf("demo user: %w", err)
+	}
+	return "sign in as " + DemoEmail + " with password " + password, nil
 }

@@ -38,6 +38,9 @@ type syncParts struct {
 	boards *twoway.BoardsHook
 	// interval is how often each module runs.
 	interval time.Duration
+	// health records each module's passes (RunCycleWithHealth) for the
+	// connector health page; never nil.
+	health *twoway.Health
 }
 
 // byPrefix routes a write to the client whose ARM scope the resource id
@@ -58,10 +61,11 @@ func (b byPrefix) Send(ctx context.Context, m outbox.Message) error {
 // filled in later (the service needs the mirrors' planners first).
 func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *workitem.Process, items *followerRef,
 	log *slog.Logger, clk clock.Clock) (*syncParts, error) {
-	p := &syncParts{targets: map[string]outbox.Target{}, interval: cfg.Interval}
+	p := &syncParts{targets: map[string]outbox.Target{}, interval: cfg.Interval, health: twoway.NewHealth(clk)}
 	if !cfg.Enabled() {
 		return p, nil
 	}
+	p.health.Redact(cfg.Azure.ClientSecret)
 	hc, err := httpClient(cfg.Azure.CAFile)
 	if err != nil {
 		return nil, err
@@ -80,7 +84,7 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 			}
 			route["/subscriptions/"+strings.ToLower(d.SubscriptionID)+"/"] = c
 			sink := twoway.FollowingSink(pipe, items, "connector:defender", defender.Source, cfg.SentinelClosedState, log)
-			p.modules = append(p.modules, named{"defender:" + d.SubscriptionID, defender.NewPoller(c, sink, log, clk.Now)})
+			p.modules = append(p.modules, named{name: "defender:" + d.SubscriptionID, kind: "poller", m: defender.NewPoller(c, sink, log, clk.Now)})
 		}
 		p.targets[defender.Source] = route
 	}
@@ -119,6 +123,7 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 		if err != nil {
 			return nil, err
 		}
+		p.health.Redact(d.PAT, d.HookPassword)
 		p.addMirror(devops.Target, c, twoway.Boards{BaseURL: d.BaseURL}, db, proc, log)
 		p.boards = twoway.NewBoardsHook(c, items, d.HookUser, d.HookPassword, log)
 	}
@@ -127,6 +132,7 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 		if err != nil {
 			return nil, err
 		}
+		p.health.Redact(f.APIKey)
 		p.addMirror(freshdesk.Target, c, twoway.Tickets{System: freshdesk.Target}, db, proc, log)
 	}
 	if n := cfg.ServiceNow; n != nil {
@@ -134,8 +140,12 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 		if err != nil {
 			return nil, err
 		}
+		p.health.Redact(n.Password)
 		p.addMirror(servicenow.Target, c, twoway.Tickets{System: servicenow.Target}, db, proc, log)
 	}
+	// Registered now, the modules show on the health page before their
+	// first pass.
+	p.health.Register(p.modules...)
 	return p, nil
 }
 
@@ -148,13 +158,15 @@ func (p *syncParts) addMirror(target string, c outbox.Target, t twoway.Tracker, 
 	p.planners = append(p.planners, m)
 }
 
-// named gives a module a name of the configuration's choosing.
+// named gives a module a name of the configuration's choosing, and a
+// kind for the health page.
 type named struct {
-	name string
-	m    interface{ UpdateAll(context.Context) error }
+	name, kind string
+	m          interface{ UpdateAll(context.Context) error }
 }
 
 func (n named) Name() string                        { return n.name }
+func (n named) Kind() string                        { return n.kind }
 func (n named) UpdateAll(ctx context.Context) error { return n.m.UpdateAll(ctx) }
 
 // followerRef lets connectors built before the work-item service reach it.

@@ -34,16 +34,22 @@ type Config struct {
 	ProcessFile string `koanf:"process_file"`
 	// MaxBodyBytes caps request bodies that carry alerts.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// SecureCookies marks the web interface's cookies Secure on plain
+	// HTTP too: set it when vigil runs behind a proxy that terminates TLS.
+	SecureCookies bool `koanf:"secure_cookies"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `koanf:"log_level"`
 	LogFormat string `koanf:"log_format"`
 	// Sync configures connectors and two-way sync (the file's sync: section).
 	Sync Sync `koanf:"sync"`
+	// OIDC configures OpenID Connect sign-in (the file's oidc: section).
+	OIDC OIDC `koanf:"oidc"`
 }
 
 var knownKeys = map[string]bool{
 	"listen": true, "data": true, "database_dsn": true, "database_dsn_file": true, "sqlite_synchronous": true,
 	"process_file": true, "max_body_bytes": true, "log_level": true, "log_format": true,
+	"secure_cookies": true,
 }
 
 // Default returns the built-in defaults.
@@ -76,7 +82,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		// A misspelt key would otherwise be ignored silently.
 		for _, key := range fk.Keys() {
-			if !knownKeys[key] && !syncKeys[key] {
+			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] {
 				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, key)
 			}
 		}
@@ -109,7 +115,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		c.DatabaseDSN = strings.TrimSpace(string(b))
 	}
-	if err := c.Sync.resolve(environ); err != nil {
+	if err := errors.Join(c.Sync.resolve(environ), c.OIDC.resolve(environ)); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -147,8 +153,8 @@ func (c Config) Validate() error {
 
 // String renders the configuration for logs with secrets redacted.
 func (c Config) String() string {
-	return fmt.Sprintf("listen=%s data=%s database=%s sqlite_synchronous=%s process_file=%q max_body_bytes=%d log_level=%s log_format=%s",
-		c.Listen, c.Data, RedactDSN(c.DatabaseDSN), c.SQLiteSynchronous, c.ProcessFile, c.MaxBodyBytes, c.LogLevel, c.LogFormat)
+	return fmt.Sprintf("listen=%s data=%s database=%s sqlite_synchronous=%s process_file=%q max_body_bytes=%d log_level=%s log_format=%s oidc=[%s]",
+		c.Listen, c.Data, RedactDSN(c.DatabaseDSN), c.SQLiteSynchronous, c.ProcessFile, c.MaxBodyBytes, c.LogLevel, c.LogFormat, c.OIDC)
 }
 
 // LogValue keeps secrets out of structured logs too.

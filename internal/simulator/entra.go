@@ -38,9 +38,11 @@ type token struct {
 type tokenStore struct {
 	mu     sync.Mutex
 	tokens map[string]token
+	// signin is the interactive (OpenID Connect) sign-in state.
+	signin *signIn
 }
 
-func newTokenStore() *tokenStore { return &tokenStore{tokens: map[string]token{}} }
+func newTokenStore() *tokenStore { return &tokenStore{tokens: map[string]token{}, signin: newSignIn()} }
 
 func (ts *tokenStore) issue(aud string, expires time.Time) string {
 	b := make([]byte, 24)
@@ -86,7 +88,8 @@ func (s *Simulator) entraError(w http.ResponseWriter, code int, errCode string, 
 	})
 }
 
-// token answers the client-credentials grant at /{tenant}/oauth2/v2.0/token.
+// token answers the client-credentials and authorization-code grants at
+// /{tenant}/oauth2/v2.0/token.
 func (s *Simulator) token(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
 	if tenant != s.opt.TenantID && tenant != "organizations" {
@@ -97,7 +100,8 @@ func (s *Simulator) token(w http.ResponseWriter, r *http.Request) {
 		s.entraError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
 	}
-	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+	gt := r.PostForm.Get("grant_type")
+	if gt != "client_credentials" && gt != "authorization_code" {
 		s.entraError(w, http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", gt))
 		return
 	}
@@ -109,8 +113,16 @@ func (s *Simulator) token(w http.ResponseWriter, r *http.Request) {
 		s.entraError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, s.opt.TenantID))
 		return
 	}
+	if secret == "" {
+		s.entraError(w, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+		return
+	}
 	if secret != s.opt.ClientSecret {
 		s.entraError(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+s.opt.ClientID+"'.")
+		return
+	}
+	if gt == "authorization_code" {
+		s.authorizationCodeGrant(w, r, clientID)
 		return
 	}
 	scope := strings.TrimSpace(r.PostForm.Get("scope"))
@@ -135,11 +147,21 @@ func (s *Simulator) token(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// openIDConfiguration is the tenant discovery document MSAL reads when it
-// is pointed at a custom authority.
+// openIDConfiguration is the tenant's OpenID Connect discovery document,
+// which MSAL reads when pointed at a custom authority and OpenID Connect
+// relying parties read to sign users in. For "organizations" and "common"
+// the issuer is a template with {tenantid}, as Entra ID publishes it.
 func (s *Simulator) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
+	if !s.knownTenant(tenant) {
+		s.entraError(w, http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
+		return
+	}
 	b := s.base() + "/" + tenant
+	issuer := s.base() + "/{tenantid}/v2.0"
+	if strings.EqualFold(tenant, s.opt.TenantID) {
+		issuer = s.Issuer()
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_endpoint":                        b + "/oauth2/v2.0/token",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
@@ -149,7 +171,7 @@ func (s *Simulator) openIDConfiguration(w http.ResponseWriter, r *http.Request) 
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"issuer":                                b + "/v2.0",
+		"issuer":                                issuer,
 		"request_uri_parameter_supported":       false,
 		"userinfo_endpoint":                     s.base() + "/oidc/userinfo",
 		"authorization_endpoint":                b + "/oauth2/v2.0/authorize",
@@ -157,9 +179,14 @@ func (s *Simulator) openIDConfiguration(w http.ResponseWriter, r *http.Request) 
 		"http_logout_supported":                 true,
 		"frontchannel_logout_supported":         true,
 		"end_session_endpoint":                  b + "/oauth2/v2.0/logout",
-		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "tid"},
-		"tenant_region_scope":                   "EU",
-		"cloud_instance_name":                   "microsoftonline.com",
+		"claims_supported": []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+			"msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"},
+		"kerberos_endpoint":     b + "/kerberos",
+		"tenant_region_scope":   "EU",
+		"cloud_instance_name":   "microsoftonline.com",
+		"cloud_graph_host_name": "graph.windows.net",
+		"msgraph_host":          "graph.microsoft.com",
+		"rbac_url":              "https://pas.windows.net",
 	})
 }
 

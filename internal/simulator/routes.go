@@ -3,6 +3,7 @@ package simulator
 import (
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // routes registers every simulated endpoint. Each service's REST surface
@@ -12,6 +13,8 @@ func (s *Simulator) routes() {
 	s.handle("POST /{tenant}/oauth2/v2.0/token", "entra.token", "", s.token)
 	s.handle("GET /{tenant}/v2.0/.well-known/openid-configuration", "entra.openid", "", s.openIDConfiguration)
 	s.handle("GET /common/discovery/instance", "entra.discovery", "", s.instanceDiscovery)
+	s.handle("GET /{tenant}/oauth2/v2.0/authorize", "entra.authorize", "", s.authorizeEndpoint)
+	s.handle("GET /{tenant}/discovery/v2.0/keys", "entra.keys", "", s.keys)
 
 	s.sentinelRoutes()
 	s.defenderRoutes()
@@ -96,6 +99,37 @@ func (s *Simulator) controlRoutes() {
 	})
 	s.handle("DELETE /sim/v1/faults", "sim.faults.clear", "", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	// An administrator of the tenant: users who can sign in to the
+	// registered app, with their app roles, and its redirect URIs.
+	s.handle("POST /sim/v1/entra/users", "sim.entra.users.add", "", func(w http.ResponseWriter, r *http.Request) {
+		var u struct {
+			Email string   `json:"email"`
+			Name  string   `json:"name"`
+			Roles []string `json:"roles"`
+		}
+		if err := decodeJSON(r, &u); err != nil || !strings.Contains(u.Email, "@") {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want {email, name, roles}"})
+			return
+		}
+		writeJSON(w, http.StatusCreated, s.AddUser(u.Email, u.Name, u.Roles...))
+	})
+	s.handle("GET /sim/v1/entra/users", "sim.entra.users.list", "", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"value": s.Users()})
+	})
+	s.handle("POST /sim/v1/entra/redirect-uris", "sim.entra.redirects.add", "", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			URI string `json:"uri"`
+		}
+		if err := decodeJSON(r, &body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want {uri}"})
+			return
+		}
+		if err := s.AddRedirectURI(body.URI); err != nil {
+			simError(w, err)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	s.handle("POST /sim/v1/tokens/expire", "sim.tokens.expire", "", func(w http.ResponseWriter, r *http.Request) {

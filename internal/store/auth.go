@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/validation"
@@ -13,9 +14,11 @@ import (
 
 // Token is an API token's metadata; the secret itself is never stored.
 type Token struct {
-	ID   int64     `json:"id"`
-	Name string    `json:"name"`
-	Role auth.Role `json:"role"`
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	Role      auth.Role  `json:"role"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 // CreateToken stores a new token under its hash and returns the secret,
@@ -26,10 +29,10 @@ func (db *DB) CreateToken(ctx context.Context, name string, role auth.Role) (str
 		return "", Token{}, validation.NewFieldError("name", "is required")
 	}
 	secret := auth.NewToken()
-	t := Token{Name: name, Role: role}
+	t := Token{Name: name, Role: role, CreatedAt: fromUS(us(db.clock.Now()))}
 	err := db.tx(ctx, func(tx dbtx) error {
 		return tx.QueryRowContext(ctx, db.q(`INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`),
-			name, string(role), auth.HashToken(secret), us(db.clock.Now())).Scan(&t.ID)
+			name, string(role), auth.HashToken(secret), us(t.CreatedAt)).Scan(&t.ID)
 	})
 	if err != nil {
 		return "", Token{}, fmt.Errorf("create token: %w", err)
@@ -53,21 +56,41 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (Token, error) {
 	return t, nil
 }
 
-// User is a local account.
+// User is an account of a person. A local user signs in with a password;
+// an external one (External set, PasswordHash empty) through OpenID Connect.
 type User struct {
-	ID           int64     `json:"id"`
-	Email        string    `json:"email"`
-	Role         auth.Role `json:"role"`
-	PasswordHash string    `json:"-"`
-	Disabled     bool      `json:"disabled"`
+	ID           int64      `json:"id"`
+	Email        string     `json:"email"`
+	Name         string     `json:"name"`
+	Role         auth.Role  `json:"role"`
+	PasswordHash string     `json:"-"`
+	External     string     `json:"external,omitempty"` // "issuer|subject"
+	Disabled     bool       `json:"disabled"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastLoginAt  *time.Time `json:"last_login_at,omitempty"`
 }
 
 // AddUser creates a local user; the email must be new.
 func (db *DB) AddUser(ctx context.Context, email string, role auth.Role, passwordHash string) (User, error) {
-	u := User{Email: strings.ToLower(strings.TrimSpace(email)), Role: role, PasswordHash: passwordHash}
+	return db.addUser(ctx, User{Email: email, Role: role, PasswordHash: passwordHash})
+}
+
+// AddExternalUser creates a user who signs in through OpenID Connect as
+// external ("issuer|subject") and has no password; email and external must
+// both be new.
+func (db *DB) AddExternalUser(ctx context.Context, email, name, external string, role auth.Role) (User, error) {
+	if strings.TrimSpace(external) == "" {
+		return User{}, validation.NewFieldError("external", "is required")
+	}
+	return db.addUser(ctx, User{Email: email, Name: strings.TrimSpace(name), Role: role, External: external})
+}
+
+func (db *DB) addUser(ctx context.Context, u User) (User, error) {
+	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
 	if u.Email == "" || !strings.Contains(u.Email, "@") {
 		return u, validation.NewFieldError("email", "a valid email address is required")
 	}
+	u.CreatedAt = fromUS(us(db.clock.Now()))
 	err := db.tx(ctx, func(tx dbtx) error {
 		var exists int
 		err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM users WHERE email = ?`), u.Email).Scan(&exists)
@@ -77,8 +100,18 @@ func (db *DB) AddUser(ctx context.Context, email string, role auth.Role, passwor
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		return tx.QueryRowContext(ctx, db.q(`INSERT INTO users (email, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`),
-			u.Email, string(role), passwordHash, us(db.clock.Now())).Scan(&u.ID)
+		if u.External != "" {
+			err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM users WHERE external = ?`), u.External).Scan(&exists)
+			if err == nil {
+				return validation.NewFieldError("external", "a user with this identity already exists")
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		return tx.QueryRowContext(ctx, db.q(`INSERT INTO users (email, name, role, password_hash, external, created_at)
+		    VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+			u.Email, u.Name, string(u.Role), u.PasswordHash, u.External, us(u.CreatedAt)).Scan(&u.ID)
 	})
 	if err != nil {
 		return u, fmt.Errorf("add user: %w", err)
@@ -88,17 +121,13 @@ func (db *DB) AddUser(ctx context.Context, email string, role auth.Role, passwor
 
 // UserByEmail returns a user for sign-in.
 func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
-	var u User
-	var role string
-	var disabled int
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, email, role, password_hash, disabled FROM users WHERE email = ?`),
-		strings.ToLower(strings.TrimSpace(email))).Scan(&u.ID, &u.Email, &role, &u.PasswordHash, &disabled)
+	u, err := scanUser(db.r.QueryRowContext(ctx, db.q(`SELECT `+userCols+` FROM users WHERE email = ?`),
+		strings.ToLower(strings.TrimSpace(email))))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, validation.ErrNotFound
 	}
 	if err != nil {
 		return u, fmt.Errorf("look up user: %w", err)
 	}
-	u.Role, u.Disabled = auth.Role(role), disabled == 1
 	return u, nil
 }

@@ -120,8 +120,20 @@ const MaxPage = 500
 
 // ListWorkItems returns items matching f, newest first.
 func (db *DB) ListWorkItems(ctx context.Context, f workitem.Filter) ([]workitem.Item, error) {
-	var c conds
+	c := itemConds(f)
 	c.in("state", f.States)
+	c.before(f.After)
+	items, err := queryAll(ctx, db, "work items", c.page(itemColumns, "workitems", f.Limit), c.args, scanItem)
+	if err != nil {
+		return nil, err
+	}
+	return items, db.loadTags(ctx, db.r, itemPtrs(items))
+}
+
+// itemConds is the WHERE clause of f's field filters (not its states or
+// cursor, which the board and the list apply differently).
+func itemConds(f workitem.Filter) conds {
+	var c conds
 	c.eq("type", string(f.Type))
 	c.eq("severity", string(f.Severity))
 	c.eq("source", f.Source)
@@ -130,16 +142,15 @@ func (db *DB) ListWorkItems(ctx context.Context, f workitem.Filter) ([]workitem.
 		c.add("id IN (SELECT workitem_id FROM workitem_tags WHERE tag = ?)", f.Tag)
 	}
 	c.contains("title", f.Text)
-	c.before(f.After)
-	items, err := queryAll(ctx, db, "work items", c.page(itemColumns, "workitems", f.Limit), c.args, scanItem)
-	if err != nil {
-		return nil, err
-	}
+	return c
+}
+
+func itemPtrs(items []workitem.Item) []*workitem.Item {
 	ptrs := make([]*workitem.Item, len(items))
 	for i := range items {
 		ptrs[i] = &items[i]
 	}
-	return items, db.loadTags(ctx, db.r, ptrs)
+	return ptrs
 }
 
 // UpdateWorkItem reads item id inside a write transaction, lets fn change it

@@ -90,6 +90,22 @@ func NewGraphPoller(api GraphAPI, in Ingester, st GraphStore, o GraphOptions) *G
 // Name identifies the module.
 func (p *GraphPoller) Name() string { return "graph" }
 
+// Kind says what the module is, for the health page.
+func (p *GraphPoller) Kind() string { return "poller" }
+
+// Budget reports the Graph client's request budget (none when the API
+// is not a budgeted client, as in tests).
+func (p *GraphPoller) Budget() Budget {
+	b, ok := p.api.(interface {
+		Budget() (used, limit int, window time.Duration)
+	})
+	if !ok {
+		return Budget{}
+	}
+	used, limit, window := b.Budget()
+	return Budget{Used: used, Limit: limit, Window: window}
+}
+
 func (p *GraphPoller) cursorName() string {
 	if p.legacy != "" {
 		return "graph:alerts:" + p.legacy + ":updated"

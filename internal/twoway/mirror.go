@@ -51,6 +51,9 @@ func NewMirror(t Tracker, st MirrorStore, proc *workitem.Process, log *slog.Logg
 // Name identifies the module.
 func (m *Mirror) Name() string { return "mirror:" + m.tracker.Target() }
 
+// Kind says what the module is, for the health page.
+func (m *Mirror) Kind() string { return "mirror" }
+
 // UpdateAll queues a create for every item created since the last pass.
 // The create's
 // idempotency key is the item's, so a pass repeated after a crash queues

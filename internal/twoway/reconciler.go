@@ -39,6 +39,9 @@ func NewReconciler(st ReconcileStore, log *slog.Logger) *Reconciler {
 // Name identifies the module.
 func (r *Reconciler) Name() string { return "reconciler" }
 
+// Kind says what the module is, for the health page.
+func (r *Reconciler) Kind() string { return "reconciler" }
+
 // UpdateAll runs one pass. A decision is queued once per incident version
 // (its idempotency key names the version), so repeated passes before the
 // write lands add nothing.

@@ -158,6 +158,9 @@ func NewSentinelPoller(api SentinelAPI, st IncidentStore, items Follower, proc *
 // Name identifies the module.
 func (p *SentinelPoller) Name() string { return "sentinel:" + p.name }
 
+// Kind says what the module is, for the health page.
+func (p *SentinelPoller) Kind() string { return "poller" }
+
 func (p *SentinelPoller) cursorName() string { return "sentinel:" + p.name + ":modified" }
 
 // UpdateAll runs one poll: the incidents modified since the watermark

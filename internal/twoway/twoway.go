@@ -7,7 +7,8 @@
 // package connector/….
 //
 // Each worker here is an engine module: a Name and an idempotent
-// UpdateAll(ctx), run in order on a ticker by RunCycle.
+// UpdateAll(ctx), run in order on a ticker by RunCycle, which can record
+// each pass in a Health registry for the admin page.
 package twoway
 
 import (
@@ -30,6 +31,13 @@ type Module interface {
 // within one cycle, not after a poll, a reconcile and a send that each
 // wait for their own ticker. A failed module is logged; the others run.
 func RunCycle(ctx context.Context, modules []Module, interval time.Duration, after func(), log *slog.Logger) {
+	RunCycleWithHealth(ctx, modules, interval, after, log, nil)
+}
+
+// RunCycleWithHealth is RunCycle recording each module's passes in h
+// (nil records nothing).
+func RunCycleWithHealth(ctx context.Context, modules []Module, interval time.Duration, after func(), log *slog.Logger, h *Health) {
+	h.Register(modules...)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -37,7 +45,7 @@ func RunCycle(ctx context.Context, modules []Module, interval time.Duration, aft
 			if ctx.Err() != nil {
 				return
 			}
-			if err := m.UpdateAll(ctx); err != nil && ctx.Err() == nil {
+			if err := h.Run(ctx, m); err != nil && ctx.Err() == nil {
 				log.Warn("sync pass failed", "module", m.Name(), "err", err)
 			}
 		}

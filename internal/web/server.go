@@ -69,6 +69,13 @@ type Options struct {
 	Version string
 	// Boards receives Azure Boards service hooks; nil when no mirror is configured.
 	Boards BoardsHook
+	// UI adds the web interface's routes; nil serves the API alone.
+	UI Pages
+}
+
+// Pages is a set of routes served beside the API (the web interface).
+type Pages interface {
+	Register(mux *http.ServeMux)
 }
 
 // Server is vigil's HTTP server.
@@ -82,6 +89,7 @@ type Server struct {
 	maxBody   int64
 	version   string
 	boards    BoardsHook
+	ui        Pages
 	mux       *http.ServeMux
 	handler   http.Handler
 
@@ -112,7 +120,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -195,6 +203,9 @@ func (s *Server) routes(metrics http.Handler) {
 			h = s.authenticate(rt.action, h)
 		}
 		s.mux.HandleFunc(rt.method+" "+rt.path, h)
+	}
+	if s.ui != nil {
+		s.ui.Register(s.mux)
 	}
 	// Unknown /api/ paths answer JSON, not the mux's text 404; a known
 	// path with the wrong method answers 405 with the methods it has.

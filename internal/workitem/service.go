@@ -26,6 +26,10 @@ type Store interface {
 	AddTask(ctx context.Context, t Task, actor string) (Task, error)
 	UpdateTask(ctx context.Context, itemID, taskID int64, actor string, fn func(*Task) (string, error)) (Task, error)
 	Tasks(ctx context.Context, id int64) ([]Task, error)
+	BoardColumn(ctx context.Context, state string, f Filter, limit int) ([]Item, int, error)
+	GetOutbox(ctx context.Context, id int64) (outbox.Message, error)
+	RetryOutboxNow(ctx context.Context, id int64) error
+	AppendTimeline(ctx context.Context, itemID int64, actor, kind, message string, data any) error
 }
 
 // Service applies changes to work items: it checks the actor's role and
@@ -97,6 +101,45 @@ func (s *Service) List(ctx context.Context, actor auth.Actor, f Filter) ([]Item,
 		}
 	}
 	return s.store.ListWorkItems(ctx, f)
+}
+
+// Board returns one column per state of the process, in board order, each
+// with the number of items matching f and the newest perColumn of them.
+// f.States, f.After and f.Limit are ignored.
+func (s *Service) Board(ctx context.Context, actor auth.Actor, f Filter, perColumn int) ([]Column, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	cols := make([]Column, 0, len(s.proc.States))
+	for _, st := range s.proc.States {
+		items, n, err := s.store.BoardColumn(ctx, st.Name, f, perColumn)
+		if err != nil {
+			return nil, fmt.Errorf("board column %s: %w", st.Name, err)
+		}
+		cols = append(cols, Column{State: st.Name, Terminal: st.Terminal, ReasonRequired: st.ReasonRequired, Count: n, Items: items})
+	}
+	return cols, nil
+}
+
+// RetryWrite makes a pending or failed write-back of item id due now, and
+// says so on the item's timeline.
+func (s *Service) RetryWrite(ctx context.Context, actor auth.Actor, id, msgID int64) error {
+	if err := actor.Check(auth.ActionTriage); err != nil {
+		return err
+	}
+	m, err := s.store.GetOutbox(ctx, msgID)
+	if err != nil {
+		return err
+	}
+	if m.WorkItemID != id {
+		return fmt.Errorf("write %d of work item %d: %w", msgID, id, validation.ErrNotFound)
+	}
+	if err := s.store.RetryOutboxNow(ctx, msgID); err != nil {
+		return err
+	}
+	return s.store.AppendTimeline(ctx, id, actor.String(), KindSync,
+		fmt.Sprintf("retry now requested: %s %s on %s", m.Target, m.Op, m.Resource),
+		map[string]any{"outbox_id": msgID, "target": m.Target, "op": m.Op})
 }
 
 // Transition moves an item to state to. ifRev, when non-zero, is the

@@ -112,3 +112,13 @@ type Patch struct {
 	Assignee *string
 	Tags     *[]string
 }
+
+// Column is one state's column of the board: how many items match the
+// filter, and the newest of them.
+type Column struct {
+	State          string
+	Terminal       bool
+	ReasonRequired bool
+	Count          int
+	Items          []Item
+}

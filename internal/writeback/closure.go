@@ -44,3 +44,13 @@ func ClosureFor(to, reason string) Closure {
 	}
 	return closedDefault
 }
+
+// ReasonPresets are the phrases of Closures, capitalized, for the UI to
+// offer when a move needs a reason.
+func ReasonPresets() []string {
+	out := make([]string, 0, len(Closures))
+	for _, c := range Closures {
+		out = append(out, strings.ToUpper(c.Match[:1])+c.Match[1:])
+	}
+	return out
+}

@@ -239,6 +239,26 @@ func (l *limiter) reserve(now time.Time) time.Duration {
 	return l.sent[0].Add(l.window).Sub(now)
 }
 
+// used counts the grants still inside the window at now. It only reads:
+// reserve prunes.
+func (l *limiter) used(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for i := len(l.sent) - 1; i >= 0 && now.Before(l.sent[i].Add(l.window)); i-- {
+		n++
+	}
+	return n
+}
+
+// Budget reports the client's request budget: how many requests were
+// granted within the last window (the sliding minute), out of how many
+// the window allows. Retries count: each attempt takes a slot. It is safe
+// for concurrent use.
+func (c *Client) Budget() (used, limit int, window time.Duration) {
+	return c.limiter.used(c.clock.Now()), c.limiter.budget, c.limiter.window
+}
+
 // take waits, honouring ctx, until the budget has a slot.
 func (c *Client) take(ctx context.Context) error {
 	for {

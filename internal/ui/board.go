@@ -1,0 +1,305 @@
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/validation"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// filter is the board's and the triage queue's filter, kept in the URL so
+// that a filtered board can be bookmarked and shared.
+type filter struct {
+	Type, Severity, Source, Assignee, Tag, Q string
+	All                                      bool
+}
+
+func parseFilter(q url.Values) filter {
+	get := func(k string) string { return strings.TrimSpace(q.Get(k)) }
+	return filter{Type: get("type"), Severity: get("severity"), Source: get("source"), Assignee: get("assignee"),
+		Tag: strings.ToLower(get("tag")), Q: get("q"), All: q.Get("all") == "1"}
+}
+
+// Encode is the filter as a query string, without the leading "?".
+func (f filter) Encode() string {
+	q := url.Values{}
+	for k, v := range map[string]string{"type": f.Type, "severity": f.Severity, "source": f.Source,
+		"assignee": f.Assignee, "tag": f.Tag, "q": f.Q} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.All {
+		q.Set("all", "1")
+	}
+	return q.Encode()
+}
+
+// Active reports whether any filter is set.
+func (f filter) Active() bool {
+	return f.Type != "" || f.Severity != "" || f.Source != "" || f.Assignee != "" || f.Tag != "" || f.Q != ""
+}
+
+func (f filter) workitem(v *view) (workitem.Filter, error) {
+	wf := workitem.Filter{Type: workitem.Type(f.Type), Severity: alert.Severity(f.Severity), Source: f.Source,
+		Assignee: f.Assignee, Tag: f.Tag, Text: f.Q}
+	if f.Assignee == "me" {
+		wf.Assignee = v.Actor.Name
+	}
+	if f.Severity != "" && !wf.Severity.Valid() {
+		return wf, validation.NewFieldError("severity", "unknown severity %q", f.Severity)
+	}
+	return wf, nil
+}
+
+// Choices for the filter bar.
+var (
+	types      = []workitem.Type{workitem.TypeIssue, workitem.TypeProblem, workitem.TypeTask}
+	severities = []alert.Severity{alert.SeverityCritical, alert.SeverityHigh, alert.SeverityMedium, alert.SeverityLow, alert.SeverityInformational}
+	sources    = []string{"sentinel", "defender", "graph", "alertmanager", "pagerduty", "azure-monitor", "api"}
+)
+
+type move struct {
+	To     string
+	Reason bool
+}
+
+type cardView struct {
+	workitem.Item
+	Moves   []move
+	CanMove bool
+	CSRF    string
+}
+
+type columnView struct {
+	workitem.Column
+	Cards []cardView
+	More  int // matching items not shown
+}
+
+type boardData struct {
+	Filter     filter
+	Columns    []columnView
+	Types      []workitem.Type
+	Severities []alert.Severity
+	Sources    []string
+	Presets    []string
+	Total      int
+}
+
+// moves lists, per state, where an item may go and whether the move needs
+// a reason.
+func (u *UI) moves() map[string][]move {
+	p := u.o.Items.Process()
+	out := map[string][]move{}
+	for _, s := range p.StateNames() {
+		for _, to := range p.Next(s) {
+			out[s] = append(out[s], move{To: to, Reason: p.CheckTransition(s, to, "") != nil})
+		}
+	}
+	return out
+}
+
+func (u *UI) cards(items []workitem.Item, v *view, moves map[string][]move) []cardView {
+	out := make([]cardView, len(items))
+	can := v.CanTriage()
+	for i, it := range items {
+		out[i] = cardView{Item: it, Moves: moves[it.State], CanMove: can, CSRF: v.CSRF}
+	}
+	return out
+}
+
+func (u *UI) board(w http.ResponseWriter, r *http.Request, v *view) {
+	f := parseFilter(r.URL.Query())
+	wf, err := f.workitem(v)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	limit := u.o.PerColumn
+	if f.All {
+		limit = 1 << 20
+	}
+	cols, err := u.o.Items.Board(r.Context(), v.Actor, wf, limit)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	moves := u.moves()
+	d := boardData{Filter: f, Types: types, Severities: severities, Sources: sources, Presets: u.o.ReasonPresets}
+	for _, c := range cols {
+		d.Columns = append(d.Columns, columnView{Column: c, Cards: u.cards(c.Items, v, moves), More: c.Count - len(c.Items)})
+		d.Total += c.Count
+	}
+	v.Title, v.Nav, v.Data = "Board", "board", d
+	name := "board.html"
+	if r.Header.Get("HX-Target") == "board" {
+		name = "board-columns"
+	}
+	u.render(w, http.StatusOK, name, v)
+}
+
+// card renders one card for the live updates, 204 when the item does not
+// match the board's filter any more, with the columns' counts in a header.
+func (u *UI) card(w http.ResponseWriter, r *http.Request, v *view) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	f := parseFilter(r.URL.Query())
+	wf, err := f.workitem(v)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	it, err := u.o.Items.Get(r.Context(), v.Actor, id)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	if err := u.countsHeader(w, r, v, wf); err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	if !matches(it, wf) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	u.renderData(w, http.StatusOK, "card", u.cards([]workitem.Item{it}, v, u.moves())[0])
+}
+
+// countsHeader puts each column's count under the filter in X-Board-Counts,
+// so that a live update keeps the headers exact.
+func (u *UI) countsHeader(w http.ResponseWriter, r *http.Request, v *view, wf workitem.Filter) error {
+	cols, err := u.o.Items.Board(r.Context(), v.Actor, wf, 0)
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	for _, c := range cols {
+		counts[c.State] = c.Count
+	}
+	b, _ := json.Marshal(counts)
+	w.Header().Set("X-Board-Counts", string(b))
+	return nil
+}
+
+// matches applies a board filter to one item, as the store's query does.
+func matches(it workitem.Item, f workitem.Filter) bool {
+	switch {
+	case f.Type != "" && it.Type != f.Type,
+		f.Severity != "" && it.Severity != f.Severity,
+		f.Source != "" && it.Source != f.Source,
+		f.Assignee != "" && it.Assignee != f.Assignee,
+		f.Tag != "" && !slices.Contains(it.Tags, f.Tag),
+		f.Text != "" && !strings.Contains(strings.ToLower(it.Title), strings.ToLower(f.Text)):
+		return false
+	}
+	return true
+}
+
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, validation.NewFieldError(name, "must be a positive integer")
+	}
+	return id, nil
+}
+
+type moveData struct {
+	Item    workitem.Item
+	To      string
+	Reason  bool
+	Presets []string
+	Back    string
+	Error   string
+}
+
+// moveForm asks for the reason of a move that needs one: a dialog for
+// app.js, a page without JavaScript.
+func (u *UI) moveForm(w http.ResponseWriter, r *http.Request, v *view) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	it, err := u.o.Items.Get(r.Context(), v.Actor, id)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	to := r.URL.Query().Get("to")
+	p := u.o.Items.Process()
+	if err := p.CheckTransition(it.State, to, "x"); err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	d := moveData{Item: it, To: to, Reason: p.CheckTransition(it.State, to, "") != nil, Presets: u.o.ReasonPresets,
+		Back: r.URL.Query().Get("back")}
+	v.Title, v.Nav, v.Data = fmt.Sprintf("Move #%d to %s", it.ID, to), "board", d
+	name := "move.html"
+	if isScript(r) {
+		name = "move-form"
+	}
+	u.render(w, http.StatusOK, name, v)
+}
+
+// move applies a move from a card's button, a drag or the reason form.
+// Scripts get the card back (and the counts); a plain form redirects.
+func (u *UI) move(w http.ResponseWriter, r *http.Request, v *view) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	rev, _ := strconv.Atoi(r.PostFormValue("rev"))
+	to, reason := r.PostFormValue("to"), r.PostFormValue("reason")
+	it, err := u.o.Items.Transition(r.Context(), v.Actor, id, to, reason, rev)
+	if err != nil {
+		if !isScript(r) && isFieldErr(err) {
+			// Show the form again with the message, keeping what was typed.
+			cur, gerr := u.o.Items.Get(r.Context(), v.Actor, id)
+			if gerr == nil {
+				v.Title, v.Nav = fmt.Sprintf("Move #%d to %s", id, to), "board"
+				v.Data = moveData{Item: cur, To: to, Reason: true, Presets: u.o.ReasonPresets,
+					Back: r.PostFormValue("back"), Error: err.Error()}
+				u.render(w, http.StatusBadRequest, "move.html", v)
+				return
+			}
+		}
+		u.fail(w, r, v, err)
+		return
+	}
+	u.feed.Poke()
+	if !isScript(r) {
+		back(w, r, "/board")
+		return
+	}
+	f := parseFilter(formQuery(r))
+	wf, _ := f.workitem(v)
+	if err := u.countsHeader(w, r, v, wf); err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	u.renderData(w, http.StatusOK, "card", u.cards([]workitem.Item{it}, v, u.moves())[0])
+}
+
+// formQuery is the board filter a script sent along with a form.
+func formQuery(r *http.Request) url.Values {
+	q, _ := url.ParseQuery(r.PostFormValue("filter"))
+	return q
+}
+
+func isFieldErr(err error) bool {
+	var fe *validation.FieldError
+	return errors.As(err, &fe)
+}

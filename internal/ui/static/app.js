@@ -1,0 +1,262 @@
+// vigil's page behaviour: live updates, moving cards (drag, buttons and
+// the reason dialog) and the triage queue's selection. The pages work
+// without it: every action is also a plain form or link.
+(function () {
+  "use strict";
+  const body = document.body;
+  const csrf = body.dataset.csrf || "";
+
+  // htmx requests carry the session's CSRF token.
+  document.addEventListener("htmx:configRequest", (e) => { e.detail.headers["X-CSRF-Token"] = csrf; });
+  document.addEventListener("htmx:responseError", (e) => {
+    toast(e.detail.xhr.responseText || "The request failed.", true);
+  });
+
+  let toastTimer;
+  function toast(msg, bad) {
+    const t = document.getElementById("toast");
+    if (!t) return;
+    t.textContent = msg;
+    t.classList.toggle("bad", !!bad);
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { t.hidden = true; }, bad ? 7000 : 3500);
+  }
+
+  function request(method, url, form) {
+    return fetch(url, {
+      method, body: form, credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "X-Requested-With": "fetch" },
+    });
+  }
+
+  const board = () => document.getElementById("board");
+  const filterQuery = () => (board() ? board().dataset.filter || "" : "");
+
+  function updateCounts(res) {
+    const h = res.headers.get("X-Board-Counts");
+    if (!h) return;
+    let total = 0;
+    for (const [state, n] of Object.entries(JSON.parse(h))) {
+      const el = document.querySelector(`[data-count="${CSS.escape(state)}"]`);
+      if (el) { el.textContent = n; el.setAttribute("aria-label", n + " items"); }
+      total += n;
+    }
+    const t = document.querySelector(".total");
+    if (t && board()) t.textContent = total + " items";
+  }
+
+  // placeCard puts a card rendered by the server in its column, newest
+  // first, replacing the old one.
+  function placeCard(html, flash) {
+    const tpl = document.createElement("template");
+    tpl.innerHTML = html.trim();
+    const card = tpl.content.firstElementChild;
+    if (!card) return;
+    const old = document.getElementById(card.id);
+    const list = document.querySelector(`.cards[data-state="${CSS.escape(card.dataset.state)}"]`);
+    if (old) old.remove();
+    if (!list) return;
+    const id = Number(card.dataset.id);
+    const before = Array.from(list.children).find((c) => Number(c.dataset.id) < id);
+    list.insertBefore(card, before || null);
+    if (flash) card.classList.add("flash-in");
+    if (window.htmx) htmx.process(card);
+  }
+
+  // move asks the server to move item id to state to. A move that needs
+  // a reason opens the reason dialog first.
+  async function move(id, to, reason, rev) {
+    const card = document.getElementById("card-" + id);
+    const needsReason = card ? (card.dataset.reasonTo || "").split(" ").includes(to) : false;
+    if (reason === undefined && needsReason) {
+      openMoveDialog(id, to);
+      return false;
+    }
+    const f = new FormData();
+    f.set("to", to);
+    f.set("reason", reason || "");
+    f.set("rev", rev || (card ? card.dataset.rev : ""));
+    f.set("filter", filterQuery());
+    const res = await request("POST", `/items/${id}/move`, f);
+    const text = await res.text();
+    if (!res.ok) {
+      toast(text || `Could not move #${id} to ${to}.`, true);
+      if (res.status === 409) refreshCard(id);
+      return false;
+    }
+    updateCounts(res);
+    if (board()) placeCard(text, true);
+    toast(`Moved #${id} to ${to}.`);
+    const main = document.getElementById("item-main");
+    if (main && window.htmx) htmx.ajax("GET", `/items/${id}`, { target: "#item-main", swap: "outerHTML" });
+    return true;
+  }
+  window.vigil = { move };
+
+  async function refreshCard(id) {
+    if (!board()) return;
+    const q = filterQuery();
+    const res = await request("GET", `/board/cards/${id}${q ? "?" + q : ""}`);
+    if (res.status === 204) {
+      const old = document.getElementById("card-" + id);
+      if (old) old.remove();
+      updateCounts(res);
+      return;
+    }
+    if (!res.ok) return;
+    updateCounts(res);
+    placeCard(await res.text(), true);
+  }
+
+  // The reason dialog.
+  const dialog = document.getElementById("dialog");
+  async function openMoveDialog(id, to, back) {
+    const res = await request("GET", `/items/${id}/move?to=${encodeURIComponent(to)}` + (back ? "&back=" + encodeURIComponent(back) : ""));
+    const text = await res.text();
+    if (!res.ok) { toast(text, true); return; }
+    document.getElementById("dialog-body").innerHTML = text;
+    dialog.showModal();
+    const ta = dialog.querySelector("textarea");
+    if (ta) ta.focus();
+  }
+  if (dialog) {
+    dialog.addEventListener("click", (e) => {
+      const preset = e.target.closest("[data-preset]");
+      if (preset) {
+        const ta = dialog.querySelector("textarea");
+        ta.value = preset.dataset.preset + ta.value.replace(/^[^:]*:\s*/, "");
+        ta.focus();
+        return;
+      }
+      if (e.target.closest(".cancel")) { e.preventDefault(); dialog.close(); }
+      if (e.target === dialog) dialog.close();
+    });
+    dialog.addEventListener("submit", async (e) => {
+      const form = e.target.closest(".move-form");
+      if (!form) return;
+      e.preventDefault();
+      const data = new FormData(form);
+      if (await move(form.dataset.id, form.dataset.to, data.get("reason"), data.get("rev"))) dialog.close();
+    });
+  }
+
+  // Move buttons and links on cards and on the item page.
+  document.addEventListener("click", (e) => {
+    const el = e.target.closest(".moves .move");
+    if (!el) return;
+    const holder = el.closest("[data-id]");
+    if (!holder) return;
+    e.preventDefault();
+    const id = holder.dataset.id;
+    if (el.dataset.reason === "true") {
+      openMoveDialog(id, el.dataset.to, el.closest("#item-main") ? `/items/${id}` : "");
+    } else {
+      move(id, el.dataset.to, "", holder.dataset.rev || (document.getElementById("item-main") || {}).dataset?.rev);
+    }
+  });
+
+  // Drag and drop: a card can only be dropped on a column its process
+  // allows; a move that needs a reason asks for it before anything moves.
+  function initBoard() {
+    const b = board();
+    if (!b || !window.Sortable || body.dataset.canTriage !== "true") return;
+    b.querySelectorAll(".cards").forEach((list) => {
+      Sortable.create(list, {
+        group: {
+          name: "board",
+          pull: (to, from, dragEl) => dragEl.dataset.movable === "true",
+          put: (to, from, dragEl) => (dragEl.dataset.next || "").split(" ").includes(to.el.dataset.state),
+        },
+        sort: false,
+        forceFallback: true,
+        fallbackTolerance: 4,
+        delayOnTouchOnly: true,
+        delay: 150,
+        filter: "a, button, input, select, textarea",
+        preventOnFilter: false,
+        draggable: ".card[data-movable]",
+        onStart: (evt) => {
+          b.classList.add("dragging");
+          const next = (evt.item.dataset.next || "").split(" ");
+          b.querySelectorAll(".column").forEach((c) => c.classList.toggle("can-drop", next.includes(c.dataset.state)));
+        },
+        onEnd: (evt) => {
+          b.classList.remove("dragging");
+          b.querySelectorAll(".column").forEach((c) => c.classList.remove("can-drop"));
+          if (evt.to === evt.from) return;
+          // Put the card back; it moves when the server agrees.
+          evt.from.insertBefore(evt.item, evt.from.children[evt.oldIndex] || null);
+          move(evt.item.dataset.id, evt.to.dataset.state);
+        },
+      });
+    });
+  }
+
+  // Triage: select all and the selection count.
+  function initTriage() {
+    const form = document.getElementById("triage-form");
+    if (!form) return;
+    const all = document.getElementById("select-all");
+    const boxes = () => Array.from(form.querySelectorAll('input[name="id"]'));
+    const count = () => {
+      const n = boxes().filter((b) => b.checked).length;
+      document.getElementById("selected-count").textContent = n + " selected";
+      if (all) all.checked = n > 0 && n === boxes().length;
+    };
+    form.addEventListener("change", (e) => {
+      if (e.target === all) boxes().forEach((b) => { b.checked = all.checked; });
+      count();
+    });
+    form.addEventListener("submit", (e) => {
+      const btn = e.submitter;
+      const reason = document.getElementById("triage-reason");
+      if (btn && btn.dataset.reason === "true" && reason && !reason.value.trim()) {
+        e.preventDefault();
+        toast("A reason is required to " + btn.textContent.trim().toLowerCase() + ".", true);
+        reason.focus();
+      } else if (!boxes().some((b) => b.checked)) {
+        e.preventDefault();
+        toast("Select at least one item.", true);
+      }
+    });
+    count();
+  }
+
+  // Live updates over server-sent events.
+  function initLive() {
+    const ind = document.getElementById("live");
+    if (!ind || !window.EventSource) return;
+    const es = new EventSource("/events");
+    es.onopen = () => { ind.classList.add("on"); ind.querySelector(".live-text").textContent = "live"; };
+    es.onerror = () => { ind.classList.remove("on"); ind.querySelector(".live-text").textContent = "reconnecting"; };
+    const pending = new Map();
+    es.addEventListener("item", (e) => {
+      const c = JSON.parse(e.data);
+      if (board()) {
+        // Coalesce bursts per card.
+        clearTimeout(pending.get(c.id));
+        pending.set(c.id, setTimeout(() => { pending.delete(c.id); refreshCard(c.id); }, 150));
+        return;
+      }
+      const main = document.getElementById("item-main");
+      if (main && String(c.id) === main.dataset.id && String(c.rev) !== main.dataset.rev) {
+        const busy = main.contains(document.activeElement) && /TEXTAREA|INPUT|SELECT/.test(document.activeElement.tagName)
+          && document.activeElement.value;
+        if (busy) toast("This item changed; save your edit, then reload to see the change.");
+        else if (window.htmx) htmx.ajax("GET", `/items/${c.id}`, { target: "#item-main", swap: "outerHTML" });
+      }
+      const tf = document.getElementById("triage-form") || document.querySelector(".empty");
+      if (tf && body.dataset.nav === "triage" && c.state === "New" && !document.getElementById("triage-" + c.id)) {
+        toast("New items arrived. Reload to see them.");
+      }
+    });
+    window.addEventListener("pagehide", () => es.close());
+  }
+
+  function init() { initBoard(); initTriage(); initLive(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+  // htmx replaces the board when filters change.
+  document.addEventListener("htmx:afterSwap", (e) => { if (e.detail.target && e.detail.target.id === "board") initBoard(); });
+})();

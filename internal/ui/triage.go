@@ -1,0 +1,100 @@
+package ui
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+type triageData struct {
+	Filter   filter
+	Items    []workitem.Item
+	Count    int
+	Actions  []move
+	Presets  []string
+	Moved    int
+	To       string
+	Failures []string
+}
+
+// triage is the queue of items in the initial state, oldest first: the
+// order they should be looked at in.
+func (u *UI) triage(w http.ResponseWriter, r *http.Request, v *view) {
+	f := parseFilter(r.URL.Query())
+	wf, err := f.workitem(v)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	p := u.o.Items.Process()
+	cols, err := u.o.Items.Board(r.Context(), v.Actor, wf, 500)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	d := triageData{Filter: f, Actions: u.moves()[p.Initial()], Presets: u.o.ReasonPresets}
+	for _, c := range cols {
+		if c.State == p.Initial() {
+			d.Count = c.Count
+			d.Items = c.Items
+		}
+	}
+	// Oldest first.
+	for i, j := 0, len(d.Items)-1; i < j; i, j = i+1, j-1 {
+		d.Items[i], d.Items[j] = d.Items[j], d.Items[i]
+	}
+	q := r.URL.Query()
+	d.Moved, _ = strconv.Atoi(q.Get("moved"))
+	d.To = q.Get("to")
+	if fl := q.Get("failed"); fl != "" {
+		d.Failures = strings.Split(fl, "\n")
+	}
+	v.Title, v.Nav, v.Data = "Triage", "triage", d
+	u.render(w, http.StatusOK, "triage.html", v)
+}
+
+// triageAction approves or removes the selected items with one reason.
+// Each item moves on its own, so one refused move (an item someone moved
+// meanwhile) does not stop the others; the refusals are listed.
+func (u *UI) triageAction(w http.ResponseWriter, r *http.Request, v *view) {
+	if err := r.ParseForm(); err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	to, reason := r.PostForm.Get("to"), r.PostForm.Get("reason")
+	var moved int
+	var failures []string
+	for _, s := range r.PostForm["id"] {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("%q is not an item id", s))
+			continue
+		}
+		if _, err := u.o.Items.Transition(r.Context(), v.Actor, id, to, reason, 0); err != nil {
+			_, msg := errorStatus(err)
+			failures = append(failures, fmt.Sprintf("#%d: %s", id, msg))
+			continue
+		}
+		moved++
+	}
+	if moved > 0 {
+		u.feed.Poke()
+	}
+	if len(r.PostForm["id"]) == 0 {
+		failures = append(failures, "select at least one item")
+	}
+	q := url.Values{"moved": {strconv.Itoa(moved)}, "to": {to}}
+	if len(failures) > 0 {
+		q.Set("failed", strings.Join(failures, "\n"))
+	}
+	if fq, err := url.ParseQuery(r.PostForm.Get("filter")); err == nil {
+		for k, vs := range fq {
+			q[k] = vs
+		}
+	}
+	http.Redirect(w, r, "/triage?"+q.Encode(), http.StatusSeeOther)
+}
