@@ -113,8 +113,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		targets[name] = t
 	}
 	accounts := account.New(db, clk, account.Options{Logger: log})
-	face, err := ui.New(ui.Options{Items: items, Accounts: accounts, Records: db, Connectors: sy.health.Snapshot,
-		ReasonPresets: writeback.ReasonPresets(), SecureCookies: cfg.SecureCookies, Clock: clk, Logger: log, Version: Version})
+	uo := ui.Options{Items: items, Accounts: accounts, Records: db,
+		ReasonPresets: writeback.ReasonPresets(), SecureCookies: cfg.SecureCookies, Clock: clk, Logger: log, Version: Version}
+	if len(sy.modules) > 0 {
+		uo.Connectors = sy.health.Snapshot
+	}
+	if cfg.OIDC.Enabled() {
+		s, err := newSingleSignOn(cfg.OIDC, clk)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		uo.SSO, uo.SSOName = s, "Microsoft Entra ID"
+	}
+	face, err := ui.New(uo)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("web interface: %w", err)

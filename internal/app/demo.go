@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/auth"
@@ -60,6 +62,9 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 	info := simSrv.Info
 	hookPassword := randomHex(16)
 	cfg.Sync = DemoSync(info, hookPassword)
+	if cfg.OIDC, err = demoSignIn(sim, info, &cfg, caFile); err != nil {
+		return err
+	}
 
 	a, err := New(ctx, cfg, log, clock.Real{})
 	if err != nil {
@@ -189,4 +194,27 @@ func demoUser(ctx context.Context, a *App) (string, error) {
 		return "", fmt.Errorf("demo user: %w", err)
 	}
 	return "sign in as " + DemoEmail + " with password " + password, nil
+}
+
+// demoSignIn points single sign-on at the simulated Entra ID, whose
+// account picker signs in its users: an analyst (responder), a SOC lead
+// (admin) and an auditor (viewer), by their app roles.
+func demoSignIn(sim *simulator.Simulator, info simulator.Info, cfg *config.Config, caFile string) (config.OIDC, error) {
+	// The redirect URL names vigil's port, so it must be known now.
+	if strings.HasSuffix(cfg.Listen, ":0") {
+		l, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return config.OIDC{}, fmt.Errorf("demo listen: %w", err)
+		}
+		cfg.Listen = l.Addr().String()
+		l.Close()
+	}
+	redirect := "http://" + cfg.Listen + "/login/sso/callback"
+	if err := sim.AddRedirectURI(redirect); err != nil {
+		return config.OIDC{}, err
+	}
+	sim.AddUser("soc.lead@contoso.com", "Sam SOC Lead", "vigil.admin")
+	sim.AddUser("auditor@contoso.com", "Avery Auditor", "vigil.viewer")
+	return config.OIDC{Issuer: sim.Issuer(), ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+		RedirectURL: redirect, CAFile: caFile}, nil
 }

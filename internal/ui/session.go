@@ -105,7 +105,12 @@ func (u *UI) ssoBegin(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	authURL, a := u.o.SSO.Begin()
+	authURL, a, err := u.o.SSO.Begin(r.Context())
+	if err != nil {
+		u.log.Warn("single sign-on unavailable", "err", err)
+		http.Redirect(w, r, "/login?error="+url.QueryEscape("single sign-on is unavailable right now; try again or sign in with a password"), http.StatusSeeOther)
+		return
+	}
 	b, _ := json.Marshal(ssoCookieValue{Attempt: a, Next: safeNext(r.URL.Query().Get("next"))})
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: base64.RawURLEncoding.EncodeToString(b), Path: "/login/sso",
 		MaxAge: 600, HttpOnly: true, Secure: u.secureRequest(r), SameSite: http.SameSiteLaxMode})

@@ -68,7 +68,7 @@ type Records interface {
 
 // SSO is an OpenID Connect provider (Entra ID); nil when not configured.
 type SSO interface {
-	Begin() (authURL string, a Attempt)
+	Begin(ctx context.Context) (authURL string, a Attempt, err error)
 	Finish(ctx context.Context, a Attempt, state, code string) (account.Identity, error)
 	ProviderError(q url.Values) error
 }
