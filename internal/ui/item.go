@@ -144,12 +144,30 @@ func (u *UI) timeline(r *http.Request, v *view, id int64) ([]entryView, int64, e
 	out := make([]entryView, len(all))
 	for i, e := range all {
 		ev := entryView{Entry: e}
-		if raw, ok := e.Data.(json.RawMessage); ok && len(raw) > 0 && string(raw) != "null" {
+		if raw, ok := e.Data.(json.RawMessage); ok && len(raw) > 0 && string(raw) != "null" && informative(e.Kind, raw) {
 			ev.Detail = prettyJSON(raw)
 		}
 		out[len(all)-1-i] = ev
 	}
 	return out, older, nil
+}
+
+// informative reports whether an entry's data says more than its message:
+// a decision's inputs, a write's key, where a follow-up came from; not the
+// from and to of a field change, which the message already spells out.
+func informative(kind string, raw json.RawMessage) bool {
+	switch kind {
+	case workitem.KindUpdate, workitem.KindTask, workitem.KindComment:
+		return false
+	case workitem.KindTransition:
+		var m map[string]any
+		if json.Unmarshal(raw, &m) != nil {
+			return true
+		}
+		_, origin := m["origin"]
+		return origin
+	}
+	return true
 }
 
 // portalLinks finds where the linked records live in their portals: the

@@ -2,6 +2,7 @@ package browser
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
 
@@ -290,16 +292,17 @@ func TestLiveUpdates(t *testing.T) {
 
 func TestScreenshots(t *testing.T) {
 	e := start(t)
-	seed(t, e)
+	ids := seed(t, e)
 	ctx := browser(t, 1280, 800)
 	e.signIn(t, ctx, users[auth.RoleAdmin])
 	shot(t, ctx, "board")
 
 	within(t, ctx, 20*time.Second, "item page",
-		chromedp.Navigate(e.base+"/items/1"),
+		chromedp.Navigate(fmt.Sprintf("%s/items/%d", e.base, ids[0])),
 		chromedp.WaitVisible(chromedp.ID("h-timeline")),
 	)
 	shot(t, ctx, "item-page")
+	fullShot(t, ctx, "item-page-full")
 	for _, p := range []string{"triage", "admin/process", "admin/connectors", "admin/users"} {
 		within(t, ctx, 20*time.Second, p, chromedp.Navigate(e.base+"/"+p), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		shot(t, ctx, strings.ReplaceAll(p, "/", "-"))
@@ -316,7 +319,7 @@ func TestScreenshots(t *testing.T) {
 }
 
 // seed fills the board as a morning of alerts would.
-func seed(t *testing.T, e *env) {
+func seed(t *testing.T, e *env) []int64 {
 	t.Helper()
 	alerts := []alert.Alert{
 		newAlert("sentinel", "s-1", "Multistage attack: credential theft then mass download", alert.SeverityHigh,
@@ -332,8 +335,16 @@ func seed(t *testing.T, e *env) {
 		newAlert("graph", "g-2", "Malware detected in OneDrive file", alert.SeverityLow),
 		newAlert("alertmanager", "", "Failed backups on file-share-03", alert.SeverityInformational),
 	}
+	alerts[0].Raw = json.RawMessage(`{"id":"s-1","properties":{"incidentUrl":"https://portal.azure.com/#asset/Microsoft_Azure_Security_Insights/Incident/s-1","title":"Multistage attack"}}`)
+	alerts[1].Raw = json.RawMessage(`{"name":"d-1","properties":{"alertUri":"https://portal.azure.com/#blade/Microsoft_Azure_Security/AlertBlade/alertId/d-1","alertDisplayName":"Suspicious PowerShell"}}`)
 	ids := e.ingest(t, alerts...)
 	ctx := context.Background()
+	// A write-back waiting on Sentinel, as sync leaves one while Azure
+	// throttles.
+	if _, err := e.app.DB.Enqueue(ctx, []outbox.Message{{WorkItemID: ids[0], Target: "sentinel", Op: "incident.comment",
+		Resource: "/subscriptions/…/incidents/s-1", Payload: json.RawMessage(`{}`), IdemKey: "seed-comment-1"}}, nil); err != nil {
+		t.Fatal(err)
+	}
 	resp := auth.Actor{Kind: "user", Name: users[auth.RoleResponder], Role: auth.RoleResponder}
 	walk := func(id int64, reason string, states ...string) {
 		for _, s := range states {
@@ -362,6 +373,7 @@ func seed(t *testing.T, e *env) {
 	ts, _ := e.app.Items.Tasks(ctx, resp, ids[0])
 	done := true
 	e.app.Items.UpdateTask(ctx, resp, ids[0], ts[0].ID, nil, &done)
+	return ids
 }
 
 func patch(assignee *string, tags *[]string) workitem.Patch {

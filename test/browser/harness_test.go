@@ -233,14 +233,29 @@ func artifacts(t *testing.T) string {
 // shot saves a full-page screenshot as an artifact.
 func shot(t *testing.T, ctx context.Context, name string) string {
 	t.Helper()
+	return capture(t, ctx, name, chromedp.CaptureScreenshot())
+}
+
+// fullShot saves a screenshot of the whole page, beyond the viewport.
+func fullShot(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	return capture(t, ctx, name, chromedp.FullScreenshot(100))
+}
+
+func capture(t *testing.T, ctx context.Context, name string, a chromedp.Action[[]byte]) string {
+	t.Helper()
 	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(tctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(tctx, a)
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return ""
 	}
-	path := filepath.Join(artifacts(t), name+".png")
+	ext := ".png"
+	if len(png) > 2 && png[0] == 0xff && png[1] == 0xd8 {
+		ext = ".jpg"
+	}
+	path := filepath.Join(artifacts(t), name+ext)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Errorf("save screenshot: %v", err)
 	}

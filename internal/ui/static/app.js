@@ -254,7 +254,13 @@
     window.addEventListener("pagehide", () => es.close());
   }
 
-  function init() { initBoard(); initTriage(); initLive(); }
+  // On a phone the filter bar folds away unless a filter is on.
+  function initFilters() {
+    const box = document.querySelector(".filterbox");
+    if (box && !box.dataset.active && window.matchMedia("(max-width: 760px)").matches) box.open = false;
+  }
+
+  function init() { initFilters(); initBoard(); initTriage(); initLive(); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
   // htmx replaces the board when filters change.
