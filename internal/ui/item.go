@@ -91,9 +91,20 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request, v *view) {
 		}
 		d.Alerts = append(d.Alerts, a)
 	}
-	if d.Incidents, err = u.o.Records.ItemIncidents(ctx, id); err != nil {
+	incidents, err := u.o.Records.ItemIncidents(ctx, id)
+	if err != nil {
 		u.fail(w, r, v, err)
 		return
+	}
+	for _, in := range incidents {
+		// The list leaves out the payload and the members; the page
+		// shows both, and the portal links come from the payload.
+		full, err := u.o.Records.GetIncident(ctx, in.ID)
+		if err != nil {
+			u.fail(w, r, v, fmt.Errorf("incident %d of item %d: %w", in.ID, id, err))
+			return
+		}
+		d.Incidents = append(d.Incidents, full)
 	}
 	if d.Writes, err = u.o.Records.ListOutbox(ctx, "", id, 0, 100); err != nil {
 		u.fail(w, r, v, err)

@@ -30,6 +30,7 @@ type Feed struct {
 
 	mu     sync.Mutex
 	subs   map[chan []store.ItemChange]struct{}
+	pollMu sync.Mutex // one poll at a time (Run's, or a caller's)
 	closed chan struct{}
 	once   sync.Once
 	poke   chan struct{}
@@ -86,22 +87,45 @@ func (f *Feed) Poke() {
 	}
 }
 
+// pollPage is how many changes one query of a poll reads.
+const pollPage = 2000
+
 // Poll reads the changes since the last poll and sends the new ones to
 // every subscriber.
 func (f *Feed) Poll(ctx context.Context) error {
-	changes, err := f.src.ChangedSince(ctx, f.since.Add(-overlap), 2000)
-	if err != nil {
-		return err
-	}
+	f.pollMu.Lock()
+	defer f.pollMu.Unlock()
 	var fresh []store.ItemChange
-	for _, c := range changes {
-		if s, ok := f.seen[c.ID]; ok && s.rev == c.Rev && s.at.Equal(c.UpdatedAt) {
-			continue
+	from, limit := f.since.Add(-overlap), pollPage
+	var err error
+	for {
+		var changes []store.ItemChange
+		if changes, err = f.src.ChangedSince(ctx, from, limit); err != nil {
+			break
 		}
-		f.seen[c.ID] = seenRev{c.Rev, c.UpdatedAt}
-		fresh = append(fresh, c)
-		if c.UpdatedAt.After(f.since) {
-			f.since = c.UpdatedAt
+		for _, c := range changes {
+			if s, ok := f.seen[c.ID]; ok && s.rev == c.Rev && s.at.Equal(c.UpdatedAt) {
+				continue
+			}
+			f.seen[c.ID] = seenRev{c.Rev, c.UpdatedAt}
+			fresh = append(fresh, c)
+			if c.UpdatedAt.After(f.since) {
+				f.since = c.UpdatedAt
+			}
+		}
+		if len(changes) < limit {
+			break
+		}
+		// A full page. Reading from the start of the window again would
+		// return the same page (announced already) for as long as the
+		// burst stays in the window, and nothing after it: read on from
+		// the page's last change. The next page re-reads the changes
+		// stamped with that same time; when the whole page has one time,
+		// only a larger page gets past it.
+		if last := changes[len(changes)-1].UpdatedAt; last.After(from) {
+			from = last
+		} else {
+			limit *= 2
 		}
 	}
 	horizon := f.since.Add(-2 * overlap)
@@ -111,7 +135,7 @@ func (f *Feed) Poll(ctx context.Context) error {
 		}
 	}
 	if len(fresh) == 0 {
-		return nil
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -123,7 +147,7 @@ func (f *Feed) Poll(ctx context.Context) error {
 			// its page catches up on the next change or reload.
 		}
 	}
-	return nil
+	return err
 }
 
 // Subscribe returns a channel of change batches and a cancel func.

@@ -9,7 +9,6 @@
 package ui
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -61,6 +60,7 @@ type Accounts interface {
 type Records interface {
 	GetAlert(ctx context.Context, id int64) (alert.Alert, error)
 	ItemIncidents(ctx context.Context, itemID int64) ([]alert.Incident, error)
+	GetIncident(ctx context.Context, id int64) (alert.Incident, error)
 	ListOutbox(ctx context.Context, state string, itemID, after int64, limit int) ([]outbox.Message, error)
 	OutboxStats(ctx context.Context) ([]store.OutboxStat, error)
 	ChangedSince(ctx context.Context, since time.Time, limit int) ([]store.ItemChange, error)
@@ -341,8 +341,9 @@ func (u *UI) render(w http.ResponseWriter, code int, name string, v *view) {
 
 // renderData executes a template on any data: a fragment such as one card.
 func (u *UI) renderData(w http.ResponseWriter, code int, name string, data any) {
-	var buf bytes.Buffer
-	if err := u.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := u.tmpl.ExecuteTemplate(buf, name, data); err != nil {
 		u.log.Error("render", "template", name, "err", err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
@@ -396,7 +397,7 @@ func errorStatus(err error) (int, string) {
 // back redirects to the page the form was on (same origin only), or to
 // fallback.
 func back(w http.ResponseWriter, r *http.Request, fallback string) {
-	if ref := r.PostFormValue("back"); strings.HasPrefix(ref, "/") && !strings.HasPrefix(ref, "//") {
+	if ref := localPath(r.PostFormValue("back")); ref != "" {
 		fallback = ref
 	}
 	http.Redirect(w, r, fallback, http.StatusSeeOther)

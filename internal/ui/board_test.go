@@ -1,0 +1,547 @@
+package ui_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/ui"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// boardItem is one seeded item and what the filters look at.
+type boardItem struct {
+	id               int64
+	state, assignee  string
+	typ, sev, source string
+	title            string
+	tags             []string
+}
+
+// seedBoard stores items in every state with varied fields.
+func seedBoard(t *testing.T, e *env) []boardItem {
+	t.Helper()
+	items := []boardItem{
+		{source: "sentinel", title: "Suspicious PowerShell download cradle", sev: "high", typ: "Issue", state: "New",
+			assignee: email[responder], tags: []string{"phishing"}},
+		{source: "defender", title: "Storage account allows public blob access", sev: "medium", typ: "Problem", state: "Approved",
+			tags: []string{"cloud"}},
+		{source: "graph", title: "Impossible travel for j.doe", sev: "critical", typ: "Issue", state: "Active",
+			assignee: "bob@example.com", tags: []string{"identity", "phishing"}},
+		{source: "suricata", title: "ET POLICY powershell user agent", sev: "low", typ: "Issue", state: "Verification"},
+		{source: "defender", title: "VM without endpoint protection", sev: "high", typ: "Problem", state: "Removed"},
+		{source: "sentinel", title: "Brute force against RDP", sev: "medium", typ: "Issue", state: "Closed"},
+		{source: "alertmanager", title: "Disk almost full on db-1", sev: "informational", typ: "Issue", state: "New"},
+	}
+	paths := map[string][]string{
+		"New": nil, "Approved": {"Approved"}, "Active": {"Approved", "Active"},
+		"Verification": {"Approved", "Active", "Verification"}, "Removed": {"Removed"},
+		"Closed": {"Approved", "Active", "Verification", "Closed"},
+	}
+	for i := range items {
+		it := &items[i]
+		it.id = e.ingest(t, spec{source: it.source, title: it.title, sev: alert.Severity(it.sev)})[0]
+		if it.assignee != "" || it.tags != nil {
+			e.set(t, it.id, it.assignee, it.tags...)
+		}
+		for _, to := range paths[it.state] {
+			e.move(t, it.id, to, "seeded")
+		}
+	}
+	return items
+}
+
+// wantBoard is the board page's cards in order (columns in process order,
+// newest first in each) and the columns' counts, for the items that keep.
+func wantBoard(p *workitem.Process, items []boardItem, keep func(boardItem) bool) ([]int64, map[string]int) {
+	var ids []int64
+	n := map[string]int{}
+	for _, st := range p.StateNames() {
+		n[st] = 0
+		var col []int64
+		for _, it := range items {
+			if it.state == st && keep(it) {
+				col = append(col, it.id)
+			}
+		}
+		slices.Sort(col)
+		slices.Reverse(col)
+		ids = append(ids, col...)
+		n[st] = len(col)
+	}
+	return ids, n
+}
+
+func TestBoardFilters(t *testing.T) {
+	e := newEnv(t)
+	items := seedBoard(t, e)
+	c := e.as(t, responder)
+	has := func(tags []string, tag string) bool { return slices.Contains(tags, tag) }
+	tests := []struct {
+		name, query string
+		keep        func(boardItem) bool
+	}{
+		{"no filter", "", func(boardItem) bool { return true }},
+		{"type", "type=Problem", func(it boardItem) bool { return it.typ == "Problem" }},
+		{"severity", "severity=high", func(it boardItem) bool { return it.sev == "high" }},
+		{"source", "source=sentinel", func(it boardItem) bool { return it.source == "sentinel" }},
+		{"assignee me", "assignee=me", func(it boardItem) bool { return it.assignee == email[responder] }},
+		{"assignee by name", "assignee=bob%40example.com", func(it boardItem) bool { return it.assignee == "bob@example.com" }},
+		{"tag", "tag=phishing", func(it boardItem) bool { return has(it.tags, "phishing") }},
+		{"tag in capitals", "tag=PHISHING", func(it boardItem) bool { return has(it.tags, "phishing") }},
+		{"words in the title, any case", "q=powershell", func(it boardItem) bool {
+			return strings.Contains(strings.ToLower(it.title), "powershell")
+		}},
+		{"combined", "q=POWERSHELL&severity=low", func(it boardItem) bool { return it.sev == "low" && strings.Contains(it.title, "powershell") }},
+		{"nothing matches", "q=no+such+words", func(boardItem) bool { return false }},
+		{"everything shown", "all=1", func(boardItem) bool { return true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.get(t, "/board?"+tt.query).wantCode(t, http.StatusOK)
+			wantIDs, wantCounts := wantBoard(e.items.Process(), items, tt.keep)
+			if got := cardIDs(r.body); !slices.Equal(got, wantIDs) {
+				t.Errorf("got cards %v, want %v", got, wantIDs)
+			}
+			if got := counts(r.body); !mapsEqual(got, wantCounts) {
+				t.Errorf("got counts %v, want %v", got, wantCounts)
+			}
+			total := 0
+			for _, n := range wantCounts {
+				total += n
+			}
+			r.wantBody(t, `<span class="muted total">`+itoa(int64(total))+` items</span>`)
+			if strings.Contains(r.body, `class="more"`) {
+				t.Error("got a \"Show more\" link under the cap")
+			}
+		})
+	}
+	t.Run("unknown severity", func(t *testing.T) {
+		c.get(t, "/board?severity=dire").wantCode(t, http.StatusBadRequest).wantBody(t, "unknown severity")
+	})
+	t.Run("the filters stay in the form", func(t *testing.T) {
+		r := c.get(t, "/board?type=Problem&tag=cloud&q=blob").wantCode(t, http.StatusOK)
+		r.wantBody(t, `<option selected>Problem</option>`, `name="tag" value="cloud"`, `value="blob"`, `>Clear filters</a>`,
+			`data-filter="q=blob&amp;tag=cloud&amp;type=Problem"`)
+	})
+	t.Run("htmx asks for the columns only", func(t *testing.T) {
+		r := c.get(t, "/board?severity=high", "HX-Request", "true", "HX-Target", "board").wantCode(t, http.StatusOK)
+		if body := strings.TrimSpace(r.body); !strings.HasPrefix(body, `<div id="board"`) || !strings.HasSuffix(body, "</div>") {
+			t.Errorf("got %.200q…, want only the #board fragment", body)
+		}
+		r.wantNoBody(t, "<!doctype", `<form class="filters"`, "<header")
+		wantIDs, _ := wantBoard(e.items.Process(), items, func(it boardItem) bool { return it.sev == "high" })
+		if got := cardIDs(r.body); !slices.Equal(got, wantIDs) {
+			t.Errorf("got cards %v, want %v", got, wantIDs)
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestBoardCard(t *testing.T) {
+	e := newEnv(t)
+	items := seedBoard(t, e)
+	byTitle := map[string]int64{}
+	for _, it := range items {
+		byTitle[it.title] = it.id
+	}
+	high := byTitle["Suspicious PowerShell download cradle"] // New, high, assigned to the responder
+	medium := byTitle["Storage account allows public blob access"]
+	countsOf := func(keep func(boardItem) bool) map[string]int {
+		_, n := wantBoard(e.items.Process(), items, keep)
+		return n
+	}
+	all := countsOf(func(boardItem) bool { return true })
+	highOnly := countsOf(func(it boardItem) bool { return it.sev == "high" })
+	mine := countsOf(func(it boardItem) bool { return it.assignee == email[responder] })
+	tests := []struct {
+		name   string
+		as     auth.Role
+		path   string
+		code   int
+		counts map[string]int
+	}{
+		{"matching card", responder, idPath("/board/cards/%d?severity=high", high), http.StatusOK, highOnly},
+		{"card no longer matching", responder, idPath("/board/cards/%d?severity=high", medium), http.StatusNoContent, highOnly},
+		{"no filter", responder, idPath("/board/cards/%d", medium), http.StatusOK, all},
+		{"mine, as its assignee", responder, idPath("/board/cards/%d?assignee=me", high), http.StatusOK, mine},
+		{"mine, as someone else", admin, idPath("/board/cards/%d?assignee=me", high), http.StatusNoContent, countsOf(func(boardItem) bool { return false })},
+		{"unknown item", responder, "/board/cards/999999", http.StatusNotFound, nil},
+		{"bad id", responder, "/board/cards/abc", http.StatusBadRequest, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := e.as(t, tt.as)
+			r := c.get(t, tt.path, "HX-Request", "true").wantCode(t, tt.code)
+			if tt.counts == nil {
+				return
+			}
+			var got map[string]int
+			if err := json.Unmarshal([]byte(r.hdr.Get("X-Board-Counts")), &got); err != nil {
+				t.Fatalf("X-Board-Counts %q: %v", r.hdr.Get("X-Board-Counts"), err)
+			}
+			if !mapsEqual(got, tt.counts) {
+				t.Errorf("got X-Board-Counts %v, want %v", got, tt.counts)
+			}
+			switch tt.code {
+			case http.StatusNoContent:
+				if r.body != "" {
+					t.Errorf("got body %q with 204", r.body)
+				}
+			case http.StatusOK:
+				body := strings.TrimSpace(r.body)
+				if !strings.HasPrefix(body, `<li class="card`) || len(cardIDs(body)) != 1 {
+					t.Errorf("got %.200q, want one card", body)
+				}
+			}
+		})
+	}
+}
+
+func TestBoardPerColumnCap(t *testing.T) {
+	e := newEnv(t, func(o *ui.Options) { o.PerColumn = 3 })
+	var tagged []int64
+	for range 5 {
+		id := e.ingest(t, spec{title: "bulk finding"})[0]
+		e.set(t, id, "", "bulk")
+		tagged = append(tagged, id)
+	}
+	plain := e.ingest(t, spec{title: "lone finding"})[0]
+	approved := e.ingest(t, spec{title: "approved finding"})[0]
+	e.move(t, approved, "Approved", "")
+	c := e.as(t, responder)
+	newest := func(ids []int64, n int) []int64 {
+		s := sorted(ids)
+		slices.Reverse(s)
+		return s[:min(n, len(s))]
+	}
+	allNew := append(slices.Clone(tagged), plain)
+	tests := []struct {
+		name, query string
+		wantCards   []int64
+		wantNew     int
+		wantMore    string // "" for no link
+		wantHref    string
+	}{
+		{"capped", "", append(newest(allNew, 3), approved), 6, "3", "/board?all=1"},
+		{"capped under a filter", "tag=bulk", newest(tagged, 3), 5, "2", "/board?all=1&tag=bulk"},
+		{"show all", "all=1", append(newest(allNew, 6), approved), 6, "", ""},
+		{"show all under a filter", "tag=bulk&all=1", newest(tagged, 5), 5, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.get(t, "/board?"+tt.query).wantCode(t, http.StatusOK)
+			if got := cardIDs(r.body); !slices.Equal(got, tt.wantCards) {
+				t.Errorf("got cards %v, want %v", got, tt.wantCards)
+			}
+			if got := counts(r.body)["New"]; got != tt.wantNew {
+				t.Errorf("got New count %d, want %d (exact despite the cap)", got, tt.wantNew)
+			}
+			m := moreRE.FindStringSubmatch(r.body)
+			switch {
+			case tt.wantMore == "" && m != nil:
+				t.Errorf("got a link %q, want none", m[0])
+			case tt.wantMore != "" && m == nil:
+				t.Fatalf("no \"Show %s more\" link", tt.wantMore)
+			case tt.wantMore != "":
+				if m[2] != tt.wantMore {
+					t.Errorf("got Show %s more, want %s", m[2], tt.wantMore)
+				}
+				href := html.UnescapeString(m[1])
+				if href != tt.wantHref {
+					t.Errorf("got link to %q, want %q", href, tt.wantHref)
+				}
+				// Following the link shows the whole column, still filtered.
+				all := c.get(t, href).wantCode(t, http.StatusOK)
+				if got := counts(all.body)["New"]; len(cardIDs(all.body)) < got {
+					t.Errorf("%s: got %d cards, want all %d", href, len(cardIDs(all.body)), got)
+				}
+				if got := counts(all.body)["New"]; got != tt.wantNew {
+					t.Errorf("%s: got New count %d, want %d (the filter kept)", href, got, tt.wantNew)
+				}
+			}
+		})
+	}
+}
+
+func TestMove(t *testing.T) {
+	e := newEnv(t)
+	ids := e.ingest(t, spec{title: "one"}, spec{title: "two"}, spec{title: "three"}, spec{title: "four", sev: "low"},
+		spec{title: "five"}, spec{title: "six"})
+	c := e.as(t, responder)
+	movePath := func(id int64) string { return idPath("/items/%d/move", id) }
+
+	t.Run("reason required, none given", func(t *testing.T) {
+		id := ids[0]
+		r := c.post(t, movePath(id), url.Values{"to": {"Removed"}, "rev": {"1"}, "back": {idPath("/items/%d", id)}})
+		r.wantCode(t, http.StatusBadRequest)
+		r.wantBody(t, "<!doctype html>", "reason: a reason is required to move to Removed", `action="`+movePath(id)+`"`,
+			`name="reason"`, `name="to" value="Removed"`, `name="back" value="`+idPath("/items/%d", id)+`"`, "(required)")
+		if it := e.item(t, id); it.State != "New" || it.Rev != 1 {
+			t.Errorf("got %s rev %d, want New rev 1", it.State, it.Rev)
+		}
+	})
+	t.Run("reason given", func(t *testing.T) {
+		id := ids[0]
+		c.post(t, movePath(id), url.Values{"to": {"Removed"}, "rev": {"1"}, "reason": {"false positive: scanner"},
+			"back": {idPath("/items/%d", id)}}).wantCode(t, http.StatusSeeOther).wantLocation(t, idPath("/items/%d", id))
+		if it := e.item(t, id); it.State != "Removed" {
+			t.Errorf("got %s, want Removed", it.State)
+		}
+		tl := e.timeline(t, id)
+		if last := tl[len(tl)-1]; last.Reason != "false positive: scanner" || last.Actor != email[responder] {
+			t.Errorf("got last entry %+v, want the move by %s with its reason", last, email[responder])
+		}
+	})
+
+	tests := []struct {
+		name     string
+		id       int64
+		form     url.Values
+		hdr      []string
+		wantCode int
+		wantBody string
+		wantLoc  string
+		want     string // state after
+	}{
+		{"invalid move", ids[1], url.Values{"to": {"Closed"}, "reason": {"done"}}, nil,
+			http.StatusConflict, "cannot move from New to Closed; allowed: Approved, Removed", "", "New"},
+		{"invalid move, script", ids[1], url.Values{"to": {"Closed"}, "reason": {"done"}}, []string{"X-Requested-With", "fetch"},
+			http.StatusConflict, "cannot move from New to Closed; allowed: Approved, Removed", "", "New"},
+		{"unknown state", ids[1], url.Values{"to": {"Limbo"}}, nil, http.StatusBadRequest, "unknown state", "", "New"},
+		{"stale rev", ids[1], url.Values{"to": {"Approved"}, "rev": {"7"}}, nil,
+			http.StatusConflict, "someone else changed this item meanwhile", "", "New"},
+		{"no reason needed", ids[1], url.Values{"to": {"Approved"}, "rev": {"1"}}, nil, http.StatusSeeOther, "", "/board", "Approved"},
+		{"back to the item", ids[2], url.Values{"to": {"Approved"}, "back": {idPath("/items/%d", ids[2])}}, nil,
+			http.StatusSeeOther, "", idPath("/items/%d", ids[2]), "Approved"},
+		{"back off-site", ids[2], url.Values{"to": {"Active"}, "back": {"//evil.example/x"}}, nil, http.StatusSeeOther, "", "/board", "Active"},
+		{"back off-site with a backslash", ids[2], url.Values{"to": {"Verification"}, "back": {`/\evil.example/x`}}, nil,
+			http.StatusSeeOther, "", "/board", "Verification"},
+		{"back absolute", ids[5], url.Values{"to": {"Approved"}, "back": {"https://evil.example/x"}}, nil,
+			http.StatusSeeOther, "", "/board", "Approved"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.post(t, movePath(tt.id), tt.form, tt.hdr...).wantCode(t, tt.wantCode).wantBody(t, tt.wantBody)
+			if tt.wantCode == http.StatusSeeOther {
+				r.wantLocation(t, tt.wantLoc)
+			}
+			if len(tt.hdr) > 0 && tt.wantCode >= 400 {
+				if ct := r.hdr.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+					t.Errorf("got Content-Type %q for a script's error, want text/plain", ct)
+				}
+			}
+			if it := e.item(t, tt.id); it.State != tt.want {
+				t.Errorf("got %s, want %s", it.State, tt.want)
+			}
+		})
+	}
+
+	t.Run("script move answers the card and the counts", func(t *testing.T) {
+		id := ids[3] // low severity
+		r := c.post(t, movePath(id), url.Values{"to": {"Approved"}, "rev": {"1"}, "filter": {"severity=low"}},
+			"X-Requested-With", "fetch").wantCode(t, http.StatusOK)
+		body := strings.TrimSpace(r.body)
+		if !strings.HasPrefix(body, `<li class="card sev-low" id="card-`+itoa(id)+`"`) {
+			t.Errorf("got %.200q, want the card", body)
+		}
+		r.wantBody(t, `data-state="Approved"`, `data-rev="2"`, `data-next="Active "`)
+		var got map[string]int
+		if err := json.Unmarshal([]byte(r.hdr.Get("X-Board-Counts")), &got); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"New": 0, "Approved": 1, "Removed": 0, "Active": 0, "Verification": 0, "Closed": 0}
+		if !mapsEqual(got, want) {
+			t.Errorf("got counts %v under severity=low, want %v", got, want)
+		}
+	})
+
+	t.Run("the reason form", func(t *testing.T) {
+		id := ids[4]
+		r := c.get(t, movePath(id)+"?to=Removed&back=/items/"+itoa(id)).wantCode(t, http.StatusOK)
+		r.wantBody(t, "<!doctype html>", "Move #"+itoa(id)+" from New to Removed", "required", `data-preset="false positive: "`,
+			`name="back" value="/items/`+itoa(id)+`"`)
+		frag := c.get(t, movePath(id)+"?to=Removed", "X-Requested-With", "fetch").wantCode(t, http.StatusOK)
+		if body := strings.TrimSpace(frag.body); !strings.HasPrefix(body, "<form") {
+			t.Errorf("got %.100q, want the bare form for the dialog", body)
+		}
+		c.get(t, movePath(id)+"?to=Closed").wantCode(t, http.StatusConflict).wantBody(t, "allowed: Approved, Removed")
+		// An off-site back link is not offered as the Cancel button.
+		c.get(t, movePath(id)+"?to=Removed&back=//evil.example").wantCode(t, http.StatusOK).wantNoBody(t, "evil.example")
+	})
+}
+
+func TestTriage(t *testing.T) {
+	e := newEnv(t)
+	ids := e.ingest(t, spec{title: "t1"}, spec{title: "t2"}, spec{title: "t3"}, spec{title: "t4", sev: "high"},
+		spec{title: "t5"})
+	approved := e.ingest(t, spec{title: "already approved"})[0]
+	e.move(t, approved, "Approved", "")
+	c := e.as(t, responder)
+
+	t.Run("the queue, oldest first", func(t *testing.T) {
+		r := c.get(t, "/triage").wantCode(t, http.StatusOK).wantBody(t, "5 new").wantNoBody(t, "already approved")
+		var got []int64
+		for _, m := range triageRowRE.FindAllStringSubmatch(r.body, -1) {
+			got = append(got, atoi(m[1]))
+		}
+		if !slices.Equal(got, ids) {
+			t.Errorf("got rows %v, want %v (oldest first)", got, ids)
+		}
+	})
+
+	tests := []struct {
+		name       string
+		form       url.Values
+		wantMoved  string
+		wantFailed []string
+		wantState  map[int64]string
+		wantQuery  map[string]string
+	}{
+		{"approve two", url.Values{"id": {itoa(ids[0]), itoa(ids[1])}, "to": {"Approved"}}, "2", nil,
+			map[int64]string{ids[0]: "Approved", ids[1]: "Approved"}, nil},
+		{"remove without a reason", url.Values{"id": {itoa(ids[2]), itoa(ids[3])}, "to": {"Removed"}}, "0",
+			[]string{"#" + itoa(ids[2]) + ": reason: a reason is required to move to Removed",
+				"#" + itoa(ids[3]) + ": reason: a reason is required to move to Removed"},
+			map[int64]string{ids[2]: "New", ids[3]: "New"}, nil},
+		{"items in another state are refused", url.Values{"id": {itoa(approved), itoa(ids[2])}, "to": {"Approved"}}, "1",
+			[]string{"#" + itoa(approved) + ": cannot move from Approved to Approved; allowed: Active"},
+			map[int64]string{approved: "Approved", ids[2]: "Approved"}, nil},
+		{"remove with a reason, keeping the filter", url.Values{"id": {itoa(ids[3])}, "to": {"Removed"},
+			"reason": {"false positive: test rule"}, "filter": {"severity=high"}}, "1", nil,
+			map[int64]string{ids[3]: "Removed"}, map[string]string{"severity": "high"}},
+		{"nothing selected", url.Values{"to": {"Approved"}}, "0", []string{"select at least one item"}, nil, nil},
+		{"not an id", url.Values{"id": {"abc"}, "to": {"Approved"}}, "0", []string{`"abc" is not an item id`}, nil, nil},
+		{"unknown item", url.Values{"id": {"999999"}, "to": {"Approved"}}, "0", []string{"#999999: not found"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.post(t, "/triage", tt.form).wantCode(t, http.StatusSeeOther)
+			loc, err := url.Parse(r.hdr.Get("Location"))
+			if err != nil || loc.Path != "/triage" {
+				t.Fatalf("got Location %q, want /triage?…", r.hdr.Get("Location"))
+			}
+			q := loc.Query()
+			if q.Get("moved") != tt.wantMoved || q.Get("to") != tt.form.Get("to") {
+				t.Errorf("got moved=%q to=%q, want %s to %s", q.Get("moved"), q.Get("to"), tt.wantMoved, tt.form.Get("to"))
+			}
+			var failed []string
+			if f := q.Get("failed"); f != "" {
+				failed = strings.Split(f, "\n")
+			}
+			if !slices.Equal(failed, tt.wantFailed) {
+				t.Errorf("got failures %q, want %q", failed, tt.wantFailed)
+			}
+			for k, v := range tt.wantQuery {
+				if q.Get(k) != v {
+					t.Errorf("got %s=%q in the redirect, want %q", k, q.Get(k), v)
+				}
+			}
+			for id, want := range tt.wantState {
+				if got := e.item(t, id).State; got != want {
+					t.Errorf("got item %d in %s, want %s", id, got, want)
+				}
+			}
+			page := c.get(t, loc.RequestURI()).wantCode(t, http.StatusOK)
+			if tt.wantMoved != "0" {
+				page.wantBody(t, "Moved "+tt.wantMoved+" item")
+			}
+			for _, f := range tt.wantFailed {
+				page.wantBody(t, "<li>"+html.EscapeString(f)+"</li>")
+			}
+		})
+	}
+
+	t.Run("viewer", func(t *testing.T) {
+		v := e.as(t, viewer)
+		r := v.post(t, "/triage", url.Values{"id": {itoa(ids[4])}, "to": {"Approved"}}).wantCode(t, http.StatusSeeOther)
+		loc, _ := url.Parse(r.hdr.Get("Location"))
+		if got, want := loc.Query().Get("failed"), "#"+itoa(ids[4])+": role viewer may not triage"; got != want {
+			t.Errorf("got failures %q, want %q", got, want)
+		}
+		if got := e.item(t, ids[4]).State; got != "New" {
+			t.Errorf("got %s, want New", got)
+		}
+		v.get(t, "/triage").wantCode(t, http.StatusOK).wantNoBody(t, `name="id"`, "Approve selected")
+	})
+}
+
+// TestCardHTML holds the card's hand-written markup (cardView.HTML) to the
+// reference template, byte for byte, escaping included.
+func TestCardHTML(t *testing.T) {
+	proc, err := workitem.ParseProcess([]byte(`
+states:
+  - name: New
+    initial: true
+  - name: In Progress & "Co"
+  - name: <Parked>
+    reason_required: true
+  - name: Done+Dusted
+    terminal: true
+    reason_required: true
+transitions:
+  - from: New
+    to: [In Progress & "Co", <Parked>, Done+Dusted]
+  - from: In Progress & "Co"
+    to: [Done+Dusted]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(t0)
+	for _, p := range []*workitem.Process{workitem.DefaultProcess(), proc} {
+		u, err := ui.New(ui.Options{Items: workitem.NewService(nil, p, clk), Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := t0.Add(-time.Hour)
+		items := []workitem.Item{
+			{ID: 1, Type: "Issue", Title: "plain", State: "New", Severity: "high", Source: "sentinel", Rev: 1, AlertCount: 1,
+				CreatedAt: t0.Add(-90 * time.Second), Tags: []string{}},
+			{ID: 22, Type: "Problem", Title: `<script>alert("x")</script> & 'quotes' + plus`, State: "Approved", Severity: "critical",
+				Source: `de"fender`, Rev: 7, AlertCount: 12, Assignee: "o'brien+soc@example.com", Tags: []string{"a&b", "<x>", "vip"},
+				CreatedAt: t0.Add(-50 * time.Hour)},
+			{ID: 333, Type: "Task", Title: "Ünïcödé — 日本語 \ufdd0 \uffff \ufffd bad:\xff nul:\x00", State: "Verification",
+				Severity: "informational", Source: "graph", Rev: 3, Assignee: "Jane Doe", CreatedAt: t0.Add(-3 * time.Hour)},
+			{ID: 4, Type: "Issue", Title: "closed", State: "Closed", Severity: "low", Source: "api", Rev: 9, ClosedAt: &closed,
+				CreatedAt: t0.Add(-40 * 24 * time.Hour)},
+			{ID: 5, Type: "Issue", Title: "custom", State: `In Progress & "Co"`, Severity: "medium", Source: "api", Rev: 2, CreatedAt: t0},
+			{ID: 6, Type: "Issue", Title: "custom new", State: "New", Severity: "medium", Source: "api", Rev: 2, CreatedAt: t0},
+		}
+		for _, it := range items {
+			for _, canMove := range []bool{true, false} {
+				name := fmt.Sprintf("%d in %s, can move %v", it.ID, it.State, canMove)
+				fast, viaCard, ref, err := u.CardBothWays(it, canMove, "tok+/=en")
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if fast != ref {
+					t.Errorf("%s: cardView.HTML differs from the card-template markup:\ngot  %q\nwant %q", name, fast, ref)
+				}
+				if viaCard != fast {
+					t.Errorf("%s: the card template wrote %q, want %q", name, viaCard, fast)
+				}
+			}
+		}
+	}
+}
