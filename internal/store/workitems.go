@@ -122,8 +122,15 @@ const MaxPage = 500
 func (db *DB) ListWorkItems(ctx context.Context, f workitem.Filter) ([]workitem.Item, error) {
 	c := itemConds(f)
 	c.in("state", f.States)
-	c.before(f.After)
-	items, err := queryAll(ctx, db, "work items", c.page(itemColumns, "workitems", f.Limit), c.args, scanItem)
+	q := ""
+	if f.Oldest {
+		q = c.page(itemColumns, "workitems", f.Limit)
+		q = strings.Replace(q, " ORDER BY id DESC ", " ORDER BY id ASC ", 1)
+	} else {
+		c.before(f.After)
+		q = c.page(itemColumns, "workitems", f.Limit)
+	}
+	items, err := queryAll(ctx, db, "work items", q, c.args, scanItem)
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,9 @@ func TestListWorkItemsFilters(t *testing.T) {
 			{"after", workitem.Filter{After: id[3]}, newestFirst(id[0], id[1], id[2])},
 			{"after and assignee", workitem.Filter{After: id[4], Assignee: "alice"}, newestFirst(id[0], id[3])},
 			{"limit", workitem.Filter{Limit: 2}, newestFirst(id[4], id[5])},
+			// The triage queue reads oldest first.
+			{"oldest first", workitem.Filter{States: []string{"New"}, Oldest: true}, []int64{id[1], id[3], id[5]}},
+			{"oldest first, limit", workitem.Filter{Oldest: true, Limit: 2}, []int64{id[0], id[1]}},
 		}
 		for _, tt := range tests {
 			got, err := db.ListWorkItems(ctx, tt.f)

@@ -169,6 +169,10 @@ func (f *Feed) Done() <-chan struct{} { return f.closed }
 // Close stops the feed and ends every stream.
 func (f *Feed) Close() { f.once.Do(func() { close(f.closed) }) }
 
+// reloadAbove is the batch size above which a page is told to reload its
+// board instead of fetching each changed card.
+const reloadAbove = 50
+
 // heartbeat keeps proxies from closing an idle stream.
 const heartbeat = 25 * time.Second
 
@@ -203,6 +207,12 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request, v *view) {
 		case <-beat.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 		case batch := <-ch:
+			if len(batch) > reloadAbove {
+				// A burst (an import, a bulk triage) is cheaper to show
+				// by reloading the board once than card by card.
+				fmt.Fprintf(w, "event: reload\ndata: {\"changes\":%d}\n\n", len(batch))
+				break
+			}
 			for _, c := range batch {
 				b, _ := json.Marshal(map[string]any{"id": c.ID, "state": c.State, "rev": c.Rev})
 				fmt.Fprintf(w, "event: item\ndata: %s\n\n", b)

@@ -31,7 +31,7 @@ func (u *UI) triage(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	p := u.o.Items.Process()
-	cols, err := u.o.Items.Board(r.Context(), v.Actor, wf, 500)
+	cols, err := u.o.Items.Board(r.Context(), v.Actor, wf, 0)
 	if err != nil {
 		u.fail(w, r, v, err)
 		return
@@ -40,12 +40,13 @@ func (u *UI) triage(w http.ResponseWriter, r *http.Request, v *view) {
 	for _, c := range cols {
 		if c.State == p.Initial() {
 			d.Count = c.Count
-			d.Items = c.Items
 		}
 	}
-	// Oldest first.
-	for i, j := 0, len(d.Items)-1; i < j; i, j = i+1, j-1 {
-		d.Items[i], d.Items[j] = d.Items[j], d.Items[i]
+	// Oldest first: the order they should be looked at in.
+	wf.States, wf.Oldest, wf.Limit = []string{p.Initial()}, true, 500
+	if d.Items, err = u.o.Items.List(r.Context(), v.Actor, wf); err != nil {
+		u.fail(w, r, v, err)
+		return
 	}
 	q := r.URL.Query()
 	d.Moved, _ = strconv.Atoi(q.Get("moved"))

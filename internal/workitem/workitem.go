@@ -102,7 +102,10 @@ type Filter struct {
 	Text     string // case-insensitive substring of the title
 	// After is the keyset cursor: only items with ID < After (newest first).
 	After int64
-	Limit int
+	// Oldest lists oldest first instead (After is then ignored): the
+	// triage queue's order.
+	Oldest bool
+	Limit  int
 }
 
 // Patch is a partial update of an item's fields. Nil fields are unchanged.

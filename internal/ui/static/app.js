@@ -231,6 +231,11 @@
     es.onopen = () => { ind.classList.add("on"); ind.querySelector(".live-text").textContent = "live"; };
     es.onerror = () => { ind.classList.remove("on"); ind.querySelector(".live-text").textContent = "reconnecting"; };
     const pending = new Map();
+    es.addEventListener("reload", () => {
+      if (board() && window.htmx && !document.querySelector(".sortable-chosen")) {
+        htmx.ajax("GET", "/board" + (filterQuery() ? "?" + filterQuery() : ""), { target: "#board", swap: "outerHTML" });
+      }
+    });
     es.addEventListener("item", (e) => {
       const c = JSON.parse(e.data);
       if (board()) {
