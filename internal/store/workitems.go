@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -274,8 +275,26 @@ func (db *DB) Timeline(ctx context.Context, itemID, after int64, limit int) ([]w
 	if limit <= 0 || limit > MaxPage {
 		limit = MaxPage
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(fmt.Sprintf(`SELECT id, at, actor, kind, message, reason, data FROM timeline
-	    WHERE workitem_id = ? AND id > ? ORDER BY id LIMIT %d`, limit)), itemID, after)
+	return db.timeline(ctx, itemID, fmt.Sprintf(`SELECT id, at, actor, kind, message, reason, data FROM timeline
+	    WHERE workitem_id = ? AND id > ? ORDER BY id LIMIT %d`, limit), after)
+}
+
+// RecentTimeline returns an item's newest entries before the entry id
+// before (0: the newest), newest first: what a page shows, without
+// reading a long history from its start.
+func (db *DB) RecentTimeline(ctx context.Context, itemID, before int64, limit int) ([]workitem.Entry, error) {
+	if limit <= 0 {
+		limit = MaxPage
+	}
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	return db.timeline(ctx, itemID, fmt.Sprintf(`SELECT id, at, actor, kind, message, reason, data FROM timeline
+	    WHERE workitem_id = ? AND id < ? ORDER BY id DESC LIMIT %d`, limit), before)
+}
+
+func (db *DB) timeline(ctx context.Context, itemID int64, query string, cursor int64) ([]workitem.Entry, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(query), itemID, cursor)
 	if err != nil {
 		return nil, fmt.Errorf("timeline: %w", err)
 	}

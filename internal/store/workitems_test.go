@@ -693,6 +693,29 @@ func TestTimelinePaging(t *testing.T) {
 		if tl, err := db.Timeline(ctx, 424242, 0, 0); err != nil || tl == nil || len(tl) != 0 {
 			t.Errorf("Timeline(missing) = %#v, %v; want an empty non-nil list", tl, err)
 		}
+
+		// RecentTimeline pages backwards from the newest, newest first.
+		var back []string
+		before := int64(0)
+		for range 10 {
+			page, err := db.RecentTimeline(ctx, id, before, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, e := range page {
+				if e.WorkItemID != id {
+					t.Errorf("recent entry %+v belongs to item %d", e, e.WorkItemID)
+				}
+				back = append(back, e.Message)
+			}
+			before = page[len(page)-1].ID
+		}
+		if len(back) != 6 || !slices.Equal(back[:5], []string{"e", "d", "c", "b", "a"}) {
+			t.Errorf("recent messages = %q, want e..a then created", back)
+		}
 	})
 }
 

@@ -20,6 +20,7 @@ func (u *UI) funcs() template.FuncMap {
 		"initials": initials,
 		"add":      func(a, b int) int { return a + b },
 		"dur":      func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"per":      per,
 		"isZero":   func(t time.Time) bool { return t.IsZero() },
 		"deref": func(t *time.Time) time.Time {
 			if t == nil {
@@ -77,4 +78,17 @@ func initials(name string) string {
 		return strings.ToUpper(name[:1])
 	}
 	return b.String()
+}
+
+// per names a rate's window: "minute" rather than "1m0s".
+func per(d time.Duration) string {
+	switch d {
+	case time.Second:
+		return "second"
+	case time.Minute:
+		return "minute"
+	case time.Hour:
+		return "hour"
+	}
+	return d.String()
 }

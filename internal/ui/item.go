@@ -130,35 +130,22 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request, v *view) {
 // timeline returns the newest entries first. ?before=N pages back.
 func (u *UI) timeline(r *http.Request, v *view, id int64) ([]entryView, int64, error) {
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	var all []workitem.Entry
-	var after int64
-	for {
-		page, err := u.o.Items.Timeline(r.Context(), v.Actor, id, after, 500)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, e := range page {
-			if before == 0 || e.ID < before {
-				all = append(all, e)
-			}
-		}
-		if len(page) < 500 {
-			break
-		}
-		after = page[len(page)-1].ID
+	entries, err := u.o.Items.RecentTimeline(r.Context(), v.Actor, id, before, maxTimeline+1)
+	if err != nil {
+		return nil, 0, err
 	}
 	var older int64
-	if len(all) > maxTimeline {
-		all = all[len(all)-maxTimeline:]
-		older = all[0].ID
+	if len(entries) > maxTimeline {
+		entries = entries[:maxTimeline]
+		older = entries[maxTimeline-1].ID
 	}
-	out := make([]entryView, len(all))
-	for i, e := range all {
+	out := make([]entryView, len(entries))
+	for i, e := range entries {
 		ev := entryView{Entry: e}
 		if raw, ok := e.Data.(json.RawMessage); ok && len(raw) > 0 && string(raw) != "null" && informative(e.Kind, raw) {
 			ev.Detail = prettyJSON(raw)
 		}
-		out[len(all)-1-i] = ev
+		out[i] = ev
 	}
 	return out, older, nil
 }

@@ -21,6 +21,7 @@ type Store interface {
 	UpdateWorkItem(ctx context.Context, id int64, fn func(*Item) ([]Entry, error)) (Item, error)
 	UpdateWorkItemEffects(ctx context.Context, id int64, fn func(*Item) ([]Entry, []outbox.Message, error)) (Item, error)
 	Timeline(ctx context.Context, id, after int64, limit int) ([]Entry, error)
+	RecentTimeline(ctx context.Context, id, before int64, limit int) ([]Entry, error)
 	AddCommentEffects(ctx context.Context, c Comment, msgs []outbox.Message) (Comment, error)
 	Comments(ctx context.Context, id int64) ([]Comment, error)
 	AddTask(ctx context.Context, t Task, actor string) (Task, error)
@@ -340,6 +341,18 @@ func (s *Service) Timeline(ctx context.Context, actor auth.Actor, id, after int6
 		return nil, err
 	}
 	return s.store.Timeline(ctx, id, after, limit)
+}
+
+// RecentTimeline returns an item's newest entries before the entry id
+// before (0: the newest), newest first.
+func (s *Service) RecentTimeline(ctx context.Context, actor auth.Actor, id, before int64, limit int) ([]Entry, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetWorkItem(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.RecentTimeline(ctx, id, before, limit)
 }
 
 // Comment adds a comment.
