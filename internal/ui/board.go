@@ -339,6 +339,17 @@ func (u *UI) board(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	moves := u.moves()
 	d := boardData{Filter: f, Types: types, Severities: severities, Sources: sources, Presets: u.o.ReasonPresets}
+	// Work in progress reads left to right; the final states close the
+	// board, where they do not split the flow.
+	slices.SortStableFunc(cols, func(a, b workitem.Column) int {
+		switch {
+		case a.Terminal == b.Terminal:
+			return 0
+		case a.Terminal:
+			return 1
+		}
+		return -1
+	})
 	for _, c := range cols {
 		d.Columns = append(d.Columns, columnView{Column: c, Cards: u.cards(c.Items, v, moves), More: c.Count - len(c.Items)})
 		d.Total += c.Count

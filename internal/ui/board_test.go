@@ -60,12 +60,19 @@ func seedBoard(t *testing.T, e *env) []boardItem {
 	return items
 }
 
-// wantBoard is the board page's cards in order (columns in process order,
-// newest first in each) and the columns' counts, for the items that keep.
+// wantBoard is the board page's cards in order (open columns in process
+// order, then the final ones; newest first in each) and the columns'
+// counts, for the items that keep.
 func wantBoard(p *workitem.Process, items []boardItem, keep func(boardItem) bool) ([]int64, map[string]int) {
 	var ids []int64
 	n := map[string]int{}
+	states := p.OpenStates()
 	for _, st := range p.StateNames() {
+		if p.Terminal(st) {
+			states = append(states, st)
+		}
+	}
+	for _, st := range states {
 		n[st] = 0
 		var col []int64
 		for _, it := range items {
