@@ -180,10 +180,15 @@ const heartbeat = 25 * time.Second
 // event per changed item, with its id, state and rev.
 func (u *UI) events(w http.ResponseWriter, r *http.Request, v *view) {
 	rc := http.NewResponseController(w)
-	// The server's write timeout is for ordinary responses; a stream
-	// lives as long as the page.
+	// The server's timeouts are for ordinary requests; a stream lives as
+	// long as the page. Without lifting the write deadline, the stream is
+	// cut when it passes (TestEventsOutliveServerTimeouts); the read
+	// deadline is lifted too, as the request outlives it.
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
 		u.log.Debug("live updates: cannot lift the write deadline", "err", err)
+	}
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		u.log.Debug("live updates: cannot lift the read deadline", "err", err)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -335,4 +336,61 @@ func TestEvents(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEventsOutliveServerTimeouts holds a stream open past the server's
+// read and write timeouts (vigil's are 60 s; here 300 ms): a live page
+// must not be cut off, or miss changes while it reconnects.
+func TestEventsOutliveServerTimeouts(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.ingest(t, spec{title: "watched"})[0]
+	if err := e.ui.Feed().Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
+	defer srv.Close()
+
+	c := e.as(t, viewer)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(rctx, "GET", srv.URL+"/events", nil)
+
+	req.AddCookie(&http.Cookie{Name: "vigil_session", Value: c.cookie})
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("got %d, want 200", res.StatusCode)
+	}
+	lines := make(chan string, 16)
+	go func() {
+		br := bufio.NewReader(res.Body)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				close(lines)
+				return
+			}
+			lines <- strings.TrimRight(line, "\n")
+		}
+	}()
+	time.Sleep(time.Second) // past both timeouts
+	e.clk.Advance(time.Second)
+	if _, err := e.items.Transition(ctx, e.actor(responder), id, "Approved", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ui.Feed().Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for line := range lines {
+		if strings.HasPrefix(line, "data: ") && strings.Contains(line, fmt.Sprintf(`"id":%d`, id)) {
+			return
+		}
+	}
+	t.Fatal("the stream ended before the change arrived")
 }
