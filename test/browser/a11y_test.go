@@ -45,6 +45,11 @@ func TestAccessibility(t *testing.T) {
 	for _, p := range pages {
 		within(t, ctx, 20*time.Second, p, chromedp.Navigate(e.base+p), chromedp.WaitVisible(chromedp.CSS("main")))
 		audit(t, ctx, p)
+		// The pages need nothing the strict policy forbids: no inline
+		// script or style, no eval.
+		if v := cspViolations(t, ctx); len(v) > 0 {
+			t.Errorf("%s: Content-Security-Policy blocked %q", p, v)
+		}
 	}
 }
 

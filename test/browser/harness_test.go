@@ -21,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/vigil-soc/vigil/internal/alert"
@@ -162,8 +164,14 @@ func browserWith(t *testing.T, width, height int, extra ...chromedp.ExecAllocato
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first Run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx); err != nil {
+	// The first Run starts the browser; it must not carry a timeout. Every
+	// page then records Content-Security-Policy violations from its first
+	// line, for cspViolations.
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`})
+		return err
+	})); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	return ctx
@@ -303,4 +311,10 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
+}
+
+// cspViolations lists what the page's Content-Security-Policy blocked.
+func cspViolations(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	return eval[[]string](t, ctx, "window.__csp || []")
 }
