@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("web interface: %w", err)
 	}
 	opts := web.Options{Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
-		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face}
+		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors}
 	if sy.boards != nil {
 		opts.Boards = sy.boards
 	}

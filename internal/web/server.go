@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/twoway"
 	"github.com/vigil-soc/vigil/internal/validation"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
@@ -52,6 +53,7 @@ type Store interface {
 	ListOutbox(ctx context.Context, state string, itemID, after int64, limit int) ([]outbox.Message, error)
 	GetOutbox(ctx context.Context, id int64) (outbox.Message, error)
 	RetryOutboxNow(ctx context.Context, id int64) error
+	OutboxStats(ctx context.Context) ([]store.OutboxStat, error)
 }
 
 // Options configures the server.
@@ -71,6 +73,8 @@ type Options struct {
 	Boards BoardsHook
 	// UI adds the web interface's routes; nil serves the API alone.
 	UI Pages
+	// Connectors reports the sync modules' health; nil when sync is off.
+	Connectors func() []twoway.Status
 }
 
 // Pages is a set of routes served beside the API (the web interface).
@@ -90,6 +94,7 @@ type Server struct {
 	version   string
 	boards    BoardsHook
 	ui        Pages
+	health    func() []twoway.Status
 	mux       *http.ServeMux
 	handler   http.Handler
 
@@ -120,7 +125,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -179,6 +184,7 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"GET", "/api/v1/outbox", auth.ActionRead, s.listOutbox},
 		{"GET", "/api/v1/outbox/{id}", auth.ActionRead, s.getOutbox},
 		{"POST", "/api/v1/outbox/{id}/retry", auth.ActionTriage, s.retryOutbox},
+		{"GET", "/api/v1/connectors", auth.ActionRead, s.connectors},
 
 		// Inbound compatibility.
 		{"POST", "/api/v2/alerts", auth.ActionIngest, s.alertmanager},
