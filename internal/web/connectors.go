@@ -9,17 +9,17 @@ import (
 
 // connectorView is one sync module's health, as the API shows it.
 type connectorView struct {
-	Name                string        `json:"name"`
-	Kind                string        `json:"kind"`
-	LastRun             *time.Time    `json:"last_run"`
-	LastSuccess         *time.Time    `json:"last_success"`
-	LastError           string        `json:"last_error"`
-	LastErrorAt         *time.Time    `json:"last_error_at"`
-	DurationMS          float64       `json:"duration_ms"`
-	Runs                int64         `json:"runs"`
-	Failures            int64         `json:"failures"`
-	ConsecutiveFailures int           `json:"consecutive_failures"`
-	Budget              *budgetView   `json:"budget"`
+	Name                string      `json:"name"`
+	Kind                string      `json:"kind"`
+	LastRun             *time.Time  `json:"last_run"`
+	LastSuccess         *time.Time  `json:"last_success"`
+	LastError           string      `json:"last_error"`
+	LastErrorAt         *time.Time  `json:"last_error_at"`
+	DurationMS          float64     `json:"duration_ms"`
+	Runs                int64       `json:"runs"`
+	Failures            int64       `json:"failures"`
+	ConsecutiveFailures int         `json:"consecutive_failures"`
+	Budget              *budgetView `json:"budget"`
 }
 
 type budgetView struct {
