@@ -27,9 +27,9 @@ type singleSignOn struct {
 }
 
 func newSingleSignOn(c config.OIDC, clk clock.Clock) (*singleSignOn, error) {
-	client, err := httpClient(c.CAFile)
+	client, err := httpClientFor("oidc.ca_file", c.CAFile)
 	if err != nil {
-		return nil, fmt.Errorf("oidc: %w", err)
+		return nil, err
 	}
 	return &singleSignOn{cfg: sso.Config{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
 		RedirectURL: c.RedirectURL, RoleClaim: c.RoleClaim, AdminRoles: c.AdminRoles, ResponderRoles: c.ResponderRoles,

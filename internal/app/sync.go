@@ -179,18 +179,24 @@ func (f *followerRef) Follow(ctx context.Context, id int64, to, origin, cause st
 // httpClient returns the client connectors use: the system's roots, plus
 // caFile's certificates when set (the simulator's CA).
 func httpClient(caFile string) (*http.Client, error) {
+	return httpClientFor("sync.azure.ca_file", caFile)
+}
+
+// httpClientFor is httpClient with the config key that named caFile, for
+// its errors.
+func httpClientFor(key, caFile string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("sync.azure.ca_file: %w", err)
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("sync.azure.ca_file %s: no certificate found", caFile)
+			return nil, fmt.Errorf("%s %s: no certificate found", key, caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}

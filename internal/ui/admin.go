@@ -10,6 +10,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/twoway"
+	"github.com/vigil-soc/vigil/internal/validation"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
 
@@ -164,8 +165,12 @@ func (u *UI) adminUpdateUser(w http.ResponseWriter, r *http.Request, v *view) {
 			usr, err = u.o.Accounts.SetRole(r.Context(), v.Actor, id, role)
 		}
 	case r.PostFormValue("disabled") != "":
-		disabled, _ := strconv.ParseBool(r.PostFormValue("disabled"))
-		usr, err = u.o.Accounts.SetDisabled(r.Context(), v.Actor, id, disabled)
+		var disabled bool
+		if disabled, err = strconv.ParseBool(r.PostFormValue("disabled")); err != nil {
+			err = validation.NewFieldError("disabled", "must be true or false")
+		} else {
+			usr, err = u.o.Accounts.SetDisabled(r.Context(), v.Actor, id, disabled)
+		}
 	}
 	if err != nil {
 		u.formError(w, r, v, err)

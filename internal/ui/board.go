@@ -422,6 +422,20 @@ func matches(it workitem.Item, f workitem.Filter) bool {
 	return true
 }
 
+// optionalInt parses a form or query number that may be absent (0), and
+// names the field when it is malformed rather than ignoring it: a mangled
+// rev must not silently turn off the stale-edit check.
+func optionalInt(s, field string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, validation.NewFieldError(field, "must be a non-negative integer")
+	}
+	return n, nil
+}
+
 func pathID(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	if err != nil || id <= 0 {
@@ -476,7 +490,11 @@ func (u *UI) move(w http.ResponseWriter, r *http.Request, v *view) {
 		u.fail(w, r, v, err)
 		return
 	}
-	rev, _ := strconv.Atoi(r.PostFormValue("rev"))
+	rev, err := optionalInt(r.PostFormValue("rev"), "rev")
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
 	to, reason := r.PostFormValue("to"), r.PostFormValue("reason")
 	it, err := u.o.Items.Transition(r.Context(), v.Actor, id, to, reason, rev)
 	if err != nil {

@@ -338,6 +338,10 @@ func TestMove(t *testing.T) {
 		{"unknown state", ids[1], url.Values{"to": {"Limbo"}}, nil, http.StatusBadRequest, "unknown state", "", "New"},
 		{"stale rev", ids[1], url.Values{"to": {"Approved"}, "rev": {"7"}}, nil,
 			http.StatusConflict, "someone else changed this item meanwhile", "", "New"},
+		// A mangled rev is refused, not read as "no rev" (which would skip
+		// the stale-edit check).
+		{"malformed rev", ids[1], url.Values{"to": {"Approved"}, "rev": {"1x"}}, nil,
+			http.StatusBadRequest, "rev: must be a non-negative integer", "", "New"},
 		{"no reason needed", ids[1], url.Values{"to": {"Approved"}, "rev": {"1"}}, nil, http.StatusSeeOther, "", "/board", "Approved"},
 		{"back to the item", ids[2], url.Values{"to": {"Approved"}, "back": {idPath("/items/%d", ids[2])}}, nil,
 			http.StatusSeeOther, "", idPath("/items/%d", ids[2]), "Approved"},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/alert"
@@ -129,8 +128,11 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request, v *view) {
 
 // timeline returns the newest entries first. ?before=N pages back.
 func (u *UI) timeline(r *http.Request, v *view, id int64) ([]entryView, int64, error) {
-	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	entries, err := u.o.Items.RecentTimeline(r.Context(), v.Actor, id, before, maxTimeline+1)
+	before, err := optionalInt(r.URL.Query().Get("before"), "before")
+	if err != nil {
+		return nil, 0, err
+	}
+	entries, err := u.o.Items.RecentTimeline(r.Context(), v.Actor, id, int64(before), maxTimeline+1)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -328,7 +330,11 @@ func (u *UI) updateFields(w http.ResponseWriter, r *http.Request, v *view) {
 		}
 		p.Tags = &tags
 	}
-	rev, _ := strconv.Atoi(r.PostFormValue("rev"))
+	rev, err := optionalInt(r.PostFormValue("rev"), "rev")
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
 	if _, err := u.o.Items.Update(r.Context(), v.Actor, id, p, rev); err != nil {
 		u.fail(w, r, v, err)
 		return

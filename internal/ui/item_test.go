@@ -89,6 +89,8 @@ func TestItemPage(t *testing.T) {
 	e.move(t, id, "Approved", "")
 	msg := enqueueFailed(t, e, id, "inc-1-close")
 	c := e.as(t, responder)
+	c.get(t, idPath("/items/%d", id)+"?before=soon").wantCode(t, http.StatusBadRequest).
+		wantBody(t, "before: must be a non-negative integer")
 	page := c.get(t, idPath("/items/%d", id)).wantCode(t, http.StatusOK)
 
 	t.Run("timeline newest first", func(t *testing.T) {

@@ -450,6 +450,12 @@ func TestAdminPages(t *testing.T) {
 		if u, _ := e.db.UserByEmail(ctx, email[viewer]); !u.Disabled {
 			t.Error("got the viewer enabled, want disabled")
 		}
+		// A malformed value is refused, not read as "enable".
+		adm.post(t, idPath("/admin/users/%d", id), url.Values{"disabled": {"maybe"}}).wantCode(t, http.StatusBadRequest).
+			wantBody(t, "disabled: must be true or false")
+		if u, _ := e.db.UserByEmail(ctx, email[viewer]); !u.Disabled {
+			t.Error("a malformed disabled value enabled the viewer")
+		}
 		adm.post(t, idPath("/admin/users/%d", id), url.Values{"disabled": {"false"}}).wantCode(t, http.StatusSeeOther)
 		if u, _ := e.db.UserByEmail(ctx, email[viewer]); u.Disabled {
 			t.Error("got the viewer disabled, want enabled")
