@@ -18,16 +18,17 @@ import (
 )
 
 const itemColumns = `id, type, title, state, severity, assignee, source, rev, alert_count,
-    COALESCE(previous_id, 0), created_at, updated_at, last_seen, COALESCE(closed_at, 0)`
+    COALESCE(previous_id, 0), created_at, updated_at, last_seen, COALESCE(closed_at, 0),
+    key_entity, COALESCE(source_resolved_at, 0), COALESCE(merged_into, 0)`
 
 type scanner interface{ Scan(...any) error }
 
 func scanItem(s scanner) (workitem.Item, error) {
 	var it workitem.Item
 	var typ, sev string
-	var created, updated, seen, closed int64
+	var created, updated, seen, closed, resolved int64
 	err := s.Scan(&it.ID, &typ, &it.Title, &it.State, &sev, &it.Assignee, &it.Source, &it.Rev, &it.AlertCount,
-		&it.PreviousID, &created, &updated, &seen, &closed)
+		&it.PreviousID, &created, &updated, &seen, &closed, &it.KeyEntity, &resolved, &it.MergedInto)
 	if err != nil {
 		return it, err
 	}
@@ -36,6 +37,10 @@ func scanItem(s scanner) (workitem.Item, error) {
 	if closed != 0 {
 		t := fromUS(closed)
 		it.ClosedAt = &t
+	}
+	if resolved != 0 {
+		t := fromUS(resolved)
+		it.SourceResolvedAt = &t
 	}
 	it.Tags = []string{}
 	return it, nil

@@ -39,6 +39,15 @@ type Item struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	LastSeen   time.Time  `json:"last_seen"`
 	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+	// KeyEntity is the entity the item's first alert leads with, as
+	// "kind value" ("host vm-web-01"), so that cards can be told apart.
+	KeyEntity string `json:"key_entity,omitempty"`
+	// SourceResolvedAt is set while every alert of the item is resolved
+	// or dismissed at its source.
+	SourceResolvedAt *time.Time `json:"source_resolved_at,omitempty"`
+	// MergedInto names the item this one was folded into (a Problem item
+	// whose Defender alert turned out to belong to a Sentinel incident).
+	MergedInto int64 `json:"merged_into,omitempty"`
 
 	// Filled only on single-item reads.
 	AlertIDs    []int64 `json:"alert_ids,omitempty"`
