@@ -5,7 +5,7 @@
 //	vigil migrate [--config FILE] [--data DIR] [--dsn DSN]
 //	vigil token create --data DIR --name NAME --role viewer|responder|admin
 //	vigil user add --data DIR --email EMAIL --role ROLE   (password on stdin)
-//	vigil simulate --listen 127.0.0.1:PORT [--ca-file FILE] [--seed N] [--preload N] [--scenario 5s]
+//	vigil simulate --listen 127.0.0.1:PORT [--ca-file FILE] [--seed N] [--preload N] [--scenario 5s] [--browser-listen 127.0.0.1:PORT]
 //	vigil bench ingest [flags]   (see vigil bench ingest --help)
 //	vigil version
 package main
@@ -260,6 +260,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 1, "seed for generated alerts and ids")
 	preload := fs.Int("preload", 3, "Defender for Cloud alerts raised at start, each with its Sentinel alert and incident")
 	scenario := fs.Duration("scenario", 0, "run the scenario engine: one user action (new alert, dismiss, close…) every `interval`; 0 for none")
+	browserListen := fs.String("browser-listen", "", "also serve the sign-in pages a browser opens (the account picker) over plain HTTP on this loopback `address`, e.g. 127.0.0.1:0, so that a browser need not trust the CA")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -272,6 +273,14 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv, err := simulator.Listen(sim, *listen, ca)
 	if err != nil {
 		return err
+	}
+	if *browserListen != "" {
+		u, err := srv.ServeBrowserPages(*browserListen)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		log.Info("sign-in pages served over plain HTTP", "url", u)
 	}
 	if *scenario > 0 {
 		go sim.NewScenario().Run(ctx, *scenario)

@@ -88,9 +88,20 @@ type Alert struct {
 	FirstSeen   time.Time       `json:"first_seen"`
 	LastSeen    time.Time       `json:"last_seen"`
 	Raw         json.RawMessage `json:"raw,omitempty"`
+	// Firing identifies one firing of the alert where the sender has such
+	// a thing (Alertmanager's startsAt, Azure Monitor's firedDateTime).
+	// A re-send carries the same firing; a different one is a new firing,
+	// which opens a new work item if the old one was closed.
+	Firing string `json:"-"`
+	// Grace holds back the alert's own work item while an incident that
+	// contains it may still arrive (a Defender for Cloud alert while a
+	// Sentinel workspace is synced): the alert joins the incident's item
+	// if one appears within Grace, and gets an item of its own otherwise.
+	Grace time.Duration `json:"-"`
 
 	// Set by the store.
 	Version    int       `json:"version,omitempty"`
+	SeenCount  int64     `json:"seen_count,omitempty"`
 	WorkItemID int64     `json:"workitem_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`
 	UpdatedAt  time.Time `json:"updated_at,omitzero"`

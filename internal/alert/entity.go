@@ -89,3 +89,44 @@ func kindList() string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// keyKinds are the kinds an analyst tells alerts apart by, in the order a
+// card prefers them when an alert has several.
+var keyKinds = []EntityKind{EntityHost, EntityAccount, EntityIP}
+
+// KeyEntity is the entity an alert leads with, as "kind value" ("host
+// vm-web-01"): the first host, account or IP in the sender's order, else
+// the first entity of any kind, else "".
+func KeyEntity(es []Entity) string {
+	for _, e := range es {
+		for _, k := range keyKinds {
+			if e.Kind == k {
+				return string(e.Kind) + " " + e.Value
+			}
+		}
+	}
+	if len(es) > 0 {
+		return string(es[0].Kind) + " " + es[0].Value
+	}
+	return ""
+}
+
+// SearchText is what the board's search matches for an item: its title
+// and its alerts' entity values, lower-cased, one per line.
+func SearchText(title string, entitySets ...[]Entity) string {
+	var sb strings.Builder
+	sb.WriteString(strings.ToLower(title))
+	seen := map[string]bool{}
+	for _, es := range entitySets {
+		for _, e := range es {
+			v := strings.ToLower(e.Value)
+			if v == "" || seen[v] {
+				continue
+			}
+			seen[v] = true
+			sb.WriteByte('\n')
+			sb.WriteString(v)
+		}
+	}
+	return sb.String()
+}

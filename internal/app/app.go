@@ -108,6 +108,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	items := workitem.NewService(db, proc, clk).WithPlanner(writeback.New(db).With(sy.planners...))
 	follow.svc = items
+	pipe.React(sourceFollower{items: items, log: log.With("component", "source-follower")})
 	targets := map[string]outbox.Target{}
 	for name, t := range sy.targets {
 		targets[name] = t
@@ -182,12 +183,20 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Pipeline.Run(pctx) })
 	// The outbox sender stops with the request context: a write cut short
 	// is claimed again after its lease and resent (sends are idempotent).
+	//
+	// Routine sync work is logged as one line per cycle that changed
+	// something, counting the outbox's deliveries too (twoway.Cycle).
+	act := twoway.NewActivity()
+	if len(a.sync.modules) > 0 {
+		a.sender.CountInto(act)
+	}
 	wg.Go(func() { a.sender.Run(ctx, 2*time.Second) })
 	// Pollers, the reconciler and the mirrors stop with the request
 	// context too: each pass is idempotent and resumes from its cursor.
 	if len(a.sync.modules) > 0 {
 		wg.Go(func() {
-			twoway.RunCycleWithHealth(ctx, a.sync.modules, a.sync.interval, a.sender.Poke, a.log, a.sync.health)
+			twoway.Cycle{Modules: a.sync.modules, Interval: a.sync.interval, After: a.sender.Poke,
+				Log: a.log.With("component", "sync"), Health: a.sync.health, Activity: act}.Run(ctx)
 		})
 	}
 	wg.Go(func() { a.UI.Run(ctx) })

@@ -53,12 +53,20 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 		return fmt.Errorf("demo data dir: %w", err)
 	}
 	caFile := filepath.Join(cfg.Data, "simulator-ca.pem")
-	sim := simulator.New(simulator.Options{Preload: 5, Logger: log})
+	// The simulator's own lines (each scenario action) are routine: they
+	// show with --log-level debug, not under the banner.
+	sim := simulator.New(simulator.Options{Preload: 5, Logger: slog.New(quietBelowDebug{log.Handler()})})
 	simSrv, err := simulator.Listen(sim, "127.0.0.1:0", caFile)
 	if err != nil {
 		return err
 	}
 	defer simSrv.Close()
+	// A newcomer's browser does not trust the simulator's private CA: the
+	// sign-in pages it opens are served over plain HTTP on loopback, the
+	// rest stays on TLS.
+	if _, err := simSrv.ServeBrowserPages("127.0.0.1:0"); err != nil {
+		return err
+	}
 	info := simSrv.Info
 	hookPassword := randomHex(16)
 	cfg.Sync = DemoSync(info, hookPassword)
@@ -95,29 +103,7 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 
 	line, _ := json.Marshal(info)
 	fmt.Fprintf(out, "%s\n", line)
-	fmt.Fprintf(out, `
-vigil demo is running at %[1]s  (data in %[2]s)
-
-  The board:    %[1]s/board
-                %[10]s
-
-The simulated Microsoft tenant is at %[4]s (the JSON line above has its
-credentials; its CA is in %[5]s). Its scenario raises Defender for Cloud
-alerts and acts as portal users. vigil pulls Defender for Cloud and Sentinel
-every %[6]s, closes Sentinel incidents that Defender for Cloud has settled,
-and mirrors work items to Azure Boards (%[7]s/%[8]s/%[9]s).
-
-  Work items:   curl -H "Authorization: Bearer $VIGIL_TOKEN" %[1]s/api/v1/workitems
-  Close one:    curl -H "Authorization: Bearer $VIGIL_TOKEN" -d '{"to":"Approved"}' %[1]s/api/v1/workitems/1/transitions
-  Write-backs:  curl -H "Authorization: Bearer $VIGIL_TOKEN" %[1]s/api/v1/outbox
-  Dismiss an alert as its owner would:
-                curl --cacert %[5]s -X POST %[4]s/sim/v1/defender/alerts/NAME/dismiss
-  API docs:     %[1]s/api/v1/openapi.json
-  Press Ctrl-C to stop.
-
-An admin API token for this demo (export VIGIL_TOKEN=...):
-%[3]s
-`, a.URL(), cfg.Data, token, info.ARMURL, caFile, DemoInterval, info.DevOpsURL, info.DevOpsOrg, info.DevOpsProject, login)
+	writeBanner(out, banner{URL: a.URL(), Data: cfg.Data, Login: login, Token: token, Sim: info, Preload: 5, Scenario: o.Scenario})
 	return a.Run(ctx)
 }
 

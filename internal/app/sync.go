@@ -83,7 +83,7 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 				return nil, err
 			}
 			route["/subscriptions/"+strings.ToLower(d.SubscriptionID)+"/"] = c
-			sink := twoway.FollowingSink(pipe, items, "connector:defender", defender.Source, cfg.SentinelClosedState, log)
+			sink := twoway.FollowingSink(pipe, items, "connector:defender", defender.Source, cfg.SentinelClosedState, cfg.Grace(), log)
 			p.modules = append(p.modules, named{name: "defender:" + d.SubscriptionID, kind: "poller", m: defender.NewPoller(c, sink, log, clk.Now)})
 		}
 		p.targets[defender.Source] = route
@@ -114,6 +114,11 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 		p.targets[graph.Target] = c
 		p.modules = append(p.modules, twoway.NewGraphPoller(c, pipe, db, twoway.GraphOptions{
 			Filter: g.Filter, LegacyProvider: g.LegacyProvider, Claim: g.Claim, Window: window, Clock: clk, Logger: log}))
+	}
+	if len(cfg.Defender) > 0 && cfg.Grace() > 0 {
+		// Defender alerts that no incident claimed in time get their own
+		// Problem items.
+		p.modules = append(p.modules, twoway.NewHeldAlerts(db, proc, log))
 	}
 	if cfg.ReconcileOn() {
 		p.modules = append(p.modules, twoway.NewReconciler(db, log))
@@ -201,4 +206,21 @@ func httpClientFor(key, caFile string) (*http.Client, error) {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
+}
+
+// sourceFollower moves an item whose alerts were all resolved at their
+// source to the process's on_source_resolved state (ingest's reactor).
+type sourceFollower struct {
+	items *workitem.Service
+	log   *slog.Logger
+}
+
+func (f sourceFollower) SourceResolved(ctx context.Context, itemID int64, source, cause string) {
+	_, moved, err := f.items.FollowSourceResolved(ctx, itemID, source, cause)
+	switch {
+	case err != nil:
+		f.log.Warn("could not move an item resolved at its source", "workitem", itemID, "err", err)
+	case moved:
+		f.log.Info("work item follows its source's resolution", "workitem", itemID, "to", f.items.Process().OnSourceResolved)
+	}
 }

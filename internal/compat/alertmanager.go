@@ -167,6 +167,11 @@ func buildAlertmanagerAlert(labels, annotations map[string]string, startsAt, end
 	if a.Product == "" {
 		a.Product = "Prometheus"
 	}
+	if !startsAt.IsZero() {
+		// Prometheus re-sends a firing alert every minute with the same
+		// startsAt; a new startsAt is a new firing.
+		a.Firing = startsAt.UTC().Format(time.RFC3339Nano)
+	}
 	// Prometheus sends firing alerts with endsAt a few minutes ahead (their
 	// validity), so only an end in the past means resolved.
 	if !endsAt.IsZero() && !endsAt.After(now) {

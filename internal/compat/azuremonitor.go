@@ -132,6 +132,7 @@ func ParseAzureMonitor(body []byte, now time.Time) (alert.Alert, error) {
 	a.FirstSeen = a.LastSeen
 	if !fired.IsZero() {
 		a.FirstSeen = notAfter(fired, a.LastSeen).UTC()
+		a.Firing = fired.UTC().Format(time.RFC3339Nano)
 	}
 	a.Entities = azEntities(e)
 

@@ -29,6 +29,11 @@ type Sync struct {
 	// true). Off, vigil only keeps incidents in step with Defender for
 	// Cloud: the reconciler alone.
 	SentinelWorkItems *bool `koanf:"sentinel_workitems"`
+	// IncidentGrace is how long a Defender for Cloud alert waits for a
+	// Sentinel incident that contains it before it gets a Problem item of
+	// its own (default 10m; only while a workspace makes work items).
+	// Negative: never wait.
+	IncidentGrace time.Duration `koanf:"incident_grace"`
 
 	Azure      Azure               `koanf:"azure"`
 	Sentinel   []SentinelWorkspace `koanf:"sentinel"`
@@ -119,6 +124,16 @@ func (s Sync) Enabled() bool {
 	return len(s.Sentinel) > 0 || len(s.Defender) > 0 || s.Graph != nil || s.DevOps != nil || s.Freshdesk != nil || s.ServiceNow != nil
 }
 
+// Grace is how long a Defender for Cloud alert waits for its Sentinel
+// incident: IncidentGrace while a workspace makes a work item per
+// incident, else nothing (no incident item could take the alert).
+func (s Sync) Grace() time.Duration {
+	if len(s.Sentinel) == 0 || (s.SentinelWorkItems != nil && !*s.SentinelWorkItems) || s.IncidentGrace < 0 {
+		return 0
+	}
+	return s.IncidentGrace
+}
+
 // ReconcileOn reports whether the reconciler runs.
 func (s Sync) ReconcileOn() bool {
 	if s.Reconcile != nil {
@@ -168,6 +183,9 @@ func (s *Sync) resolve(environ []string) error {
 	}
 	if s.SentinelClosedState == "" {
 		s.SentinelClosedState = "Closed"
+	}
+	if s.IncidentGrace == 0 {
+		s.IncidentGrace = 10 * time.Minute
 	}
 	if len(s.Sentinel) > 0 || len(s.Defender) > 0 || s.Graph != nil {
 		read(&s.Azure.ClientSecret, "sync.azure.client_secret", s.Azure.ClientSecretEnv, s.Azure.ClientSecretFile)

@@ -41,6 +41,21 @@ type Store interface {
 	IngestPrepared(ctx context.Context, proc *workitem.Process, actor string, alerts []store.Prepared) ([]store.IngestResult, error)
 }
 
+// StatusStore changes an alert's status at its source's word (a PagerDuty
+// acknowledge or resolve event).
+type StatusStore interface {
+	ChangeAlertStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (store.StatusChange, error)
+}
+
+// Reactor hears what committed changes did, after the commit: the alerts
+// are durable whatever it does, so it cannot fail an ingest. The
+// work-item service's move on a source's resolution is one.
+type Reactor interface {
+	// SourceResolved: every alert of the item is now resolved or
+	// dismissed at its source (named by source), which cause explains.
+	SourceResolved(ctx context.Context, itemID int64, source, cause string)
+}
+
 // ErrStopped is returned for submissions after the pipeline has stopped.
 var ErrStopped = errors.New("ingest pipeline stopped")
 
@@ -68,6 +83,7 @@ type Pipeline struct {
 
 	mu      sync.RWMutex
 	stopped bool
+	reactor Reactor
 
 	alertsTotal *prometheus.CounterVec
 	batchSize   prometheus.Histogram
@@ -98,7 +114,7 @@ func New(st Store, proc *workitem.Process, o Options, stages ...Stage) *Pipeline
 		log:   o.Logger.With("component", "ingest"),
 		queue: make(chan *request, 4096),
 		alertsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vigil_ingest_alerts_total", Help: "Alerts stored, by outcome (created, updated, reopened).",
+			Name: "vigil_ingest_alerts_total", Help: "Alerts received, by outcome (created, updated, unchanged re-send, reopened, held for an incident).",
 		}, []string{"outcome"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "vigil_ingest_transaction_alerts", Help: "Alerts stored per ingest transaction (group commit).",
@@ -152,10 +168,52 @@ func (p *Pipeline) Submit(ctx context.Context, actor string, alerts []alert.Aler
 	p.mu.RUnlock()
 	select {
 	case <-req.done:
+		if req.err == nil {
+			p.react(ctx, alerts, req.results)
+		}
 		return req.results, req.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// React sets who hears of committed changes; call it before Run.
+func (p *Pipeline) React(r Reactor) { p.reactor = r }
+
+// react tells the reactor which items the committed alerts left resolved
+// at their source, once per item.
+func (p *Pipeline) react(ctx context.Context, alerts []alert.Alert, results []store.IngestResult) {
+	if p.reactor == nil {
+		return
+	}
+	told := map[int64]bool{}
+	for i, r := range results {
+		if !r.SourceResolved || r.WorkItemID == 0 || told[r.WorkItemID] || i >= len(alerts) {
+			continue
+		}
+		told[r.WorkItemID] = true
+		a := alerts[i]
+		p.reactor.SourceResolved(ctx, r.WorkItemID, a.Source,
+			fmt.Sprintf("%s alert %d %s at the source", a.Source, r.AlertID, a.Status))
+	}
+}
+
+// SetStatus changes an alert's status at its source's word, and tells the
+// reactor when that left the alert's item resolved at the source. It
+// reports whether the alert is known.
+func (p *Pipeline) SetStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (bool, error) {
+	st, ok := p.store.(StatusStore)
+	if !ok {
+		return false, fmt.Errorf("set alert status: the store cannot change statuses")
+	}
+	ch, err := st.ChangeAlertStatus(ctx, source, sourceID, status, actor, why)
+	if err != nil {
+		return false, err
+	}
+	if ch.SourceResolved && p.reactor != nil {
+		p.reactor.SourceResolved(ctx, ch.WorkItemID, source, fmt.Sprintf("%s alert %d %s at the source (%s)", source, ch.AlertID, status, why))
+	}
+	return ch.Found, nil
 }
 
 // Run starts the writers and blocks until ctx is done and every queued

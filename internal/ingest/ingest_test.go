@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -166,4 +168,205 @@ func sizes(txs [][]string) []int {
 		out[i] = len(t)
 	}
 	return out
+}
+
+// event is one thing the reaction tests saw happen, in order.
+type event struct {
+	what   string // "commit" or "react"
+	itemID int64
+	source string
+	cause  string
+}
+
+// eventLog is shared by a fake store and a fake reactor, so that a test
+// sees whether a reaction came after the commit.
+type eventLog struct {
+	mu     sync.Mutex
+	events []event
+}
+
+func (l *eventLog) add(e event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) take() []event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.events
+	l.events = nil
+	return out
+}
+
+// reactor records what it hears.
+type reactor struct{ log *eventLog }
+
+func (r reactor) SourceResolved(_ context.Context, itemID int64, source, cause string) {
+	r.log.add(event{what: "react", itemID: itemID, source: source, cause: cause})
+}
+
+// resolvingStore answers each alert by its source id from results, and
+// fails a batch holding "poison"; its ChangeAlertStatus answers change.
+type resolvingStore struct {
+	log     *eventLog
+	results map[string]store.IngestResult
+	change  store.StatusChange
+	err     error
+}
+
+func (s *resolvingStore) IngestPrepared(_ context.Context, _ *workitem.Process, _ string, as []store.Prepared) ([]store.IngestResult, error) {
+	res := make([]store.IngestResult, len(as))
+	for i, a := range as {
+		if a.SourceID == "poison" {
+			return nil, errors.New("constraint failed")
+		}
+		res[i] = s.results[a.SourceID]
+	}
+	s.log.add(event{what: "commit"})
+	return res, nil
+}
+
+func (s *resolvingStore) ChangeAlertStatus(_ context.Context, _, _ string, _ alert.Status, _, _ string) (store.StatusChange, error) {
+	if s.err != nil {
+		return store.StatusChange{}, s.err
+	}
+	s.log.add(event{what: "commit"})
+	return s.change, nil
+}
+
+func runPipeline(t *testing.T, st Store, r Reactor) *Pipeline {
+	t.Helper()
+	p := New(st, workitem.DefaultProcess(), Options{})
+	if r != nil {
+		p.React(r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return p
+}
+
+// TestReactSourceResolved checks that the reactor hears, after the
+// commit, of each item a batch left resolved at its source: once per
+// item, however many of its alerts the batch carried, and never for a
+// failed batch, an item not resolved or an alert without an item.
+func TestReactSourceResolved(t *testing.T) {
+	resolved := func(alertID, itemID int64) store.IngestResult {
+		return store.IngestResult{AlertID: alertID, WorkItemID: itemID, Outcome: store.OutcomeUpdated, SourceResolved: true}
+	}
+	log := &eventLog{}
+	st := &resolvingStore{log: log, results: map[string]store.IngestResult{
+		"a1":   resolved(1, 7),
+		"a2":   resolved(2, 7), // the same item: told once
+		"open": {AlertID: 3, WorkItemID: 8, Outcome: store.OutcomeUpdated},
+		"held": {AlertID: 4, Outcome: store.OutcomeHeld, SourceResolved: true}, // no item to tell of
+		"b1":   resolved(5, 9),
+	}}
+	p := runPipeline(t, st, reactor{log})
+	cause := func(id int64, status alert.Status) string {
+		return fmt.Sprintf("test alert %d %s at the source", id, status)
+	}
+
+	tests := []struct {
+		name    string
+		alerts  []alert.Alert
+		wantErr bool
+		want    []event
+	}{
+		{
+			name:   "two items resolved, one of them twice",
+			alerts: withStatuses(mkAlerts("a1", "open", "a2", "held", "b1"), alert.StatusResolved, alert.StatusNew, alert.StatusDismissed, alert.StatusResolved, alert.StatusResolved),
+			want: []event{{what: "commit"}, {what: "react", itemID: 7, source: "test", cause: cause(1, alert.StatusResolved)},
+				{what: "react", itemID: 9, source: "test", cause: cause(5, alert.StatusResolved)}},
+		},
+		{
+			name:   "nothing resolved",
+			alerts: mkAlerts("open"),
+			want:   []event{{what: "commit"}},
+		},
+		{
+			name:    "failed batch",
+			alerts:  mkAlerts("a1", "poison"),
+			wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		_, err := p.Submit(context.Background(), "tester", tt.alerts)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: Submit error %v, want error %v", tt.name, err, tt.wantErr)
+		}
+		if got := log.take(); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: events %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+
+	// Without a reactor the pipeline stores as before.
+	p2 := runPipeline(t, &resolvingStore{log: &eventLog{}, results: st.results}, nil)
+	if res, err := p2.Submit(context.Background(), "tester", mkAlerts("a1")); err != nil || len(res) != 1 || !res[0].SourceResolved {
+		t.Errorf("Submit without reactor = %+v, %v; want the store's result", res, err)
+	}
+}
+
+func withStatuses(as []alert.Alert, sts ...alert.Status) []alert.Alert {
+	for i := range as {
+		as[i].Status = sts[i]
+	}
+	return as
+}
+
+// TestSetStatusReacts checks that a sender's status event reaches the
+// reactor, after the commit, exactly when it left the item resolved at
+// its source.
+func TestSetStatusReacts(t *testing.T) {
+	tests := []struct {
+		name      string
+		change    store.StatusChange
+		err       error
+		wantFound bool
+		wantErr   bool
+		want      []event
+	}{
+		{
+			name:      "resolved the item",
+			change:    store.StatusChange{Found: true, AlertID: 3, WorkItemID: 11, SourceResolved: true},
+			wantFound: true,
+			want: []event{{what: "commit"},
+				{what: "react", itemID: 11, source: "pagerduty", cause: "pagerduty alert 3 resolved at the source (resolve event)"}},
+		},
+		{
+			name:      "item still has an open alert",
+			change:    store.StatusChange{Found: true, AlertID: 3, WorkItemID: 11},
+			wantFound: true,
+			want:      []event{{what: "commit"}},
+		},
+		{
+			name:   "unknown alert",
+			change: store.StatusChange{},
+			want:   []event{{what: "commit"}},
+		},
+		{
+			name:    "store error",
+			err:     errors.New("database is locked"),
+			wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		log := &eventLog{}
+		p := runPipeline(t, &resolvingStore{log: log, change: tt.change, err: tt.err}, reactor{log})
+		found, err := p.SetStatus(context.Background(), "pagerduty", "dedup-1", alert.StatusResolved, "token:pd", "resolve event")
+		if found != tt.wantFound || (err != nil) != tt.wantErr {
+			t.Errorf("%s: SetStatus = %v, %v; want %v, error %v", tt.name, found, err, tt.wantFound, tt.wantErr)
+		}
+		if got := log.take(); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: events %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+
+	// A store that cannot change statuses is an error, not a silent no.
+	p := runPipeline(t, &fakeStore{}, reactor{&eventLog{}})
+	if found, err := p.SetStatus(context.Background(), "pagerduty", "dedup-1", alert.StatusResolved, "x", "y"); err == nil || found {
+		t.Errorf("SetStatus on a store without statuses = %v, %v; want an error", found, err)
+	}
 }

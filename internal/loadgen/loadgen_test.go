@@ -644,3 +644,21 @@ func TestCancelledRunIsPartial(t *testing.T) {
 		t.Errorf("cancel did not end the run promptly and cleanly: %+v", res)
 	}
 }
+
+// TestWriteTextThousands: counts and rates are written for people, with
+// thousands separators.
+func TestWriteTextThousands(t *testing.T) {
+	var b bytes.Buffer
+	WriteText(&b, Result{Format: FormatVigil, Mode: "open", Rate: 1500, Concurrency: 1000, Batch: 100, Keys: 20000,
+		Requests: 16734, Alerts: 1673400, Rejected: 1200, Errors: 1001, HTTPErrors: 1000, TransportErrors: 1, Unsent: 4500,
+		Elapsed: 100 * time.Second, AlertsPerSec: 16734.04, RequestsPerSec: 167.34, LatencyP50: 1234567 * time.Microsecond})
+	for _, want := range []string{
+		"(open loop, 1,500 req/s, concurrency 1,000, batch 100, keys 20,000",
+		"requests     16,734\n", "alerts       1,673,400 acknowledged, 1,200 rejected", "errors       1,001 (http 1,000, transport 1)",
+		"unsent       4,500 requests", "alerts/s     16,734.0\n", "requests/s   167.3\n", "p50 1,234.57 ",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -9,8 +9,11 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/numfmt"
 )
 
 // Main is `vigil bench ingest ARGS`: it parses args, runs, and prints the
@@ -71,14 +74,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The token is never printed.
 	mode := "closed loop"
 	if cfg.Rate > 0 {
-		mode = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
+		mode = fmt.Sprintf("open loop at %s req/s", rate(cfg.Rate))
 	}
 	target := strings.TrimRight(cfg.URL, "/")
 	if u, err := url.Parse(target); err == nil {
 		target = u.Redacted() // a password in the URL is a secret too
 	}
-	fmt.Fprintf(stderr, "bench ingest: %s %s, %s, concurrency %d, batch %d, keys %d, seed %d, warmup %s, duration %s\n",
-		cfg.Format, target, mode, cfg.Concurrency, cfg.Batch, cfg.Keys, cfg.Seed, cfg.Warmup, cfg.Duration)
+	fmt.Fprintf(stderr, "bench ingest: %s %s, %s, concurrency %s, batch %s, keys %s, seed %d, warmup %s, duration %s\n",
+		cfg.Format, target, mode, numfmt.Int(cfg.Concurrency), numfmt.Int(cfg.Batch), numfmt.Int(cfg.Keys), cfg.Seed, cfg.Warmup, cfg.Duration)
 
 	res, err := Run(ctx, cfg)
 	if err != nil && res.Format == "" {
@@ -95,33 +98,44 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// WriteText prints res as aligned "name value" lines.
+// rate writes a request rate as given (500, 0.5), with thousands
+// separators (1,500).
+func rate(r float64) string {
+	if r == float64(int64(r)) {
+		return numfmt.Int(int64(r))
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}
+
+// WriteText prints res as aligned "name value" lines, counts with
+// thousands separators (scripts/bench-compare strips them).
 func WriteText(w io.Writer, res Result) {
 	mode := "closed loop"
 	if res.Mode == "open" {
-		mode = fmt.Sprintf("open loop, %g req/s", res.Rate)
+		mode = fmt.Sprintf("open loop, %s req/s", rate(res.Rate))
 	}
-	fmt.Fprintf(w, "format       %s (%s, concurrency %d, batch %d, keys %d, seed %d)\n",
-		res.Format, mode, res.Concurrency, res.Batch, res.Keys, res.Seed)
-	fmt.Fprintf(w, "requests     %d\n", res.Requests)
-	fmt.Fprintf(w, "alerts       %d acknowledged", res.Alerts)
+	n := numfmt.Int[int64]
+	fmt.Fprintf(w, "format       %s (%s, concurrency %s, batch %s, keys %s, seed %d)\n",
+		res.Format, mode, n(int64(res.Concurrency)), n(int64(res.Batch)), n(int64(res.Keys)), res.Seed)
+	fmt.Fprintf(w, "requests     %s\n", n(res.Requests))
+	fmt.Fprintf(w, "alerts       %s acknowledged", n(res.Alerts))
 	if res.Rejected > 0 {
-		fmt.Fprintf(w, ", %d rejected in 2xx answers", res.Rejected)
+		fmt.Fprintf(w, ", %s rejected in 2xx answers", n(res.Rejected))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "errors       %d (http %d, transport %d)\n", res.Errors, res.HTTPErrors, res.TransportErrors)
+	fmt.Fprintf(w, "errors       %s (http %s, transport %s)\n", n(res.Errors), n(res.HTTPErrors), n(res.TransportErrors))
 	if res.FirstError != "" {
 		fmt.Fprintf(w, "first error  %s\n", res.FirstError)
 	}
 	if res.Unsent > 0 {
-		fmt.Fprintf(w, "unsent       %d requests due but not sent (server too slow for --rate)\n", res.Unsent)
+		fmt.Fprintf(w, "unsent       %s requests due but not sent (server too slow for --rate)\n", n(res.Unsent))
 	}
 	if res.Interrupted {
 		fmt.Fprintln(w, "interrupted  yes (partial result)")
 	}
 	fmt.Fprintf(w, "elapsed      %s\n", res.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "alerts/s     %.1f\n", res.AlertsPerSec)
-	fmt.Fprintf(w, "requests/s   %.1f\n", res.RequestsPerSec)
-	fmt.Fprintf(w, "latency ms   p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
-		ms(res.LatencyP50), ms(res.LatencyP90), ms(res.LatencyP99), ms(res.LatencyMax))
+	fmt.Fprintf(w, "alerts/s     %s\n", numfmt.Float(res.AlertsPerSec, 1))
+	fmt.Fprintf(w, "requests/s   %s\n", numfmt.Float(res.RequestsPerSec, 1))
+	fmt.Fprintf(w, "latency ms   p50 %s  p90 %s  p99 %s  max %s\n",
+		numfmt.Float(ms(res.LatencyP50), 2), numfmt.Float(ms(res.LatencyP90), 2), numfmt.Float(ms(res.LatencyP99), 2), numfmt.Float(ms(res.LatencyMax), 2))
 }

@@ -20,6 +20,9 @@ const (
 	Pending = "pending" // waiting to be sent (again)
 	Done    = "done"    // delivered
 	Failed  = "failed"  // given up on; visible to users, who can retry it
+	// Cancelled: superseded before it was sent (the work item that queued
+	// it was merged into another, whose own writes carry the change).
+	Cancelled = "cancelled"
 )
 
 // Message is one write to an external system.

@@ -60,6 +60,24 @@ type Sender struct {
 	rnd     *rand.Rand
 	lease   time.Duration
 	poke    chan struct{}
+	tally   Tally
+}
+
+// Tally counts outcomes for a periodic summary (the sync engine's
+// twoway.Activity): a delivery is routine, so it is counted, not logged
+// at info one line each.
+type Tally interface {
+	Note(one, many string, n int)
+}
+
+// CountInto makes the sender count every outcome into t; nil counts
+// nothing. Call it before Run.
+func (s *Sender) CountInto(t Tally) { s.tally = t }
+
+func (s *Sender) count(one, many string) {
+	if s.tally != nil {
+		s.tally.Note(one, many, 1)
+	}
 }
 
 // NewSender returns a sender for the given targets, keyed by Message.Target.
@@ -100,6 +118,8 @@ func (s *Sender) send(ctx context.Context, m Message) error {
 		if err := s.store.CompleteOutbox(ctx, m.ID); err != nil {
 			return err
 		}
+		s.log.Debug("write-back done", "outbox_id", m.ID, "target", m.Target, "op", m.Op)
+		s.count("write delivered", "writes delivered")
 		return s.note(ctx, m, "write-back done: "+what, data)
 	}
 	var ce *ConflictError
@@ -108,6 +128,8 @@ func (s *Sender) send(ctx context.Context, m Message) error {
 			return err
 		}
 		data["conflict"] = ce.Reason
+		s.log.Debug("write-back not applied", "outbox_id", m.ID, "target", m.Target, "op", m.Op, "conflict", ce.Reason)
+		s.count("write not applied (changed at the source)", "writes not applied (changed at the source)")
 		return s.note(ctx, m, fmt.Sprintf("write-back not applied: %s changed at the source: %s", what, ce.Reason), data)
 	}
 	var re *RetryableError
@@ -123,6 +145,8 @@ func (s *Sender) send(ctx context.Context, m Message) error {
 		return err
 	}
 	data["error"], data["retry_at"] = err.Error(), next
+	s.log.Debug("write-back will be retried", "outbox_id", m.ID, "target", m.Target, "op", m.Op, "wait", wait, "err", err)
+	s.count("write to retry", "writes to retry")
 	return s.note(ctx, m, fmt.Sprintf("write-back will be retried in %s: %s (%v)", wait.Round(time.Second), what, err), data)
 }
 

@@ -158,6 +158,9 @@ func (s *Simulator) openIDConfiguration(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	b := s.base() + "/" + tenant
+	// Pages a person's browser opens may be served apart, over plain
+	// HTTP on loopback (Server.ServeBrowserPages).
+	browser := s.browserBase() + "/" + tenant
 	issuer := s.base() + "/{tenantid}/v2.0"
 	if strings.EqualFold(tenant, s.opt.TenantID) {
 		issuer = s.Issuer()
@@ -174,11 +177,11 @@ func (s *Simulator) openIDConfiguration(w http.ResponseWriter, r *http.Request) 
 		"issuer":                                issuer,
 		"request_uri_parameter_supported":       false,
 		"userinfo_endpoint":                     s.base() + "/oidc/userinfo",
-		"authorization_endpoint":                b + "/oauth2/v2.0/authorize",
+		"authorization_endpoint":                browser + "/oauth2/v2.0/authorize",
 		"device_authorization_endpoint":         b + "/oauth2/v2.0/devicecode",
 		"http_logout_supported":                 true,
 		"frontchannel_logout_supported":         true,
-		"end_session_endpoint":                  b + "/oauth2/v2.0/logout",
+		"end_session_endpoint":                  browser + "/oauth2/v2.0/logout",
 		"claims_supported": []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
 			"msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"},
 		"kerberos_endpoint":     b + "/kerberos",

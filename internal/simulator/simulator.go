@@ -96,6 +96,9 @@ type Simulator struct {
 	// baseURL is filled when serving, for links such as nextLink.
 	mu      sync.RWMutex
 	baseURL string
+	// browserURL, when set, is where a person's browser reaches the
+	// interactive sign-in pages (see BrowserHandler); else baseURL.
+	browserURL string
 }
 
 // New returns a simulator; call Handler or Serve.
@@ -137,6 +140,43 @@ func (s *Simulator) base() string {
 	return s.baseURL
 }
 
+// SetBrowserURL tells the simulator where browsers reach BrowserHandler:
+// the OpenID Connect discovery document then sends them there for the
+// authorize endpoint (the account picker) and sign-out, while the
+// issuer, token endpoint and keys stay at the base URL, on TLS.
+func (s *Simulator) SetBrowserURL(u string) {
+	s.mu.Lock()
+	s.browserURL = strings.TrimSuffix(u, "/")
+	s.mu.Unlock()
+}
+
+// browserBase is where the discovery document sends browsers.
+func (s *Simulator) browserBase() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.browserURL != "" {
+		return s.browserURL
+	}
+	return s.baseURL
+}
+
+// BrowserHandler serves only the pages a person's browser opens while
+// signing in: the authorize endpoint, which shows the account picker and
+// redirects back to the app. It holds no secret and takes no credential
+// (those go to the token endpoint, server to server), so it may be served
+// over plain HTTP on loopback, where a browser that does not trust the
+// simulator's private CA still opens it (see Server.ServeBrowserPages).
+func (s *Simulator) BrowserHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", func(w http.ResponseWriter, r *http.Request) {
+		// The same route name as on TLS, so that a test's faults apply.
+		if r, ok := s.applyFaults("entra.authorize", "", w, r); ok {
+			s.authorizeEndpoint(w, r)
+		}
+	})
+	return mux
+}
+
 // Info is everything a client needs, printed by `vigil simulate` as one
 // JSON line under exactly these keys.
 type Info struct {
@@ -173,8 +213,12 @@ type Server struct {
 	CA   *CA
 	URL  string
 	Info Info
-	srv  *http.Server
-	ln   net.Listener
+	// BrowserURL is the plain-HTTP listener of ServeBrowserPages; "" when
+	// there is none.
+	BrowserURL string
+	srv        *http.Server
+	ln         net.Listener
+	browser    *http.Server
 }
 
 // Listen starts serving the simulator over TLS on addr ("127.0.0.1:0" for
@@ -209,6 +253,45 @@ func Listen(s *Simulator, addr, caFile string) (*Server, error) {
 	return &Server{Sim: s, CA: ca, URL: url, Info: s.Info(caFile), srv: srv, ln: ln}, nil
 }
 
+// ServeBrowserPages serves the interactive sign-in pages (BrowserHandler)
+// over plain HTTP on the loopback address addr ("127.0.0.1:0" for any
+// port), and makes the discovery document send browsers there. A person
+// who signs in with a normal browser then never meets the private CA,
+// which the browser does not trust; everything an app calls server to
+// server (the issuer, token endpoint, keys and every API) stays on TLS,
+// as Azure's SDK and OpenID Connect libraries require. It returns the
+// listener's URL (also in BrowserURL). Only loopback addresses are
+// accepted: these pages must not be offered to a network in the clear.
+func (sv *Server) ServeBrowserPages(addr string) (string, error) {
+	if sv.browser != nil {
+		return "", fmt.Errorf("simulator browser pages: already served at %s", sv.BrowserURL)
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("simulator browser pages: address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("simulator browser pages: address %q is not loopback; plain HTTP is for this machine only", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("simulator browser pages: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           sv.Sim.BrowserHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(sv.Sim.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			sv.Sim.log.Error("simulator browser pages serve", "err", err)
+		}
+	}()
+	sv.browser, sv.BrowserURL = srv, "http://"+ln.Addr().String()
+	sv.Sim.SetBrowserURL(sv.BrowserURL)
+	return sv.BrowserURL, nil
+}
+
 // Client returns an HTTP client that trusts the simulator's CA.
 func (sv *Server) Client() *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: sv.CA.ClientTLS()}, Timeout: 30 * time.Second}
@@ -218,7 +301,11 @@ func (sv *Server) Client() *http.Client {
 func (sv *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return sv.srv.Shutdown(ctx)
+	var berr error
+	if sv.browser != nil {
+		berr = sv.browser.Shutdown(ctx)
+	}
+	return errors.Join(sv.srv.Shutdown(ctx), berr)
 }
 
 // writeJSON writes v with status code.

@@ -13,14 +13,14 @@ import (
 )
 
 const alertColumns = `id, source, source_id, product, title, description, severity, status, entities,
-    first_seen, last_seen, version, COALESCE(workitem_id, 0), created_at, updated_at`
+    first_seen, last_seen, version, COALESCE(workitem_id, 0), created_at, updated_at, seen_count`
 
 func scanAlert(s scanner) (alert.Alert, error) {
 	var a alert.Alert
 	var sev, status, ents string
 	var first, last, created, updated int64
 	err := s.Scan(&a.ID, &a.Source, &a.SourceID, &a.Product, &a.Title, &a.Description, &sev, &status, &ents,
-		&first, &last, &a.Version, &a.WorkItemID, &created, &updated)
+		&first, &last, &a.Version, &a.WorkItemID, &created, &updated, &a.SeenCount)
 	if err != nil {
 		return a, err
 	}
@@ -113,8 +113,26 @@ func (db *DB) AlertVersions(ctx context.Context, id int64) ([]alert.Version, err
 // latest with the new status, and a timeline entry on its work item. It
 // reports false when no such alert exists.
 func (db *DB) SetAlertStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (bool, error) {
-	found := false
+	ch, err := db.ChangeAlertStatus(ctx, source, sourceID, status, actor, why)
+	return ch.Found, err
+}
+
+// StatusChange reports what ChangeAlertStatus did.
+type StatusChange struct {
+	Found      bool
+	AlertID    int64
+	WorkItemID int64
+	// SourceResolved: the change left every alert of the item resolved
+	// or dismissed at its source, where some was open before.
+	SourceResolved bool
+}
+
+// ChangeAlertStatus is SetAlertStatus reporting the alert and its item,
+// and whether the item is now wholly resolved at the source.
+func (db *DB) ChangeAlertStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (StatusChange, error) {
+	var ch StatusChange
 	err := db.tx(ctx, func(tx dbtx) error {
+		ch = StatusChange{}
 		now := us(db.clock.Now())
 		var id, itemID int64
 		var version int
@@ -135,7 +153,7 @@ func (db *DB) SetAlertStatus(ctx context.Context, source, sourceID string, statu
 		if err != nil {
 			return fmt.Errorf("find alert: %w", err)
 		}
-		found = true
+		ch.Found, ch.AlertID, ch.WorkItemID = true, id, itemID
 		if old == string(status) {
 			// A repeated acknowledge or resolve changes nothing; it
 			// adds no version and no timeline noise.
@@ -153,10 +171,19 @@ func (db *DB) SetAlertStatus(ctx context.Context, source, sourceID string, statu
 		if itemID == 0 {
 			return nil
 		}
-		_, err = db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindAlert,
-			Message: fmt.Sprintf("alert %d status %s → %s (%s)", id, old, status, why),
-			Data:    map[string]any{"alert_id": id, "version": version + 1, "status": status}})
+		prev := content{status: old}
+		next := content{status: string(status)}
+		if _, err := db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindAlert,
+			Message: fmt.Sprintf("alert %d (version %d): %s (%s)", id, version+1, describeChange(prev, next, false), why),
+			Data:    map[string]any{"alert_id": id, "version": version + 1, "status": status}}); err != nil {
+			return err
+		}
+		if alert.Status(old).Open() == status.Open() {
+			return nil
+		}
+		became, err := db.settleItems(ctx, tx, actor, []int64{itemID}, now)
+		ch.SourceResolved = became[itemID]
 		return err
 	})
-	return found, err
+	return ch, err
 }

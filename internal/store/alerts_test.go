@@ -267,59 +267,77 @@ func TestAlertVersions(t *testing.T) {
 	})
 }
 
-// TestIngestSeenTimes checks how a new version moves the alert's and the
+// TestIngestSeenTimes checks how receipts move the alert's and the
 // item's times: first_seen only earlier, last_seen only later, so that a
-// late, out-of-order delivery cannot move them back.
+// late, out-of-order delivery cannot move them back. A re-send that
+// changes nothing moves the seen times and the seen count only; a
+// changed receipt also moves updated_at, which live boards follow.
 func TestIngestSeenTimes(t *testing.T) {
 	clk := clock.NewFake(t0)
 	storetest.ForEach(t, clk, func(t *testing.T, db *store.DB) {
 		clk.Set(t0)
 		ctx := context.Background()
-		send := func(first, last time.Time) store.IngestResult {
+		send := func(first, last time.Time, desc string) store.IngestResult {
 			t.Helper()
-			a := alert.Alert{Source: "sentinel", SourceID: "seen", Title: "Seen", FirstSeen: first, LastSeen: last}
+			a := alert.Alert{Source: "sentinel", SourceID: "seen", Title: "Seen", Description: desc, FirstSeen: first, LastSeen: last}
 			if err := a.Normalize(clk.Now()); err != nil {
 				t.Fatal(err)
 			}
 			return mustIngest(t, db, a)[0]
 		}
-		r := send(t0.Add(-time.Hour), t0)
+		var id int64 // the alert
+		check := func(step string, first, last, updated time.Time, seen int64, itemSeen, itemUpdated time.Time) {
+			t.Helper()
+			a, err := db.GetAlert(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !a.FirstSeen.Equal(first) || !a.LastSeen.Equal(last) || !a.UpdatedAt.Equal(updated) || a.SeenCount != seen {
+				t.Errorf("%s: alert first %v last %v updated %v seen %d, want %v %v %v %d",
+					step, a.FirstSeen, a.LastSeen, a.UpdatedAt, a.SeenCount, first, last, updated, seen)
+			}
+			it := mustGetItem(t, db, a.WorkItemID)
+			if !it.LastSeen.Equal(itemSeen) || !it.UpdatedAt.Equal(itemUpdated) || !it.CreatedAt.Equal(t0) {
+				t.Errorf("%s: item last_seen %v updated %v created %v, want %v %v %v",
+					step, it.LastSeen, it.UpdatedAt, it.CreatedAt, itemSeen, itemUpdated, t0)
+			}
+		}
+		r := send(t0.Add(-time.Hour), t0, "v1")
+		id = r.AlertID
 		it := mustGetItem(t, db, r.WorkItemID)
 		if !it.LastSeen.Equal(t0) || !it.CreatedAt.Equal(t0) || !it.UpdatedAt.Equal(t0) {
 			t.Errorf("new item last_seen %v created %v updated %v, want all %v", it.LastSeen, it.CreatedAt, it.UpdatedAt, t0)
 		}
 
-		// Late delivery of an older occurrence: first_seen moves earlier,
-		// last_seen stays.
-		t1 := t0.Add(time.Minute)
-		clk.Set(t1)
-		send(t0.Add(-2*time.Hour), t0.Add(-30*time.Minute))
-		a, err := db.GetAlert(ctx, r.AlertID)
-		if err != nil {
-			t.Fatal(err)
+		// Late delivery of an older occurrence, unchanged: first_seen
+		// moves earlier, last_seen stays, no version, updated_at stays.
+		clk.Set(t0.Add(time.Minute))
+		if got := send(t0.Add(-2*time.Hour), t0.Add(-30*time.Minute), "v1"); got.Outcome != store.OutcomeUnchanged || got.Version != 1 {
+			t.Errorf("late unchanged re-send = %s version %d, want unchanged version 1", got.Outcome, got.Version)
 		}
-		if !a.FirstSeen.Equal(t0.Add(-2*time.Hour)) || !a.LastSeen.Equal(t0) || !a.UpdatedAt.Equal(t1) {
-			t.Errorf("after late delivery first %v last %v updated %v, want %v %v %v",
-				a.FirstSeen, a.LastSeen, a.UpdatedAt, t0.Add(-2*time.Hour), t0, t1)
-		}
-		it = mustGetItem(t, db, r.WorkItemID)
-		if !it.LastSeen.Equal(t0) || !it.UpdatedAt.Equal(t1) {
-			t.Errorf("item after late delivery last_seen %v updated %v, want %v %v", it.LastSeen, it.UpdatedAt, t0, t1)
-		}
+		check("after late re-send", t0.Add(-2*time.Hour), t0, t0, 2, t0, t0)
 
-		// A newer occurrence moves last_seen of alert and item forward.
+		// A newer unchanged occurrence moves last_seen of alert and item
+		// forward, and still not updated_at.
 		t2 := t0.Add(2 * time.Hour)
 		clk.Set(t2)
-		send(time.Time{}, t2)
-		a, _ = db.GetAlert(ctx, r.AlertID)
-		it = mustGetItem(t, db, r.WorkItemID)
-		if !a.LastSeen.Equal(t2) || !a.FirstSeen.Equal(t0.Add(-2*time.Hour)) || !it.LastSeen.Equal(t2) || !it.UpdatedAt.Equal(t2) {
-			t.Errorf("after newer occurrence alert first %v last %v, item last_seen %v updated %v; want %v %v %v %v",
-				a.FirstSeen, a.LastSeen, it.LastSeen, it.UpdatedAt, t0.Add(-2*time.Hour), t2, t2, t2)
+		send(time.Time{}, t2, "v1")
+		check("after newer re-send", t0.Add(-2*time.Hour), t2, t0, 3, t2, t0)
+
+		// A late, changed delivery: a new version that moves updated_at,
+		// but neither seen time backwards.
+		t3 := t2.Add(time.Minute)
+		clk.Set(t3)
+		if got := send(t0.Add(-time.Hour), t0.Add(-10*time.Minute), "v2"); got.Outcome != store.OutcomeUpdated || got.Version != 2 {
+			t.Errorf("late changed receipt = %s version %d, want updated version 2", got.Outcome, got.Version)
 		}
-		if !it.CreatedAt.Equal(t0) {
-			t.Errorf("item created_at = %v, want %v", it.CreatedAt, t0)
-		}
+		check("after late change", t0.Add(-2*time.Hour), t2, t3, 4, t2, t3)
+
+		// A newer changed occurrence moves everything forward.
+		t4 := t3.Add(time.Hour)
+		clk.Set(t4)
+		send(time.Time{}, t4, "v3")
+		check("after newer change", t0.Add(-2*time.Hour), t4, t4, 5, t4, t4)
 	})
 }
 
@@ -375,8 +393,8 @@ func TestSetAlertStatus(t *testing.T) {
 			t.Fatalf("timeline kinds = %v, want %v", got, want)
 		}
 		e := tl[1]
-		if e.Actor != "token:pd" || !e.At.Equal(t1) || !strings.Contains(e.Message, "new → resolved") || !strings.Contains(e.Message, "resolve event") {
-			t.Errorf("status entry = %+v, want by token:pd at %v naming new → resolved and the reason", e, t1)
+		if want := fmt.Sprintf("alert %d (version 2): resolved at the source (resolve event)", r.AlertID); e.Actor != "token:pd" || !e.At.Equal(t1) || e.Message != want {
+			t.Errorf("status entry = by %s at %v %q, want by token:pd at %v %q", e.Actor, e.At, e.Message, t1, want)
 		}
 		var data struct {
 			AlertID int64  `json:"alert_id"`
@@ -412,16 +430,25 @@ func TestSetAlertStatus(t *testing.T) {
 
 		// A later ingest continues the history after the status change.
 		clk.Set(t1.Add(time.Minute))
-		if got := mustIngest(t, db, a)[0]; got.Version != 3 || got.Outcome != store.OutcomeUpdated {
-			t.Errorf("ingest after status change = %+v, want version 3 updated", got)
+		// A trigger after the resolve is a new firing: on the open item a
+		// new version that says so, and no new item.
+		if got := mustIngest(t, db, a)[0]; got.Version != 3 || got.Outcome != store.OutcomeUpdated || got.WorkItemID != r.WorkItemID {
+			t.Errorf("ingest after status change = %+v, want version 3 updated on item %d", got, r.WorkItemID)
+		}
+		tl = mustTimeline(t, db, r.WorkItemID)
+		if got, want := tl[len(tl)-1].Message, fmt.Sprintf("alert %d (version 3): fired again after it was resolved at the source", r.AlertID); got != want {
+			t.Errorf("entry after the new firing = %q, want %q", got, want)
 		}
 	})
 }
 
 // TestSetAlertStatusConcurrent races status changes (a sender's
-// acknowledge and resolve events) against new occurrences of the same
-// alert. Every call must succeed and the history must stay gap-free, one
-// version per call, on both databases.
+// acknowledge and resolve events) against re-sends of the same trigger.
+// Every call must succeed and the history must stay gap-free on both
+// databases, with one version per call that changed something: a
+// trigger re-sent on an open alert (new, or acknowledged: PagerDuty keeps
+// it acknowledged) changes nothing, a trigger after the resolve is a new
+// firing, and a status call changes the status unless it is already so.
 func TestSetAlertStatusConcurrent(t *testing.T) {
 	storetest.ForEach(t, clock.NewFake(t0), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -431,11 +458,21 @@ func TestSetAlertStatusConcurrent(t *testing.T) {
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		errs := make(chan error, 3*perWriter)
+		ingested := 0 // ingests that added a version; only the ingest writer touches it
 		wg.Go(func() {
 			<-start
 			for range perWriter {
-				if _, err := db.Ingest(ctx, workitem.DefaultProcess(), "test", []alert.Alert{a}); err != nil {
+				res, err := db.Ingest(ctx, workitem.DefaultProcess(), "test", []alert.Alert{a})
+				if err != nil {
 					errs <- fmt.Errorf("ingest: %w", err)
+					continue
+				}
+				switch res[0].Outcome {
+				case store.OutcomeUpdated:
+					ingested++
+				case store.OutcomeUnchanged:
+				default:
+					errs <- fmt.Errorf("ingest outcome %s, want updated or unchanged (the item is open)", res[0].Outcome)
 				}
 			}
 		})
@@ -460,22 +497,46 @@ func TestSetAlertStatusConcurrent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		refired := 0
 		for i, v := range vs {
 			if v.Version != i+1 {
 				t.Fatalf("versions are not 1..N: position %d holds version %d", i, v.Version)
 			}
+			if i == 0 {
+				continue
+			}
+			// Only the status moves here: a version that repeats the
+			// previous status is a no-op that should not exist.
+			prev := vs[i-1].Status
+			if v.Status == prev {
+				t.Errorf("version %d repeats status %s of version %d", v.Version, v.Status, i)
+			}
+			// The status calls never set new: each resolved → new step is
+			// an ingest's new firing, and an ingest makes no other step.
+			if v.Status == alert.StatusNew {
+				if prev != alert.StatusResolved {
+					t.Errorf("version %d: %s → new, want new only after resolved (a re-sent trigger keeps in_progress)", v.Version, prev)
+				}
+				refired++
+			}
 		}
-		// Every ingest adds a version; a status call adds one only when it
-		// changes the status (a repeated acknowledge is a no-op).
-		if min, max := 1+perWriter, 1+3*perWriter; len(vs) < min || len(vs) > max {
+		if refired != ingested {
+			t.Errorf("%d resolved → new versions, want one per ingest that reported updated: %d", refired, ingested)
+		}
+		// The first status call always changes the status; each call
+		// adds at most one version.
+		if min, max := 2+ingested, 1+ingested+2*perWriter; len(vs) < min || len(vs) > max {
 			t.Errorf("%d versions, want between %d and %d", len(vs), min, max)
 		}
 		got, err := db.GetAlert(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Version != len(vs) {
-			t.Errorf("alert version %d, want the latest history entry %d", got.Version, len(vs))
+		if got.Version != len(vs) || got.Status != vs[len(vs)-1].Status {
+			t.Errorf("alert version %d status %s, want the latest history entry %d %s", got.Version, got.Status, len(vs), vs[len(vs)-1].Status)
+		}
+		if got.SeenCount != 1+perWriter {
+			t.Errorf("seen count %d, want %d (every receipt counts)", got.SeenCount, 1+perWriter)
 		}
 	})
 }

@@ -110,19 +110,27 @@ func (db *DB) replaceMembers(ctx context.Context, tx dbtx, incidentID int64, mem
 }
 
 // linkToItem links an incident's alerts to its work item, with a timeline
-// entry for each newly linked one, and refreshes the item's counters.
+// entry for each newly linked one, and refreshes the item's counters. An
+// alert of another source that the incident contains becomes the item's:
+// a held one joins it, and its own Problem item is merged into it.
 func (db *DB) linkToItem(ctx context.Context, tx dbtx, actor string, in alert.Incident, incidentID, itemID int64, alertIDs []int64, now int64, touch bool) error {
 	if itemID == 0 {
 		return nil
 	}
+	gained := false
 	for _, aid := range alertIDs {
+		claimed, err := db.claimAlert(ctx, tx, actor, in, incidentID, itemID, aid, now)
+		if err != nil {
+			return err
+		}
+		gained = gained || claimed
 		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO workitem_alerts (workitem_id, alert_id, linked_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
 			itemID, aid, now)
 		if err != nil {
 			return fmt.Errorf("link alert to work item: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
-			touch = true
+			touch, gained = true, true
 			if _, err := db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindAlert,
 				Message: fmt.Sprintf("alert %d linked through incident %s", aid, in.SourceID),
 				Data:    map[string]any{"alert_id": aid, "incident_id": incidentID}}); err != nil {
@@ -130,7 +138,15 @@ func (db *DB) linkToItem(ctx context.Context, tx dbtx, actor string, in alert.In
 			}
 		}
 	}
-	if !touch {
+	if gained {
+		if err := db.refreshItemSearch(ctx, tx, itemID); err != nil {
+			return err
+		}
+		if _, err := db.settleItems(ctx, tx, actor, []int64{itemID}, now); err != nil {
+			return err
+		}
+	}
+	if !touch && !gained {
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, db.q(`UPDATE workitems SET alert_count = (SELECT COUNT(*) FROM workitem_alerts WHERE workitem_id = ?),
@@ -151,17 +167,17 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 		r = IncidentResult{}
 		now := us(db.clock.Now())
 		var itemID int64
-		var state string
+		var state, itemSev string
 		var prev alert.Incident
 		var prevSev, prevStatus string
 		lock := ""
 		if db.dialect == Postgres {
 			lock = " FOR UPDATE OF i"
 		}
-		err := tx.QueryRowContext(ctx, db.q(`SELECT i.id, i.version, COALESCE(i.workitem_id, 0), COALESCE(w.state, ''),
+		err := tx.QueryRowContext(ctx, db.q(`SELECT i.id, i.version, COALESCE(i.workitem_id, 0), COALESCE(w.state, ''), COALESCE(w.severity, ''),
 		    i.title, i.description, i.severity, i.status, i.ref
 		    FROM incidents i LEFT JOIN workitems w ON w.id = i.workitem_id WHERE i.source = ? AND i.source_id = ?`+lock),
-			in.Source, in.SourceID).Scan(&r.IncidentID, &r.Version, &itemID, &state,
+			in.Source, in.SourceID).Scan(&r.IncidentID, &r.Version, &itemID, &state, &itemSev,
 			&prev.Title, &prev.Description, &prevSev, &prevStatus, &prev.Ref)
 		existed := err == nil
 		switch {
@@ -236,7 +252,12 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 			}
 			return nil
 		}
-		if itemID == 0 || state == "" || proc.Terminal(state) {
+		// A closed item gets a successor only when its incident came back:
+		// reopened at its source after it was closed there. Any other
+		// change of an incident whose item is closed, vigil's own close
+		// read back by the next poll above all, stays on the closed item.
+		cameBack := existed && in.Status.Open() && prevStatus != "" && !alert.Status(prevStatus).Open()
+		if itemID == 0 || state == "" || (proc.Terminal(state) && cameBack) {
 			prev := itemID
 			r.Outcome = OutcomeCreated
 			if prev != 0 {
@@ -247,8 +268,9 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 				prevArg = prev
 			}
 			if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO workitems (type, title, state, severity, source, rev, alert_count, previous_id,
-			    created_at, updated_at, last_seen) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?) RETURNING id`),
-				string(proc.TypeFor(in.Source)), in.Title, proc.Initial(), string(in.Severity), in.Source, prevArg, now, now, us(in.LastSeen)).Scan(&itemID); err != nil {
+			    created_at, updated_at, last_seen, search_text) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?) RETURNING id`),
+				string(proc.TypeFor(in.Source)), in.Title, proc.Initial(), string(in.Severity), in.Source, prevArg, now, now, us(in.LastSeen),
+				alert.SearchText(in.Title)).Scan(&itemID); err != nil {
 				return fmt.Errorf("create work item: %w", err)
 			}
 			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO workitem_incidents (workitem_id, incident_id, linked_at) VALUES (?, ?, ?)`),
@@ -260,9 +282,9 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 			}
 			msg := fmt.Sprintf("created from %s incident %s", in.Source, in.SourceID)
 			if prev != 0 {
-				msg += fmt.Sprintf(", which came back after work item %d was closed", prev)
+				msg += fmt.Sprintf(", which was reopened at its source after work item %d was closed", prev)
 				if _, err := db.insertEntry(ctx, tx, prev, workitem.Entry{Actor: actor, Kind: workitem.KindReopened,
-					Message: fmt.Sprintf("incident %s came back; now tracked in work item %d", in.SourceID, itemID),
+					Message: fmt.Sprintf("incident %s was reopened at its source; now tracked in work item %d", in.SourceID, itemID),
 					Data:    map[string]any{"incident_id": r.IncidentID, "next_id": itemID}}); err != nil {
 					return err
 				}
@@ -272,10 +294,17 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 				return err
 			}
 		} else {
+			change := describeIncidentChange(prev.Title, prevSev, prevStatus, in, membersChanged)
 			if _, err := db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindIncident,
-				Message: fmt.Sprintf("incident %s updated (version %d, %s, status %s)", in.SourceID, r.Version, in.Severity, in.Status),
+				Message: fmt.Sprintf("incident %s (version %d): %s", in.SourceID, r.Version, change),
 				Data:    map[string]any{"incident_id": r.IncidentID, "version": r.Version}}); err != nil {
 				return err
+			}
+			if !proc.Terminal(state) && in.Severity.Rank() > alert.Severity(itemSev).Rank() {
+				if err := db.raiseSeverity(ctx, tx, actor, itemID, itemSev, string(in.Severity),
+					fmt.Sprintf("incident %s is now %s", in.SourceID, in.Severity), map[string]any{"incident_id": r.IncidentID}, now); err != nil {
+					return err
+				}
 			}
 		}
 		r.WorkItemID = itemID

@@ -72,7 +72,9 @@ func TestIncidentLifecycle(t *testing.T) {
 			t.Errorf("versions = %+v", vs)
 		}
 
-		// Closed, then back: a new item linked to the old.
+		// The item is closed. The incident read again as it was, and then
+		// closed at its source (vigil's own close read back by the next
+		// poll): both stay on the closed item.
 		if _, err := db.UpdateWorkItem(ctx, r1.WorkItemID, func(it *workitem.Item) ([]workitem.Entry, error) {
 			it.State = "Closed"
 			return []workitem.Entry{{Kind: workitem.KindTransition, Actor: "test", Message: "closed"}}, nil
@@ -83,15 +85,44 @@ func TestIncidentLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r3.Outcome != store.OutcomeReopened || r3.WorkItemID == r1.WorkItemID {
-			t.Errorf("after close = %+v, want reopened on a new item", r3)
+		if r3.WorkItemID != r1.WorkItemID || r3.Outcome == store.OutcomeReopened || r3.Outcome == store.OutcomeCreated {
+			t.Errorf("re-read after close = %+v, want it on the closed item %d", r3, r1.WorkItemID)
 		}
-		next, err := db.GetWorkItem(ctx, r3.WorkItemID)
+		inc.Status = alert.StatusResolved
+		r4, err := db.UpsertIncident(ctx, proc, "test", inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r4.WorkItemID != r1.WorkItemID || r4.Outcome != store.OutcomeUpdated || r4.PreviousStatus != alert.StatusInProgress {
+			t.Errorf("closed at the source after close = %+v, want updated on the closed item %d", r4, r1.WorkItemID)
+		}
+		tl := mustTimeline(t, db, r1.WorkItemID)
+		if got, want := tl[len(tl)-1].Message, fmt.Sprintf("incident inc-42 (version %d): resolved at the source", r4.Version); got != want {
+			t.Errorf("closed item's last entry = %q, want %q", got, want)
+		}
+		if it := mustGetItem(t, db, r1.WorkItemID); it.State != "Closed" {
+			t.Errorf("closed item state = %s, want Closed", it.State)
+		}
+
+		// Reopened at its source: the incident came back, a new item
+		// linked to the old.
+		inc.Status = alert.StatusNew
+		r5, err := db.UpsertIncident(ctx, proc, "test", inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r5.Outcome != store.OutcomeReopened || r5.WorkItemID == r1.WorkItemID {
+			t.Errorf("reopened at the source = %+v, want reopened on a new item", r5)
+		}
+		next, err := db.GetWorkItem(ctx, r5.WorkItemID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if next.PreviousID != r1.WorkItemID {
 			t.Errorf("new item previous_id = %d, want %d", next.PreviousID, r1.WorkItemID)
+		}
+		if items, err := db.ListWorkItems(ctx, workitem.Filter{Source: "sentinel"}); err != nil || len(items) != 4 {
+			t.Errorf("ListWorkItems = %d items, %v; want 4 (two alerts, the incident's and its successor)", len(items), err)
 		}
 		list, err := db.ListIncidents(ctx, "sentinel", 0, 10)
 		if err != nil || len(list) != 1 {

@@ -20,12 +20,16 @@ type Outcome string
 
 // Outcomes.
 const (
-	OutcomeCreated  Outcome = "created"  // new alert, new work item
-	OutcomeUpdated  Outcome = "updated"  // known alert, new version on its open item
-	OutcomeReopened Outcome = "reopened" // known alert whose item was closed: new item linked to the old
-	// OutcomeUnchanged: a connector re-read an incident that has not
-	// changed (polls overlap on purpose); no version is added.
+	OutcomeCreated  Outcome = "created"  // new alert, on a new work item or its incident's item
+	OutcomeUpdated  Outcome = "updated"  // known alert that changed: a new version
+	OutcomeReopened Outcome = "reopened" // a new firing of an alert whose item was closed: new item linked to the old
+	// OutcomeUnchanged: a re-send of the same firing with nothing changed
+	// (Prometheus re-sends every minute; polls overlap on purpose). It
+	// moves last_seen and the seen count, and adds no version.
 	OutcomeUnchanged Outcome = "unchanged"
+	// OutcomeHeld: a new alert that may belong to an incident still on
+	// its way; it gets its own item only if none claims it in time.
+	OutcomeHeld Outcome = "held"
 )
 
 // IngestResult reports the rows one alert touched.
@@ -34,6 +38,16 @@ type IngestResult struct {
 	Version    int     `json:"version"`
 	WorkItemID int64   `json:"workitem_id"`
 	Outcome    Outcome `json:"outcome"`
+	// PreviousStatus is the alert's status before this receipt ("" for a
+	// new alert), so that a follower tells "resolved now" from "still
+	// resolved".
+	PreviousStatus alert.Status `json:"-"`
+	// ViaIncident says the work item is the item of an incident that
+	// contains the alert, not the alert's own.
+	ViaIncident bool `json:"-"`
+	// SourceResolved says this batch left every alert of the item
+	// resolved or dismissed at its source, where some was open before.
+	SourceResolved bool `json:"-"`
 }
 
 // errRetryBatch reports that another writer inserted one of the batch's
@@ -109,23 +123,47 @@ func retryable(err error) bool {
 
 // known is what the store already holds for one dedup key.
 type known struct {
-	alertID int64
-	version int
-	itemID  int64
-	open    bool // the item is in a non-terminal state
+	alertID     int64
+	version     int
+	itemID      int64
+	open        bool // the item is in a non-terminal state
+	itemSev     string
+	viaIncident bool // the item is an incident's, not the alert's own
+	held        bool // no item yet: waiting for an incident to claim it
+	was         content
+}
+
+// owner is the work item of an incident that already lists a new alert
+// as a member (a Sentinel incident naming a Defender alert vigil has
+// not stored yet).
+type owner struct {
+	itemID     int64
+	incidentID int64
+	incident   string // the incident's source id, for the timeline
+	open       bool
+	sev        string
 }
 
 // alertRow is the final state of one alerts-table row after the batch: a
 // batch may carry the same alert several times, and the row is written
-// once with the last values (each occurrence still adds a version).
+// once with the last values (each changed occurrence adds a version).
 type alertRow struct {
-	insert    bool // a new row, else an update of an existing one
-	id        int64
-	version   int
-	itemID    int64
-	a         *Prepared
-	firstSeen int64
-	lastSeen  int64
+	insert      bool
+	changed     bool // content changed: the whole row is rewritten
+	id          int64
+	version     int
+	itemID      int64
+	open        bool
+	viaIncident bool
+	held        bool
+	dueAt       int64
+	a           *Prepared
+	cur         content
+	firstSeen   int64
+	lastSeen    int64
+	seen        int64 // receipts in this batch
+	// learnFiring: the row predates firings and this receipt names one.
+	learnFiring bool
 }
 
 // ingester turns a batch into set-based writes: IDs are allocated up front,
@@ -144,8 +182,21 @@ type ingester struct {
 	items             rowBuffer
 	versions          rowBuffer
 	links             rowBuffer
+	incidentLinks     rowBuffer
 	entries           rowBuffer
-	touched           map[int64]int64 // open item → newest last_seen
+	touched           map[int64]int64 // item whose alert changed → newest last_seen
+	quiet             map[int64]int64 // item whose alert was only re-sent → newest last_seen
+	itemSev           map[int64]string
+	raises            []raise
+	statusMoved       map[int64]bool // items whose alerts went from open to settled or back
+	searchAdd         map[int64]bool // items that gained alerts: refresh key entity and search text
+	lastItemID        int64          // the highest item ID handed out (SQLite's lazy allocation)
+}
+
+// raise is an item severity raised by a re-fired alert.
+type raise struct {
+	itemID, alertID int64
+	from, to        string
 }
 
 func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult, error) {
@@ -154,6 +205,10 @@ func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult
 		keys[i] = alerts[i].Source + "\x00" + alerts[i].key
 	}
 	state, err := ing.lookup(ctx, alerts)
+	if err != nil {
+		return nil, err
+	}
+	owners, err := ing.owners(ctx, alerts, keys, state)
 	if err != nil {
 		return nil, err
 	}
@@ -167,20 +222,20 @@ func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult
 	}
 	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(keys[x], keys[y]) })
 
-	// Count the IDs the batch needs, then allocate them in one go.
+	// Allocate the IDs that new alerts need in one go. A new firing of
+	// an alert whose item was closed takes its item ID when it is seen
+	// (rare, and only then known).
 	newAlerts, newItems := 0, 0
-	opened := map[string]bool{}
+	counted := map[string]bool{}
 	for _, i := range order {
-		k, ok := state[keys[i]]
-		switch {
-		case opened[keys[i]]:
-		case !ok:
-			newAlerts++
-			newItems++
-		case !k.open:
+		if _, ok := state[keys[i]]; ok || counted[keys[i]] {
+			continue
+		}
+		counted[keys[i]] = true
+		newAlerts++
+		if _, claimed := owners[keys[i]]; !claimed && alerts[i].Grace <= 0 {
 			newItems++
 		}
-		opened[keys[i]] = true
 	}
 	if ing.alertIDs, err = ing.db.allocIDs(ctx, ing.tx, "alerts", newAlerts); err != nil {
 		return nil, err
@@ -188,96 +243,191 @@ func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult
 	if ing.itemIDs, err = ing.db.allocIDs(ctx, ing.tx, "workitems", newItems); err != nil {
 		return nil, err
 	}
+	if len(ing.itemIDs) > 0 {
+		ing.lastItemID = ing.itemIDs[len(ing.itemIDs)-1]
+	}
 
 	ing.items = rowBuffer{table: "workitems", cols: []string{"id", "type", "title", "state", "severity", "source", "rev", "alert_count",
-		"previous_id", "created_at", "updated_at", "last_seen"}}
+		"previous_id", "created_at", "updated_at", "last_seen", "key_entity", "search_text", "source_resolved_at"}}
 	ing.versions = rowBuffer{table: "alert_versions", cols: []string{"alert_id", "version", "received_at", "title", "description", "severity", "status", "entities", "last_seen", "raw"}}
 	ing.links = rowBuffer{table: "workitem_alerts", cols: []string{"workitem_id", "alert_id", "linked_at"}}
+	ing.incidentLinks = rowBuffer{table: "incident_alerts", cols: []string{"incident_id", "alert_id"}}
 	ing.entries = rowBuffer{table: "timeline", cols: []string{"workitem_id", "at", "actor", "kind", "message", "reason", "data"}}
-	ing.touched = map[int64]int64{}
+	ing.touched, ing.quiet, ing.itemSev = map[int64]int64{}, map[int64]int64{}, map[int64]string{}
+	ing.statusMoved, ing.searchAdd = map[int64]bool{}, map[int64]bool{}
+	for _, k := range state {
+		if k.itemID != 0 {
+			ing.itemSev[k.itemID] = k.itemSev
+		}
+	}
+	for _, o := range owners {
+		ing.itemSev[o.itemID] = o.sev
+	}
 
 	rows := map[string]*alertRow{}
 	results := make([]IngestResult, len(alerts))
 	for _, i := range order {
 		a := &alerts[i]
-		if row, ok := rows[keys[i]]; ok {
-			results[i] = ing.repeat(row, a)
-			continue
+		row, ok := rows[keys[i]]
+		if !ok {
+			if k, known := state[keys[i]]; known {
+				row = &alertRow{id: k.alertID, version: k.version, itemID: k.itemID, open: k.open, viaIncident: k.viaIncident,
+					held: k.held, cur: k.was, firstSeen: us(a.FirstSeen), lastSeen: us(a.LastSeen), a: a}
+			} else {
+				o, claimed := owners[keys[i]]
+				row, results[i] = ing.insert(a, o, claimed)
+				rows[keys[i]] = row
+				ing.rows = append(ing.rows, row)
+				continue
+			}
+			rows[keys[i]] = row
+			ing.rows = append(ing.rows, row)
 		}
-		k, ok := state[keys[i]]
-		var row *alertRow
-		if ok {
-			row, results[i] = ing.update(a, k)
-		} else {
-			row, results[i] = ing.insert(a)
+		if results[i], err = ing.receive(ctx, row, a); err != nil {
+			return nil, err
 		}
-		rows[keys[i]] = row
-		ing.rows = append(ing.rows, row)
 	}
 	if err := ing.write(ctx); err != nil {
 		return nil, err
 	}
+	resolved, err := ing.settleItems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range results {
+		results[i].SourceResolved = resolved[results[i].WorkItemID]
+	}
 	return results, nil
 }
 
-// lookup finds the batch's alerts that already exist, with whether their
-// work item is still open, in one query per source (the unique index is
-// (source, dedup_key), so the source must be in the condition). On
-// PostgreSQL the rows stay locked until commit: the versions computed
-// from them must not be taken by a concurrent writer.
+// lookup finds the batch's alerts that already exist, with what they hold
+// and whether their work item is still open, in one query per source (the
+// unique index is (source, dedup_key), so the source must be in the
+// condition). On PostgreSQL the rows stay locked until commit: the
+// versions computed from them must not be taken by a concurrent writer.
 func (ing *ingester) lookup(ctx context.Context, alerts []Prepared) (map[string]known, error) {
 	state := make(map[string]known, len(alerts))
-	bySource := map[string][]any{}
-	for i := range alerts {
-		bySource[alerts[i].Source] = append(bySource[alerts[i].Source], alerts[i].key)
-	}
-	sources := make([]string, 0, len(bySource))
-	for src := range bySource {
-		sources = append(sources, src)
-	}
-	slices.Sort(sources) // a fixed lock order across concurrent batches
 	lock := ""
 	if ing.db.dialect == Postgres {
 		lock = " ORDER BY a.id FOR UPDATE OF a"
 	}
+	err := ing.bySource(alerts, func(src string, ks []string) error {
+		inKeys, args := ing.inList(src, ks)
+		rows, err := ing.tx.QueryContext(ctx, ing.db.q(`SELECT a.dedup_key, a.id, a.version, COALESCE(a.workitem_id, 0), COALESCE(w.state, ''),
+		    COALESCE(w.severity, ''), a.product, a.title, a.description, a.severity, a.status, a.entities, a.firing,
+		    CASE WHEN a.item_due_at IS NULL THEN 0 ELSE 1 END,
+		    CASE WHEN EXISTS (SELECT 1 FROM workitem_incidents wi WHERE wi.workitem_id = a.workitem_id) THEN 1 ELSE 0 END
+		    FROM alerts a LEFT JOIN workitems w ON w.id = a.workitem_id
+		    WHERE a.source = ? AND a.dedup_key `+inKeys+lock), args...)
+		if err != nil {
+			return fmt.Errorf("look up alerts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key, st string
+			var k known
+			var held, via int
+			if err := rows.Scan(&key, &k.alertID, &k.version, &k.itemID, &st, &k.itemSev, &k.was.product, &k.was.title,
+				&k.was.description, &k.was.severity, &k.was.status, &k.was.entities, &k.was.firing, &held, &via); err != nil {
+				return fmt.Errorf("scan alert: %w", err)
+			}
+			k.open = k.itemID != 0 && st != "" && !ing.proc.Terminal(st)
+			k.held, k.viaIncident = held == 1 && k.itemID == 0, via == 1
+			state[src+"\x00"+key] = k
+		}
+		return rows.Err()
+	})
+	return state, err
+}
+
+// owners finds, for the batch's new alerts that wait for an incident
+// (Grace), the work item of an incident that already names them.
+func (ing *ingester) owners(ctx context.Context, alerts []Prepared, keys []string, state map[string]known) (map[string]owner, error) {
+	var want []Prepared
+	for i := range alerts {
+		if _, ok := state[keys[i]]; !ok && alerts[i].Grace > 0 && alerts[i].SourceID != "" {
+			want = append(want, alerts[i])
+		}
+	}
+	out := map[string]owner{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	err := ing.bySourceIDs(want, func(src string, ids []string) error {
+		inIDs, args := ing.inList(src, ids)
+		rows, err := ing.tx.QueryContext(ctx, ing.db.q(`SELECT m.source_id, i.id, i.source_id, i.workitem_id, w.state, w.severity
+		    FROM incident_members m JOIN incidents i ON i.id = m.incident_id JOIN workitems w ON w.id = i.workitem_id
+		    WHERE m.source = ? AND m.source_id `+inIDs+` ORDER BY i.id`), args...)
+		if err != nil {
+			return fmt.Errorf("look up incidents of new alerts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sid, st string
+			var o owner
+			if err := rows.Scan(&sid, &o.incidentID, &o.incident, &o.itemID, &st, &o.sev); err != nil {
+				return fmt.Errorf("scan incident member: %w", err)
+			}
+			o.open = !ing.proc.Terminal(st)
+			key := src + "\x00id:" + sid
+			if _, ok := out[key]; !ok { // the oldest incident wins
+				out[key] = o
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// bySource calls fn with the batch's dedup keys, per source in a fixed
+// order (a fixed lock order across concurrent batches) and in chunks.
+func (ing *ingester) bySource(alerts []Prepared, fn func(src string, keys []string) error) error {
+	group := map[string][]string{}
+	for i := range alerts {
+		group[alerts[i].Source] = append(group[alerts[i].Source], alerts[i].key)
+	}
+	return eachChunk(group, fn)
+}
+
+func (ing *ingester) bySourceIDs(alerts []Prepared, fn func(src string, ids []string) error) error {
+	group := map[string][]string{}
+	for i := range alerts {
+		group[alerts[i].Source] = append(group[alerts[i].Source], alerts[i].SourceID)
+	}
+	return eachChunk(group, fn)
+}
+
+func eachChunk(group map[string][]string, fn func(src string, vals []string) error) error {
+	sources := make([]string, 0, len(group))
+	for src := range group {
+		sources = append(sources, src)
+	}
+	slices.Sort(sources)
 	const chunk = 500
 	for _, src := range sources {
-		keys := bySource[src]
-		for start := 0; start < len(keys); start += chunk {
-			part := keys[start:min(start+chunk, len(keys))]
-			// PostgreSQL gets the keys as one array, so that one cached
-			// plan serves every batch size; SQLite has no arrays.
-			inKeys, args := "IN ("+placeholders(len(part))+")", append([]any{src}, part...)
-			if ing.db.dialect == Postgres {
-				strs := make([]string, len(part))
-				for i, k := range part {
-					strs[i] = k.(string)
-				}
-				inKeys, args = "= ANY(?)", []any{src, strs}
-			}
-			rows, err := ing.tx.QueryContext(ctx, ing.db.q(`SELECT a.dedup_key, a.id, a.version, COALESCE(a.workitem_id, 0), COALESCE(w.state, '')
-			    FROM alerts a LEFT JOIN workitems w ON w.id = a.workitem_id
-			    WHERE a.source = ? AND a.dedup_key `+inKeys+lock), args...)
-			if err != nil {
-				return nil, fmt.Errorf("look up alerts: %w", err)
-			}
-			for rows.Next() {
-				var key, st string
-				var k known
-				if err := rows.Scan(&key, &k.alertID, &k.version, &k.itemID, &st); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("scan alert: %w", err)
-				}
-				k.open = k.itemID != 0 && st != "" && !ing.proc.Terminal(st)
-				state[src+"\x00"+key] = k
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, fmt.Errorf("look up alerts: %w", err)
+		vals := group[src]
+		for start := 0; start < len(vals); start += chunk {
+			if err := fn(src, vals[start:min(start+chunk, len(vals))]); err != nil {
+				return err
 			}
 		}
 	}
-	return state, nil
+	return nil
+}
+
+// inList is the condition "IN (…)" for vals with its arguments after src.
+// PostgreSQL gets the values as one array, so that one cached plan serves
+// every batch size; SQLite has no arrays.
+func (ing *ingester) inList(src string, vals []string) (string, []any) {
+	if ing.db.dialect == Postgres {
+		return "= ANY(?)", []any{src, vals}
+	}
+	args := make([]any, 0, len(vals)+1)
+	args = append(args, src)
+	for _, v := range vals {
+		args = append(args, v)
+	}
+	return "IN (" + placeholders(len(vals)) + ")", args
 }
 
 // allocIDs reserves n new primary keys of table. On SQLite the caller holds
@@ -319,79 +469,161 @@ func (ing *ingester) nextAlertID() int64 {
 	return id
 }
 
-// newItem queues a work item for a and returns its id.
-func (ing *ingester) newItem(a *Prepared, previous int64) int64 {
-	id := ing.itemIDs[0]
-	ing.itemIDs = ing.itemIDs[1:]
-	var prev any
+// takeItemID allocates the item ID of a new firing, which is known only
+// when it is seen (the batch's new alerts took theirs up front). On
+// SQLite the items of this batch are not written yet, so the next free
+// key is past every one handed out.
+func (ing *ingester) takeItemID(ctx context.Context) (int64, error) {
+	ids, err := ing.db.allocIDs(ctx, ing.tx, "workitems", 1)
+	if err != nil {
+		return 0, err
+	}
+	id := ids[0]
+	if ing.db.dialect != Postgres {
+		id = max(id, ing.lastItemID+1)
+	}
+	ing.lastItemID = max(ing.lastItemID, id)
+	return id, nil
+}
+
+// newItem queues a work item for a with the given id.
+func (ing *ingester) newItem(id int64, a *Prepared, previous int64) {
+	var prev, resolved any
 	if previous != 0 {
 		prev = previous
 	}
-	ing.items.add(id, string(ing.proc.TypeFor(a.Source)), a.Title, ing.proc.Initial(), string(a.Severity), a.Source, 1, 1,
-		prev, ing.now, ing.now, us(a.LastSeen))
-	return id
-}
-
-// insert handles a new alert: a new row and a new work item.
-func (ing *ingester) insert(a *Prepared) (*alertRow, IngestResult) {
-	row := &alertRow{insert: true, id: ing.nextAlertID(), version: 1, a: a, firstSeen: us(a.FirstSeen), lastSeen: us(a.LastSeen)}
-	row.itemID = ing.newItem(a, 0)
-	r := IngestResult{AlertID: row.id, Version: 1, WorkItemID: row.itemID, Outcome: OutcomeCreated}
-	ing.addVersion(a, r)
-	ing.links.add(r.WorkItemID, r.AlertID, ing.now)
-	ing.addEntry(r.WorkItemID, workitem.KindCreated, "created from "+a.Source+" alert "+strconv.FormatInt(r.AlertID, 10),
-		entryData{AlertID: r.AlertID, Version: r.Version, Source: a.Source, SourceID: a.SourceID})
-	return row, r
-}
-
-// update handles a known alert: a new version on its open item or, when
-// that item is closed, on a new item linked to the old one.
-func (ing *ingester) update(a *Prepared, k known) (*alertRow, IngestResult) {
-	row := &alertRow{id: k.alertID, version: k.version + 1, itemID: k.itemID, a: a, firstSeen: us(a.FirstSeen), lastSeen: us(a.LastSeen)}
-	r := IngestResult{AlertID: k.alertID, Version: row.version, WorkItemID: k.itemID, Outcome: OutcomeUpdated}
-	id := strconv.FormatInt(r.AlertID, 10)
-	if !k.open {
-		row.itemID = ing.newItem(a, k.itemID)
-		r.WorkItemID, r.Outcome = row.itemID, OutcomeReopened
-		ing.addVersion(a, r)
-		ing.links.add(r.WorkItemID, r.AlertID, ing.now)
-		ing.addEntry(r.WorkItemID, workitem.KindCreated,
-			"created because alert "+id+" fired again after work item "+strconv.FormatInt(k.itemID, 10)+" was closed",
-			entryData{AlertID: r.AlertID, Version: r.Version, Source: a.Source, SourceID: a.SourceID, PreviousID: k.itemID})
-		if k.itemID != 0 {
-			ing.addEntry(k.itemID, workitem.KindReopened, "alert "+id+" fired again; now tracked in work item "+strconv.FormatInt(r.WorkItemID, 10),
-				entryData{AlertID: r.AlertID, NextID: r.WorkItemID})
-		}
-		return row, r
+	if !a.Status.Open() {
+		resolved = ing.now
 	}
-	ing.fired(a, r)
+	ing.items.add(id, string(ing.proc.TypeFor(a.Source)), a.Title, ing.proc.Initial(), string(a.Severity), a.Source, 1, 1,
+		prev, ing.now, ing.now, us(a.LastSeen), alert.KeyEntity(a.Entities), alert.SearchText(a.Title, a.Entities), resolved)
+	ing.itemSev[id] = string(a.Severity)
+}
+
+// insert handles a new alert: a new row, and a new work item, or the item
+// of the incident that names it, or none yet while it waits for one.
+func (ing *ingester) insert(a *Prepared, o owner, claimed bool) (*alertRow, IngestResult) {
+	row := &alertRow{insert: true, id: ing.nextAlertID(), version: 1, a: a, cur: contentOf(a), seen: 1,
+		firstSeen: us(a.FirstSeen), lastSeen: us(a.LastSeen)}
+	r := IngestResult{AlertID: row.id, Version: 1, Outcome: OutcomeCreated}
+	data := entryData{AlertID: r.AlertID, Version: 1, Source: a.Source, SourceID: a.SourceID}
+	switch {
+	case claimed:
+		row.itemID, row.open, row.viaIncident = o.itemID, o.open, true
+		r.WorkItemID, r.ViaIncident = o.itemID, true
+		ing.links.add(o.itemID, row.id, ing.now)
+		ing.incidentLinks.add(o.incidentID, row.id)
+		data.IncidentID = o.incidentID
+		ing.addEntry(o.itemID, workitem.KindAlert, fmt.Sprintf("%s alert %d (%s) linked through incident %s, which contains it",
+			a.Source, row.id, a.SourceID, o.incident), data)
+		ing.touched[o.itemID] = max(ing.touched[o.itemID], row.lastSeen)
+		ing.searchAdd[o.itemID] = true
+		ing.statusMoved[o.itemID] = true
+		if o.open {
+			ing.maybeRaise(o.itemID, row.id, a.Severity)
+		}
+	case a.Grace > 0:
+		row.held, row.dueAt = true, ing.now+a.Grace.Microseconds()
+		r.Outcome = OutcomeHeld
+	default:
+		row.itemID = ing.itemIDs[0]
+		ing.itemIDs = ing.itemIDs[1:]
+		row.open = true
+		ing.newItem(row.itemID, a, 0)
+		r.WorkItemID = row.itemID
+		ing.links.add(r.WorkItemID, r.AlertID, ing.now)
+		ing.addEntry(r.WorkItemID, workitem.KindCreated, "created from "+a.Source+" alert "+strconv.FormatInt(r.AlertID, 10), data)
+	}
+	ing.addVersion(a, r)
 	return row, r
 }
 
-// repeat handles an alert seen earlier in the same batch.
-func (ing *ingester) repeat(row *alertRow, a *Prepared) IngestResult {
-	row.version++
-	row.a = a
+// receive applies one more receipt of a known alert (or of one seen
+// earlier in the batch). A re-send of the same firing with nothing
+// changed only moves the seen times and the count. A change adds a
+// version, and a timeline entry that says what changed. A new firing of
+// an alert whose item is closed opens a new item; nothing else reopens.
+func (ing *ingester) receive(ctx context.Context, row *alertRow, a *Prepared) (IngestResult, error) {
+	prev, next := row.cur, contentOf(a)
+	row.seen++
 	row.firstSeen = min(row.firstSeen, us(a.FirstSeen))
 	row.lastSeen = max(row.lastSeen, us(a.LastSeen))
-	r := IngestResult{AlertID: row.id, Version: row.version, WorkItemID: row.itemID, Outcome: OutcomeUpdated}
-	ing.fired(a, r)
-	return r
+	r := IngestResult{AlertID: row.id, Version: row.version, WorkItemID: row.itemID, Outcome: OutcomeUnchanged,
+		ViaIncident: row.viaIncident, PreviousStatus: alert.Status(prev.status)}
+	if next.firing == "" {
+		next.firing = prev.firing // the sender names no firing: the same one
+	} else if prev.firing == "" {
+		// A row stored before firings were kept: learn this one, and
+		// count it as the same firing.
+		prev.firing, row.learnFiring = next.firing, true
+		row.cur.firing = next.firing
+	}
+	if pushed(a.Source) && next.status == string(alert.StatusNew) && prev.status == string(alert.StatusInProgress) {
+		// A sender that pushes firings re-sends "firing", which is not a
+		// step back from acknowledged (PagerDuty keeps an acknowledged
+		// alert acknowledged when its trigger is re-sent).
+		next.status = prev.status
+		a.Status = alert.StatusInProgress // the version keeps it too
+	}
+	newFiring := alert.Status(next.status).Open() && (next.firing != prev.firing || !alert.Status(prev.status).Open()) // a resolution is never a firing
+	if next == prev {
+		if row.itemID != 0 {
+			ing.quiet[row.itemID] = max(ing.quiet[row.itemID], us(a.LastSeen))
+		}
+		return r, nil
+	}
+	row.changed, row.a, row.cur = true, a, next
+	row.version++
+	r.Version, r.Outcome = row.version, OutcomeUpdated
+	if alert.Status(next.status).Open() != alert.Status(prev.status).Open() && row.itemID != 0 {
+		ing.statusMoved[row.itemID] = true
+	}
+	id := strconv.FormatInt(row.id, 10)
+	data := entryData{AlertID: row.id, Version: row.version}
+	switch {
+	case row.itemID == 0: // held: the item it joins will show its history
+	case !row.open && newFiring:
+		old := row.itemID
+		nid, err := ing.takeItemID(ctx)
+		if err != nil {
+			return r, err
+		}
+		ing.newItem(nid, a, old)
+		row.itemID, row.open, row.viaIncident = nid, true, false
+		r.WorkItemID, r.Outcome, r.ViaIncident = nid, OutcomeReopened, false
+		ing.links.add(nid, row.id, ing.now)
+		why := "fired again (a new firing)"
+		if !alert.Status(prev.status).Open() {
+			why = "fired again after it was " + settledWord(prev.status) + " at the source"
+		}
+		ing.addEntry(nid, workitem.KindCreated, "created because alert "+id+" "+why+" after work item "+strconv.FormatInt(old, 10)+" was closed",
+			entryData{AlertID: row.id, Version: row.version, Source: a.Source, SourceID: a.SourceID, PreviousID: old})
+		ing.addEntry(old, workitem.KindReopened, "alert "+id+" "+why+"; now tracked in work item "+strconv.FormatInt(nid, 10),
+			entryData{AlertID: row.id, NextID: nid})
+	default:
+		ing.addEntry(row.itemID, workitem.KindAlert, "alert "+id+" (version "+strconv.Itoa(row.version)+"): "+describeChange(prev, next, newFiring), data)
+		ing.touched[row.itemID] = max(ing.touched[row.itemID], us(a.LastSeen))
+		if row.open {
+			ing.maybeRaise(row.itemID, row.id, a.Severity)
+		}
+	}
+	ing.addVersion(a, r)
+	return r, nil
 }
 
-// fired records a known alert firing again on its open item.
-func (ing *ingester) fired(a *Prepared, r IngestResult) {
-	ing.addVersion(a, r)
-	if seen := us(a.LastSeen); seen > ing.touched[r.WorkItemID] {
-		ing.touched[r.WorkItemID] = seen
+// maybeRaise raises an open item's severity to an alert's higher one. A
+// severity is never lowered by a source: an analyst may have raised it.
+func (ing *ingester) maybeRaise(itemID, alertID int64, sev alert.Severity) {
+	cur := alert.Severity(ing.itemSev[itemID])
+	if sev.Rank() <= cur.Rank() {
+		return
 	}
-	ing.addEntry(r.WorkItemID, workitem.KindAlert,
-		"alert "+strconv.FormatInt(r.AlertID, 10)+" fired again (version "+strconv.Itoa(r.Version)+", "+string(a.Severity)+", status "+string(a.Status)+")",
-		entryData{AlertID: r.AlertID, Version: r.Version})
+	ing.itemSev[itemID] = string(sev)
+	ing.raises = append(ing.raises, raise{itemID: itemID, alertID: alertID, from: string(cur), to: string(sev)})
 }
 
 var alertCols = []string{"id", "source", "dedup_key", "source_id", "product", "title", "description", "severity", "status",
-	"entities", "first_seen", "last_seen", "version", "workitem_id", "created_at", "updated_at"}
+	"entities", "first_seen", "last_seen", "version", "workitem_id", "created_at", "updated_at", "seen_count", "firing", "item_due_at"}
 
 // write flushes the batch, parents before children for the foreign keys.
 func (ing *ingester) write(ctx context.Context) error {
@@ -400,11 +632,23 @@ func (ing *ingester) write(ctx context.Context) error {
 	}
 	inserts := rowBuffer{table: "alerts", cols: alertCols}
 	updates := rowBuffer{table: "alerts", cols: alertCols}
+	var resent []*alertRow
 	nInserts := 0
 	for _, row := range ing.rows {
+		if !row.insert && !row.changed {
+			resent = append(resent, row)
+			continue
+		}
 		a := row.a
-		vals := []any{row.id, a.Source, a.key, a.SourceID, a.Product, a.Title, a.Description, string(a.Severity), string(a.Status),
-			a.entities, row.firstSeen, row.lastSeen, row.version, row.itemID, ing.now, ing.now}
+		var item, due any
+		if row.itemID != 0 {
+			item = row.itemID
+		}
+		if row.held && row.insert {
+			due = row.dueAt
+		}
+		vals := []any{row.id, a.Source, a.key, a.SourceID, row.cur.product, row.cur.title, row.cur.description, row.cur.severity, row.cur.status,
+			row.cur.entities, row.firstSeen, row.lastSeen, row.version, item, ing.now, ing.now, row.seen, row.cur.firing, due}
 		if row.insert {
 			inserts.add(vals...)
 			nInserts++
@@ -422,53 +666,145 @@ func (ing *ingester) write(ctx context.Context) error {
 		return errRetryBatch
 	}
 	// Updates are upserts on the primary key of rows known to exist; the
-	// seen times only ever widen.
+	// seen times only ever widen, and a held alert stays held.
 	if err := updates.flush(ctx, ing.db, ing.tx, ` ON CONFLICT (id) DO UPDATE SET
 	    product = excluded.product, title = excluded.title, description = excluded.description,
 	    severity = excluded.severity, status = excluded.status, entities = excluded.entities,
 	    first_seen = CASE WHEN excluded.first_seen < alerts.first_seen THEN excluded.first_seen ELSE alerts.first_seen END,
 	    last_seen = CASE WHEN excluded.last_seen > alerts.last_seen THEN excluded.last_seen ELSE alerts.last_seen END,
-	    version = excluded.version, workitem_id = excluded.workitem_id, updated_at = excluded.updated_at`); err != nil {
+	    version = excluded.version, workitem_id = excluded.workitem_id, updated_at = excluded.updated_at,
+	    seen_count = alerts.seen_count + excluded.seen_count, firing = excluded.firing`); err != nil {
 		return err
 	}
-	for _, b := range []*rowBuffer{&ing.versions, &ing.links, &ing.entries} {
-		if err := b.flush(ctx, ing.db, ing.tx, ""); err != nil {
+	if err := ing.resend(ctx, resent); err != nil {
+		return err
+	}
+	for _, b := range []*rowBuffer{&ing.versions, &ing.links, &ing.incidentLinks, &ing.entries} {
+		suffix := ""
+		if b == &ing.incidentLinks || b == &ing.links {
+			suffix = " ON CONFLICT DO NOTHING"
+		}
+		if err := b.flush(ctx, ing.db, ing.tx, suffix); err != nil {
 			return err
 		}
 	}
-	return ing.touchItems(ctx)
+	if err := ing.touchItems(ctx, ing.touched, true); err != nil {
+		return err
+	}
+	if err := ing.touchItems(ctx, ing.quiet, false); err != nil {
+		return err
+	}
+	if err := ing.applyRaises(ctx); err != nil {
+		return err
+	}
+	return ing.refreshSearch(ctx)
 }
 
-// touchItems moves the last-seen time of items whose alerts fired again,
-// with multi-row UPDATE … FROM statements. Should an item have closed since
-// the lookup (another instance), only its last-seen time moves; the
-// alert's timeline entry still explains what happened.
-func (ing *ingester) touchItems(ctx context.Context) error {
-	ids := make([]int64, 0, len(ing.touched))
-	for id := range ing.touched {
+// resend records re-sends that changed nothing: the seen times widen and
+// the count grows; no version, no timeline entry.
+func (ing *ingester) resend(ctx context.Context, rows []*alertRow) error {
+	for len(rows) > 0 {
+		n := chunkSize(len(rows))
+		var sb strings.Builder
+		args := make([]any, 0, 5*n)
+		for i, row := range rows[:n] {
+			if i > 0 {
+				sb.WriteString(" UNION ALL ")
+			}
+			sb.WriteString("SELECT CAST(? AS BIGINT) AS id, CAST(? AS BIGINT) AS first_seen, CAST(? AS BIGINT) AS last_seen, CAST(? AS BIGINT) AS n, CAST(? AS TEXT) AS firing")
+			firing := ""
+			if row.learnFiring {
+				firing = row.cur.firing
+			}
+			args = append(args, row.id, row.firstSeen, row.lastSeen, row.seen, firing)
+		}
+		if _, err := ing.db.exec(ctx, ing.tx, `UPDATE alerts SET
+		    first_seen = CASE WHEN v.first_seen < alerts.first_seen THEN v.first_seen ELSE alerts.first_seen END,
+		    last_seen = CASE WHEN v.last_seen > alerts.last_seen THEN v.last_seen ELSE alerts.last_seen END,
+		    seen_count = alerts.seen_count + v.n,
+		    firing = CASE WHEN alerts.firing = '' THEN v.firing ELSE alerts.firing END
+		    FROM (`+sb.String()+`) AS v WHERE alerts.id = v.id`, args...); err != nil {
+			return fmt.Errorf("record re-sent alerts: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// touchItems moves the last-seen time of items whose alerts arrived, with
+// multi-row UPDATE … FROM statements. changed also moves updated_at, which
+// live boards follow; a mere re-send does not, so that a Prometheus alert
+// re-sent every minute does not redraw every board every minute. Should
+// an item have closed since the lookup (another instance), only its
+// last-seen time moves.
+func (ing *ingester) touchItems(ctx context.Context, seen map[int64]int64, changed bool) error {
+	ids := make([]int64, 0, len(seen))
+	for id := range seen {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids) // a fixed lock order on PostgreSQL
+	set := ""
+	if changed {
+		set = ", updated_at = " + strconv.FormatInt(ing.now, 10) + ", alert_count = (SELECT COUNT(*) FROM workitem_alerts wa WHERE wa.workitem_id = workitems.id)" // an incident's item may have gained an alert
+	}
 	for len(ids) > 0 {
 		n := chunkSize(len(ids))
 		var sb strings.Builder
-		args := make([]any, 0, 2*n+1)
-		args = append(args, ing.now)
+		args := make([]any, 0, 2*n)
 		for i, id := range ids[:n] {
 			if i > 0 {
 				sb.WriteString(" UNION ALL ")
 			}
 			sb.WriteString("SELECT CAST(? AS BIGINT) AS id, CAST(? AS BIGINT) AS seen")
-			args = append(args, id, ing.touched[id])
+			args = append(args, id, seen[id])
 		}
 		if _, err := ing.db.exec(ctx, ing.tx, `UPDATE workitems SET
-		    last_seen = CASE WHEN v.seen > workitems.last_seen THEN v.seen ELSE workitems.last_seen END, updated_at = ?
+		    last_seen = CASE WHEN v.seen > workitems.last_seen THEN v.seen ELSE workitems.last_seen END`+set+`
 		    FROM (`+sb.String()+`) AS v WHERE workitems.id = v.id`, args...); err != nil {
 			return fmt.Errorf("touch work items: %w", err)
 		}
 		ids = ids[n:]
 	}
 	return nil
+}
+
+// applyRaises raises item severities to those of alerts that fired
+// higher.
+func (ing *ingester) applyRaises(ctx context.Context) error {
+	for _, r := range ing.raises {
+		if err := ing.db.raiseSeverity(ctx, ing.tx, ing.actor, r.itemID, r.from, r.to,
+			fmt.Sprintf("alert %d fired at %s", r.alertID, r.to), map[string]any{"alert_id": r.alertID}, ing.now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshSearch recomputes the key entity and search text of items that
+// gained alerts from another source (an incident's item).
+func (ing *ingester) refreshSearch(ctx context.Context) error {
+	for _, id := range sortedIDs(ing.searchAdd) {
+		if err := ing.db.refreshItemSearch(ctx, ing.tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleItems keeps source_resolved_at in step for items whose alerts
+// went from open to settled at their source or back, and reports the
+// items this batch left wholly resolved there.
+func (ing *ingester) settleItems(ctx context.Context) (map[int64]bool, error) {
+	return ing.db.settleItems(ctx, ing.tx, ing.actor, sortedIDs(ing.statusMoved), ing.now)
+}
+
+func sortedIDs(m map[int64]bool) []int64 {
+	ids := make([]int64, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func (ing *ingester) addVersion(a *Prepared, r IngestResult) {
@@ -484,6 +820,7 @@ type entryData struct {
 	SourceID   string `json:"source_id,omitempty"`
 	PreviousID int64  `json:"previous_id,omitempty"`
 	NextID     int64  `json:"next_id,omitempty"`
+	IncidentID int64  `json:"incident_id,omitempty"`
 }
 
 func (ing *ingester) addEntry(itemID int64, kind, msg string, d entryData) {

@@ -151,13 +151,33 @@ func TestIngestDuplicatesInOneBatch(t *testing.T) {
 			t.Errorf("version titles = %v, want [v1 v2 v3]", titles)
 		}
 
-		// One item, linked once, with a created entry and two alert entries.
+		// One item, linked once, with a created entry, two alert entries
+		// and the two severity raises (low → medium → high) they made.
 		it := mustGetItem(t, db, res[0].WorkItemID)
 		if !slices.Equal(it.AlertIDs, []int64{res[0].AlertID}) || it.AlertCount != 1 {
 			t.Errorf("item alerts = %v count %d, want the one alert", it.AlertIDs, it.AlertCount)
 		}
-		if got, want := kinds(mustTimeline(t, db, it.ID)), []string{workitem.KindCreated, workitem.KindAlert, workitem.KindAlert}; !slices.Equal(got, want) {
+		if it.Severity != alert.SeverityHigh {
+			t.Errorf("item severity = %s, want high (raised by the batch's last occurrence)", it.Severity)
+		}
+		if got, want := kinds(mustTimeline(t, db, it.ID)), []string{workitem.KindCreated, workitem.KindAlert, workitem.KindAlert,
+			workitem.KindUpdate, workitem.KindUpdate}; !slices.Equal(got, want) {
 			t.Errorf("timeline kinds = %v, want %v", got, want)
+		}
+		if fpItem := mustGetItem(t, db, res[1].WorkItemID); fpItem.Severity != alert.SeverityCritical {
+			t.Errorf("fingerprinted alert's item severity = %s, want critical", fpItem.Severity)
+		}
+
+		// The last occurrences re-sent, one of them twice in the batch:
+		// unchanged, no version.
+		again := mustIngest(t, db, batch[4], batch[5], batch[4])
+		for i, r := range again {
+			if r.Outcome != store.OutcomeUnchanged || r.Version != []int{3, 2, 3}[i] {
+				t.Errorf("re-send %d = %s version %d, want unchanged", i, r.Outcome, r.Version)
+			}
+		}
+		if got, _ := db.GetAlert(ctx, res[0].AlertID); got.SeenCount != 5 {
+			t.Errorf("seen count = %d, want 5 (3 in the first batch, 2 in the second)", got.SeenCount)
 		}
 	})
 }
@@ -172,16 +192,26 @@ func TestIngestResultsInInputOrder(t *testing.T) {
 		for i, id := range ids {
 			batch[i] = newAlert(t, "sentinel", id, "Order "+id, alert.SeverityLow)
 		}
-		for round := range 2 { // created, then updated
+		// Created, then updated (a changed description), then re-sent
+		// unchanged.
+		rounds := []struct {
+			desc    string
+			outcome store.Outcome
+			version int
+		}{{"first", store.OutcomeCreated, 1}, {"second", store.OutcomeUpdated, 2}, {"second", store.OutcomeUnchanged, 2}}
+		for round, rd := range rounds {
+			for i := range batch {
+				batch[i].Description = rd.desc
+			}
 			res := mustIngest(t, db, batch...)
 			for i, r := range res {
 				a, err := db.GetAlert(ctx, r.AlertID)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if a.SourceID != ids[i] || a.WorkItemID != r.WorkItemID || r.Version != round+1 {
-					t.Errorf("round %d result %d = %+v is alert %q on item %d, want alert %q version %d",
-						round, i, r, a.SourceID, a.WorkItemID, ids[i], round+1)
+				if a.SourceID != ids[i] || a.WorkItemID != r.WorkItemID || r.Version != rd.version || r.Outcome != rd.outcome {
+					t.Errorf("round %d result %d = %+v is alert %q on item %d, want %s alert %q version %d",
+						round, i, r, a.SourceID, a.WorkItemID, rd.outcome, ids[i], rd.version)
 				}
 				if it := mustGetItem(t, db, r.WorkItemID); it.Title != "Order "+ids[i] {
 					t.Errorf("round %d result %d item title %q, want %q", round, i, it.Title, "Order "+ids[i])
@@ -223,15 +253,26 @@ func TestIngestManySources(t *testing.T) {
 			}
 		}
 
-		// The same batch again, reversed: each alert is found under its
-		// own source.
+		// The same batch again, reversed and changed (a description is
+		// not part of the fingerprint): each alert is found under its own
+		// source and gets a version. Then once more unchanged: each is a
+		// re-send of its own alert only.
 		again := slices.Clone(batch)
 		slices.Reverse(again)
-		res2 := mustIngest(t, db, again...)
-		for i, r := range res2 {
-			orig := res[len(res)-1-i]
-			if r.Outcome != store.OutcomeUpdated || r.AlertID != orig.AlertID || r.WorkItemID != orig.WorkItemID || r.Version != 2 {
-				t.Errorf("re-ingest %d (%s) = %+v, want updated version 2 of alert %d item %d", i, again[i].Source, r, orig.AlertID, orig.WorkItemID)
+		for i := range again {
+			again[i].Description = "changed"
+		}
+		for _, pass := range []struct {
+			outcome store.Outcome
+			version int
+		}{{store.OutcomeUpdated, 2}, {store.OutcomeUnchanged, 2}} {
+			res2 := mustIngest(t, db, again...)
+			for i, r := range res2 {
+				orig := res[len(res)-1-i]
+				if r.Outcome != pass.outcome || r.AlertID != orig.AlertID || r.WorkItemID != orig.WorkItemID || r.Version != pass.version {
+					t.Errorf("re-ingest %d (%s) = %+v, want %s version %d of alert %d item %d", i, again[i].Source, r, pass.outcome,
+						pass.version, orig.AlertID, orig.WorkItemID)
+				}
 			}
 		}
 	})
@@ -249,14 +290,24 @@ func TestIngestLargeBatchChunks(t *testing.T) {
 			batch[i] = newAlert(t, src, fmt.Sprintf("big-%d", i/2), "bulk", alert.SeverityLow)
 		}
 		first := mustIngest(t, db, batch...)
+		for i := range batch {
+			batch[i].Description = "changed"
+		}
 		second := mustIngest(t, db, batch...)
+		// The same again, unchanged: the re-sends are recorded in chunks
+		// of their own.
+		third := mustIngest(t, db, batch...)
 		for i := range batch {
 			if first[i].Outcome != store.OutcomeCreated || second[i].Outcome != store.OutcomeUpdated ||
 				second[i].AlertID != first[i].AlertID || second[i].Version != 2 {
 				t.Fatalf("alert %d: first %+v second %+v, want created then updated version 2 of the same alert", i, first[i], second[i])
 			}
+			if third[i].Outcome != store.OutcomeUnchanged || third[i].AlertID != first[i].AlertID || third[i].Version != 2 {
+				t.Fatalf("alert %d: third %+v, want unchanged version 2 of the same alert", i, third[i])
+			}
 		}
-		// Every version row was written by the buffered inserts.
+		// Every version row was written by the buffered inserts, and every
+		// re-send counted by the chunked update.
 		for _, i := range []int{0, 1, 127, 128, 600, n - 1} {
 			if vs, err := db.AlertVersions(ctx, first[i].AlertID); err != nil || len(vs) != 2 {
 				t.Errorf("alert %d versions = %d, %v; want 2", i, len(vs), err)
@@ -264,6 +315,26 @@ func TestIngestLargeBatchChunks(t *testing.T) {
 			if tl := mustTimeline(t, db, first[i].WorkItemID); len(tl) != 2 {
 				t.Errorf("item of alert %d has %d timeline entries, want 2", i, len(tl))
 			}
+		}
+		listed := 0
+		for after := int64(0); ; {
+			page, err := db.ListAlerts(ctx, store.AlertFilter{After: after, Limit: store.MaxPage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, a := range page {
+				if a.SeenCount != 3 {
+					t.Errorf("alert %s/%s seen count = %d, want 3", a.Source, a.SourceID, a.SeenCount)
+				}
+			}
+			listed += len(page)
+			after = page[len(page)-1].ID
+		}
+		if listed != n {
+			t.Errorf("listed %d alerts, want %d", listed, n)
 		}
 	})
 }
@@ -273,17 +344,30 @@ func TestIngestMixedBatch(t *testing.T) {
 	storetest.ForEach(t, clk, func(t *testing.T, db *store.DB) {
 		clk.Set(t0)
 		ctx := context.Background()
-		open := newAlert(t, "sentinel", "open", "Still open", alert.SeverityLow)
-		closed := newAlert(t, "sentinel", "closed", "Was closed", alert.SeverityLow)
-		removed := newAlert(t, "sentinel", "removed", "Was removed", alert.SeverityLow)
+		// Alerts of one firing each (Alertmanager's startsAt).
+		firing := func(id, title, f string) alert.Alert {
+			a := newAlert(t, "alertmanager", id, title, alert.SeverityLow)
+			a.Firing = f
+			return a
+		}
+		open := firing("open", "Still open", "f0")
+		closed := firing("closed", "Was closed", "f0")
+		removed := firing("removed", "Was removed", "f0")
 		pre := mustIngest(t, db, open, closed, removed)
 		mustUpdate(t, db, pre[1].WorkItemID, func(it *workitem.Item) { it.State = "Closed" })
 		mustUpdate(t, db, pre[2].WorkItemID, func(it *workitem.Item) { it.State = "Removed" })
 
 		t1 := t0.Add(time.Hour)
 		clk.Set(t1)
-		fresh := newAlert(t, "sentinel", "fresh", "Brand new", alert.SeverityLow)
-		res := mustIngest(t, db, closed, fresh, open, removed, closed)
+		fresh := firing("fresh", "Brand new", "f0")
+		// The closed and the removed alert fire again (a new firing); the
+		// open one changes; the closed one's new firing comes twice, the
+		// second time changed.
+		closed.Firing, removed.Firing = "f1", "f1"
+		open.Description = "changed"
+		closedAgain := closed
+		closedAgain.Description = "changed"
+		res := mustIngest(t, db, closed, fresh, open, removed, closedAgain)
 
 		want := []struct {
 			outcome store.Outcome
@@ -337,8 +421,9 @@ func TestIngestMixedBatch(t *testing.T) {
 			}
 			tl := mustTimeline(t, db, old.ID)
 			last := tl[len(tl)-1]
-			if last.Kind != workitem.KindReopened || !last.At.Equal(t1) {
-				t.Errorf("%s: old item's last entry = %+v, want a reopened entry at %v", c.name, last, t1)
+			wantMsg := fmt.Sprintf("alert %d fired again (a new firing); now tracked in work item %d", c.old.AlertID, next.ID)
+			if last.Kind != workitem.KindReopened || !last.At.Equal(t1) || last.Message != wantMsg {
+				t.Errorf("%s: old item's last entry = %s at %v %q, want a reopened entry at %v %q", c.name, last.Kind, last.At, last.Message, t1, wantMsg)
 			}
 		}
 		if got, want := kinds(mustTimeline(t, db, res[0].WorkItemID)), []string{workitem.KindCreated, workitem.KindAlert}; !slices.Equal(got, want) {
@@ -436,9 +521,10 @@ func TestIngestAtomic(t *testing.T) {
 }
 
 // TestIngestConcurrent has four writers ingest overlapping keys at once,
-// each in its own order. Whatever the interleaving, every key must end as
-// exactly one alert with one item and a gap-free history 1..N, N being the
-// number of times it was ingested.
+// each in its own order, each send changing the alert. Whatever the
+// interleaving, every key must end as exactly one alert with one item, a
+// gap-free history 1..N and a seen count N, N being the number of times
+// it was ingested.
 func TestIngestConcurrent(t *testing.T) {
 	storetest.ForEach(t, clock.NewFake(t0), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -465,6 +551,9 @@ func TestIngestConcurrent(t *testing.T) {
 					batch := make([]alert.Alert, len(ids))
 					for i, id := range ids {
 						batch[i] = newAlert(t, "sentinel", id, "Concurrent "+id, alert.SeverityLow)
+						// Each send changes the alert, so that each adds a
+						// version (an unchanged re-send adds none).
+						batch[i].Description = fmt.Sprintf("writer %d round %d", w, round)
 					}
 					if _, err := db.Ingest(ctx, proc, fmt.Sprintf("writer%d", w), batch); err != nil {
 						t.Errorf("writer %d round %d: %v", w, round, err)
@@ -506,8 +595,8 @@ func TestIngestConcurrent(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("alert %s versions = %v, want 1..%d", a.SourceID, got, sent[a.SourceID])
 			}
-			if a.Version != sent[a.SourceID] {
-				t.Errorf("alert %s version = %d, want %d", a.SourceID, a.Version, sent[a.SourceID])
+			if a.Version != sent[a.SourceID] || a.SeenCount != int64(sent[a.SourceID]) {
+				t.Errorf("alert %s version = %d seen %d, want %d for both", a.SourceID, a.Version, a.SeenCount, sent[a.SourceID])
 			}
 		}
 		for id, n := range rows {

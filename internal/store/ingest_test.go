@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,6 +29,11 @@ func testAlert(id string) alert.Alert {
 	return a
 }
 
+// TestIngestDedupAndReopen follows one Defender alert (a polled source,
+// whose status is the source's own): a re-send in the same batch is the
+// same alert and changes nothing; closing its item does not make a
+// re-send reopen it; a resolution at the source goes on the closed
+// item; only a new firing (open again after resolved) opens a new item.
 func TestIngestDedupAndReopen(t *testing.T) {
 	storetest.ForEach(t, clock.NewFake(t0), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -37,7 +43,7 @@ func TestIngestDedupAndReopen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []store.Outcome{store.OutcomeCreated, store.OutcomeCreated, store.OutcomeUpdated}
+		want := []store.Outcome{store.OutcomeCreated, store.OutcomeCreated, store.OutcomeUnchanged}
 		for i, r := range res {
 			if r.Outcome != want[i] {
 				t.Errorf("result %d outcome = %s, want %s", i, r.Outcome, want[i])
@@ -46,8 +52,11 @@ func TestIngestDedupAndReopen(t *testing.T) {
 		if res[0].AlertID != res[2].AlertID || res[0].WorkItemID != res[2].WorkItemID {
 			t.Errorf("repeated alert got alert %d item %d, want alert %d item %d", res[2].AlertID, res[2].WorkItemID, res[0].AlertID, res[0].WorkItemID)
 		}
-		if res[2].Version != 2 {
-			t.Errorf("repeated alert version = %d, want 2", res[2].Version)
+		if res[2].Version != 1 {
+			t.Errorf("repeated unchanged alert version = %d, want 1", res[2].Version)
+		}
+		if a, err := db.GetAlert(ctx, res[0].AlertID); err != nil || a.SeenCount != 2 || a.Version != 1 {
+			t.Errorf("repeated alert = version %d seen %d, %v; want version 1 seen twice", a.Version, a.SeenCount, err)
 		}
 		item, err := db.GetWorkItem(ctx, res[0].WorkItemID)
 		if err != nil {
@@ -57,21 +66,39 @@ func TestIngestDedupAndReopen(t *testing.T) {
 			t.Errorf("item type/state = %s/%s, want Problem/New", item.Type, item.State)
 		}
 
-		// Close the item, then the alert fires again: a new item, linked.
+		// Close the item; the alert is re-sent as it was: nothing new.
 		if _, err := db.UpdateWorkItem(ctx, item.ID, func(it *workitem.Item) ([]workitem.Entry, error) {
 			it.State = "Closed"
 			return []workitem.Entry{{Kind: workitem.KindTransition, Actor: "test", Message: "closed"}}, nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		res2, err := db.Ingest(ctx, proc, "test", []alert.Alert{testAlert("a1")})
-		if err != nil {
-			t.Fatal(err)
+		ingestOne := func(a alert.Alert) store.IngestResult {
+			t.Helper()
+			r, err := db.Ingest(ctx, proc, "test", []alert.Alert{a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r[0]
 		}
-		if got := res2[0]; got.Outcome != store.OutcomeReopened || got.WorkItemID == item.ID || got.Version != 3 {
-			t.Fatalf("after close: %+v, want reopened on a new item, version 3", got)
+		if got := ingestOne(testAlert("a1")); got.Outcome != store.OutcomeUnchanged || got.WorkItemID != item.ID || got.Version != 1 {
+			t.Fatalf("re-send after close: %+v, want unchanged on item %d, version 1", got, item.ID)
 		}
-		next, err := db.GetWorkItem(ctx, res2[0].WorkItemID)
+
+		// Resolved at the source: a new version on the closed item, which
+		// stays closed.
+		resolved := testAlert("a1")
+		resolved.Status = alert.StatusResolved
+		if got := ingestOne(resolved); got.Outcome != store.OutcomeUpdated || got.WorkItemID != item.ID || got.Version != 2 {
+			t.Fatalf("resolved after close: %+v, want updated on item %d, version 2", got, item.ID)
+		}
+
+		// Open again at the source: a new firing, a new item, linked.
+		res2 := ingestOne(testAlert("a1"))
+		if res2.Outcome != store.OutcomeReopened || res2.WorkItemID == item.ID || res2.Version != 3 {
+			t.Fatalf("new firing after close: %+v, want reopened on a new item, version 3", res2)
+		}
+		next, err := db.GetWorkItem(ctx, res2.WorkItemID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,12 +116,11 @@ func TestIngestDedupAndReopen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var kinds []string
-		for _, e := range tl {
-			kinds = append(kinds, e.Kind)
+		if got, want := kinds(tl), []string{workitem.KindCreated, workitem.KindTransition, workitem.KindAlert, workitem.KindReopened}; !slices.Equal(got, want) {
+			t.Errorf("old item timeline kinds = %v, want %v", got, want)
 		}
-		if fmt.Sprint(kinds) != "[created alert transition reopened]" {
-			t.Errorf("old item timeline kinds = %v", kinds)
+		if items, err := db.ListWorkItems(ctx, workitem.Filter{}); err != nil || len(items) != 3 {
+			t.Errorf("ListWorkItems = %d items, %v; want 3 (a1, a2, a1's new firing)", len(items), err)
 		}
 	})
 }

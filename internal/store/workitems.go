@@ -154,7 +154,10 @@ func itemConds(f workitem.Filter) conds {
 	if f.Tag != "" {
 		c.add("id IN (SELECT workitem_id FROM workitem_tags WHERE tag = ?)", f.Tag)
 	}
-	c.contains("title", f.Text)
+	c.search(f.Text)
+	if f.HideMerged {
+		c.add("merged_into IS NULL")
+	}
 	return c
 }
 

@@ -39,6 +39,9 @@ type harness struct {
 	log      *slog.Logger
 }
 
+// incidentGrace is the harness's sync.incident_grace, the default.
+const incidentGrace = 10 * time.Minute
+
 type dbIngest struct {
 	db   *store.DB
 	proc *workitem.Process
@@ -91,10 +94,13 @@ func (h *harness) open() {
 	t.Cleanup(func() { db.Close() })
 	h.db = db
 	h.items = workitem.NewService(db, h.proc, h.clk).WithPlanner(writeback.New(db))
-	sink := twoway.FollowingSink(dbIngest{db, h.proc}, h.items, "connector:defender", "defender", "Closed", h.log)
+	// As configured with a Sentinel workspace: a Defender alert waits
+	// for the incident that contains it (sync.incident_grace).
+	sink := twoway.FollowingSink(dbIngest{db, h.proc}, h.items, "connector:defender", "defender", "Closed", incidentGrace, h.log)
 	h.modules = []twoway.Module{
 		named("defender", defender.NewPoller(h.defender, sink, h.log, h.clk.Now)),
 		twoway.NewSentinelPoller(h.sentinel, db, h.items, h.proc, twoway.SentinelOptions{Name: "ws", RequestsPerSecond: -1, Clock: h.clk, Logger: h.log}),
+		twoway.NewHeldAlerts(db, h.proc, h.log),
 		twoway.NewReconciler(db, h.log),
 	}
 	h.sender = outbox.NewSender(db, map[string]outbox.Target{"sentinel": h.sentinel, "defender": h.defender, "graph": h.graph}, h.clk, h.log)

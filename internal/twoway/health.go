@@ -192,6 +192,17 @@ func (h *Health) Run(ctx context.Context, m Module) error {
 	return err
 }
 
+// scrub is Scrub with the registered secrets; a nil Health knows none.
+func (h *Health) scrub(text string) string {
+	if h == nil {
+		return Scrub(text)
+	}
+	h.mu.Lock()
+	secrets := h.secrets
+	h.mu.Unlock()
+	return Scrub(text, secrets...)
+}
+
 const redacted = "[REDACTED]"
 
 // scrubbers replace credentials that an error text can carry: a token

@@ -79,7 +79,9 @@ func (r *Reconciler) UpdateAll(ctx context.Context) error {
 		return fmt.Errorf("queue reconciler decisions: %w", err)
 	}
 	if n > 0 {
-		r.log.Info("reconciler queued decisions", "count", n)
+		// Routine: counted in the cycle's one summary line.
+		r.log.Debug("reconciler queued decisions", "count", n)
+		Note(ctx, "reconciler decision queued", "reconciler decisions queued", n)
 	}
 	return nil
 }

@@ -281,14 +281,18 @@ func TestGraphLegacyClaim(t *testing.T) {
 	}
 }
 
-// TestProblemFollowsItsAlert: a Defender alert dismissed by its owner
-// removes its Problem item, and one resolved closes it; nothing is
-// written back to Defender for either.
+// TestProblemFollowsItsAlert: a Defender alert that no incident contains
+// gets a Problem item once its grace has passed; dismissed by its owner,
+// it removes that item, and resolved, it closes it; nothing is written
+// back to Defender for either.
 func TestProblemFollowsItsAlert(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	dismissed, _ := h.raise(1)
-	resolved, _ := h.raise(1)
+	w := h.sim.Sim.World()
+	dismissed := []string{w.RaiseDefenderAlert(simulator.AlertSpec{NoIncident: true}).Name}
+	resolved := []string{w.RaiseDefenderAlert(simulator.AlertSpec{NoIncident: true}).Name}
+	h.cycle()
+	h.clk.Advance(incidentGrace + time.Second)
 	h.cycle()
 	h.setDefender(dismissed[0], simulator.DfCDismissed)
 	h.setDefender(resolved[0], simulator.DfCResolved)

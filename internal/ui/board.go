@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,20 +24,23 @@ import (
 // that a filtered board can be bookmarked and shared.
 type filter struct {
 	Type, Severity, Source, Assignee, Tag, Q string
-	All                                      bool
+	// Sort orders each column (workitem.Sort*); it does not filter, so
+	// it is kept in the URL but does not make the filter Active.
+	Sort string
+	All  bool
 }
 
 func parseFilter(q url.Values) filter {
 	get := func(k string) string { return strings.TrimSpace(q.Get(k)) }
 	return filter{Type: get("type"), Severity: get("severity"), Source: get("source"), Assignee: get("assignee"),
-		Tag: strings.ToLower(get("tag")), Q: get("q"), All: q.Get("all") == "1"}
+		Tag: strings.ToLower(get("tag")), Q: get("q"), Sort: get("sort"), All: q.Get("all") == "1"}
 }
 
 // Encode is the filter as a query string, without the leading "?".
 func (f filter) Encode() string {
 	q := url.Values{}
 	for k, v := range map[string]string{"type": f.Type, "severity": f.Severity, "source": f.Source,
-		"assignee": f.Assignee, "tag": f.Tag, "q": f.Q} {
+		"assignee": f.Assignee, "tag": f.Tag, "q": f.Q, "sort": f.Sort} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -55,6 +59,33 @@ func (f filter) AllURL() string {
 	return "/board?" + f.Encode()
 }
 
+// MineURL is the page under the filter with the "mine" filter toggled:
+// one click shows the items assigned to the signed-in user, the next
+// shows everyone's again.
+func (f filter) MineURL(path string) string {
+	if f.Mine() {
+		f.Assignee = ""
+	} else {
+		f.Assignee = "me"
+	}
+	f.All = false
+	if q := f.Encode(); q != "" {
+		return path + "?" + q
+	}
+	return path
+}
+
+// Mine reports whether the "mine" filter is on.
+func (f filter) Mine() bool { return f.Assignee == "me" }
+
+// ClearURL is the page with every filter cleared and the sort kept.
+func (f filter) ClearURL(path string) string {
+	if f.Sort == "" {
+		return path
+	}
+	return path + "?" + url.Values{"sort": {f.Sort}}.Encode()
+}
+
 // Active reports whether any filter is set.
 func (f filter) Active() bool {
 	return f.Type != "" || f.Severity != "" || f.Source != "" || f.Assignee != "" || f.Tag != "" || f.Q != ""
@@ -62,21 +93,29 @@ func (f filter) Active() bool {
 
 func (f filter) workitem(v *view) (workitem.Filter, error) {
 	wf := workitem.Filter{Type: workitem.Type(f.Type), Severity: alert.Severity(f.Severity), Source: f.Source,
-		Assignee: f.Assignee, Tag: f.Tag, Text: f.Q}
+		Assignee: f.Assignee, Tag: f.Tag, Text: f.Q, Sort: f.Sort, HideMerged: true}
 	if f.Assignee == "me" {
 		wf.Assignee = v.Actor.Name
 	}
 	if f.Severity != "" && !wf.Severity.Valid() {
 		return wf, validation.NewFieldError("severity", "unknown severity %q", f.Severity)
 	}
+	if !slices.ContainsFunc(sorts, func(s sortChoice) bool { return s.Value == f.Sort }) {
+		return wf, validation.NewFieldError("sort", "unknown sort %q (want oldest, severity or activity)", f.Sort)
+	}
 	return wf, nil
 }
+
+// sortChoice is one order the board's columns can be sorted in.
+type sortChoice struct{ Value, Label string }
 
 // Choices for the filter bar.
 var (
 	types      = []workitem.Type{workitem.TypeIssue, workitem.TypeProblem, workitem.TypeTask}
 	severities = []alert.Severity{alert.SeverityCritical, alert.SeverityHigh, alert.SeverityMedium, alert.SeverityLow, alert.SeverityInformational}
 	sources    = []string{"sentinel", "defender", "graph", "alertmanager", "pagerduty", "azure-monitor", "api"}
+	sorts      = []sortChoice{{workitem.SortNewest, "newest"}, {workitem.SortOldest, "oldest (age)"},
+		{workitem.SortSeverity, "severity"}, {workitem.SortActivity, "last activity"}}
 )
 
 type move struct {
@@ -89,7 +128,28 @@ type cardView struct {
 	Moves   []move
 	CanMove bool
 	CSRF    string
+	Me      string // the signed-in user, offered "Assign to me" on others' cards
 	age     string // how long ago the item was created
+	seen    string // how long ago its last alert came, as a phrase
+}
+
+// EntityKind and EntityValue split KeyEntity ("host vm-web-01"), so that
+// the kind reads as a label and the value stands out.
+func (c cardView) EntityKind() string {
+	k, _, _ := strings.Cut(c.KeyEntity, " ")
+	return k
+}
+
+// EntityValue is KeyEntity's value; see EntityKind.
+func (c cardView) EntityValue() string {
+	_, v, _ := strings.Cut(c.KeyEntity, " ")
+	return v
+}
+
+// CanAssignMe reports whether the card offers "Assign to me": to users
+// who may edit items, on open items assigned to someone else or no one.
+func (c cardView) CanAssignMe() bool {
+	return c.CanMove && len(c.Moves) > 0 && c.Me != "" && c.Assignee != c.Me
 }
 
 type columnView struct {
@@ -104,6 +164,7 @@ type boardData struct {
 	Types      []workitem.Type
 	Severities []alert.Severity
 	Sources    []string
+	Sorts      []sortChoice
 	Presets    []string
 	Total      int
 }
@@ -125,9 +186,18 @@ func (u *UI) cards(items []workitem.Item, v *view, moves map[string][]move) []ca
 	out := make([]cardView, len(items))
 	can := v.CanTriage()
 	for i, it := range items {
-		out[i] = cardView{Item: it, Moves: moves[it.State], CanMove: can, CSRF: v.CSRF, age: u.age(it.CreatedAt)}
+		out[i] = u.card1(it, v.Actor.Name, moves[it.State], can, v.CSRF)
 	}
 	return out
+}
+
+// card1 is the view of one card.
+func (u *UI) card1(it workitem.Item, me string, moves []move, canMove bool, csrf string) cardView {
+	c := cardView{Item: it, Moves: moves, CanMove: canMove, CSRF: csrf, Me: me, age: u.age(it.CreatedAt)}
+	if it.AlertCount > 0 {
+		c.seen = u.ago(it.LastSeen)
+	}
+	return c
 }
 
 // HTML is the card's markup: the "card-template" template's, byte for
@@ -139,7 +209,7 @@ func (u *UI) cards(items []workitem.Item, v *view, moves map[string][]move) []ca
 // escaped as html/template escapes it in the same place.
 func (c cardView) HTML() template.HTML {
 	var b strings.Builder
-	b.Grow(960 + len(c.Title) + 2*len(c.Assignee) + len(c.CSRF) + 16*len(c.Tags) + 150*len(c.Moves))
+	b.Grow(1400 + len(c.Title) + 2*len(c.Assignee) + len(c.KeyEntity) + len(c.CSRF) + 16*len(c.Tags) + 150*len(c.Moves))
 	id := strconv.FormatInt(c.ID, 10)
 	rev := strconv.Itoa(c.Rev)
 	w := b.WriteString
@@ -192,7 +262,15 @@ func (c cardView) HTML() template.HTML {
 	w(id)
 	w(`">`)
 	e(c.Title)
-	w("</a>\n<div class=\"card-meta\"><span class=\"id\">#")
+	w("</a>")
+	if c.KeyEntity != "" {
+		w("\n<p class=\"card-entity\" title=\"key entity\"><span class=\"entity-kind\">")
+		e(c.EntityKind())
+		w(`</span> `)
+		e(c.EntityValue())
+		w(`</p>`)
+	}
+	w("\n<div class=\"card-meta\"><span class=\"id\">#")
 	w(id)
 	w(`</span>`)
 	if c.Assignee != "" {
@@ -204,15 +282,8 @@ func (c cardView) HTML() template.HTML {
 	} else {
 		w(`<span class="assignee muted">unassigned</span>`)
 	}
-	if c.AlertCount > 1 {
-		n := strconv.Itoa(c.AlertCount)
-		w(`<span class="alerts" title="`)
-		w(n)
-		w(` alerts">×`)
-		w(n)
-		w(`</span>`)
-	}
 	w(`</div>`)
+	c.writeAlerts(&b)
 	if len(c.Tags) > 0 {
 		w(`<ul class="tags" aria-label="tags">`)
 		for _, t := range c.Tags {
@@ -251,10 +322,48 @@ func (c cardView) HTML() template.HTML {
 				w(`</button>`)
 			}
 		}
+		if c.CanAssignMe() {
+			w(`<button class="assign-me" formaction="/items/`)
+			w(id)
+			w(`/assign" hx-post="/items/`)
+			w(id)
+			w(`/assign" hx-target="closest .card" hx-swap="outerHTML">Assign to me</button>`)
+		}
 		w(`</form>`)
 	}
 	w("\n</li>")
 	return template.HTML(b.String())
+}
+
+// writeAlerts writes the card's alert line: how many alerts, how long
+// since the last one, and whether the source has resolved them all.
+func (c cardView) writeAlerts(b *strings.Builder) {
+	if c.AlertCount <= 0 && c.SourceResolvedAt == nil {
+		return
+	}
+	w := b.WriteString
+	w("\n<div class=\"card-alerts\">")
+	if c.AlertCount > 0 {
+		w(`<span class="alerts">`)
+		w(thousands(c.AlertCount))
+		w(` alert`)
+		if c.AlertCount != 1 {
+			w(`s`)
+		}
+		w(`</span><time class="seen" datetime="`)
+		escapeHTML(b, c.LastSeen.UTC().Format(time.RFC3339))
+		w(`" title="last alert `)
+		escapeHTML(b, c.LastSeen.UTC().Format("2006-01-02 15:04:05 UTC"))
+		w(`">last alert `)
+		escapeHTML(b, c.seen)
+		w(`</time>`)
+	}
+	if c.SourceResolvedAt != nil {
+		w(`<span class="resolved" title="every alert resolved at its source `)
+		escapeHTML(b, c.SourceResolvedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+		w(`">resolved at source</span>`)
+	}
+	w(`</div>`)
 }
 
 // buffers holds the buffers pages are rendered into, so that a large page
@@ -262,16 +371,40 @@ func (c cardView) HTML() template.HTML {
 // buffer each time.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// bigBuffers keeps a few large buffers besides the pool, which drops what
+// it holds at every GC: a board of every card allocates enough to run the
+// GC during its own render, so its megabytes rarely survived in the pool
+// and every such page grew a buffer again, doubling through 14 MB of
+// copies.
+var bigBuffers = make(chan *bytes.Buffer, 2)
+
+// bigBuffer is the size from which a buffer is kept in bigBuffers.
+const bigBuffer = 1 << 20
+
 func getBuffer() *bytes.Buffer {
+	select {
+	case b := <-bigBuffers:
+		b.Reset()
+		return b
+	default:
+	}
 	b := buffers.Get().(*bytes.Buffer)
 	b.Reset()
 	return b
 }
 
 func putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= 32<<20 {
-		buffers.Put(b)
+	if b.Cap() > 32<<20 {
+		return
 	}
+	if b.Cap() >= bigBuffer {
+		select {
+		case bigBuffers <- b:
+			return
+		default:
+		}
+	}
+	buffers.Put(b)
 }
 
 // escapeHTML writes s escaped as html/template escapes text and quoted
@@ -338,7 +471,7 @@ func (u *UI) board(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	moves := u.moves()
-	d := boardData{Filter: f, Types: types, Severities: severities, Sources: sources, Presets: u.o.ReasonPresets}
+	d := boardData{Filter: f, Types: types, Severities: severities, Sources: sources, Sorts: sorts, Presets: u.o.ReasonPresets}
 	// Work in progress reads left to right; the final states close the
 	// board, where they do not split the flow.
 	slices.SortStableFunc(cols, func(a, b workitem.Column) int {
@@ -385,11 +518,78 @@ func (u *UI) card(w http.ResponseWriter, r *http.Request, v *view) {
 		u.fail(w, r, v, err)
 		return
 	}
-	if !matches(it, wf) {
+	ok, err := u.matches(r.Context(), it, wf)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	if !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	u.renderData(w, http.StatusOK, "card", u.cards([]workitem.Item{it}, v, u.moves())[0])
+}
+
+// assign assigns an item to the signed-in user from its card. It is the
+// item edit (the service's role check, and the stale check against the
+// card's rev) with one field. htmx gets the card back as the board's
+// filter shows it (nothing when it no longer matches); a plain form goes
+// back to the board it came from.
+func (u *UI) assign(w http.ResponseWriter, r *http.Request, v *view) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	rev, err := optionalInt(r.PostFormValue("rev"), "rev")
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	me := v.Actor.Name
+	it, err := u.o.Items.Update(r.Context(), v.Actor, id, workitem.Patch{Assignee: &me}, rev)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	u.feed.Poke()
+	page := boardPage(r)
+	if !isScript(r) {
+		http.Redirect(w, r, page.String(), http.StatusSeeOther)
+		return
+	}
+	wf, err := parseFilter(page.Query()).workitem(v)
+	if err == nil {
+		err = u.countsHeader(w, r, v, wf)
+	}
+	ok := false
+	if err == nil {
+		ok, err = u.matches(r.Context(), it, wf)
+	}
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	if !ok {
+		// An empty answer: htmx swaps the card out.
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	u.renderData(w, http.StatusOK, "card", u.cards([]workitem.Item{it}, v, u.moves())[0])
+}
+
+// boardPage is the board page a card's form was sent from, with its
+// filter: htmx names it in HX-Current-URL, a plain form in the Referer.
+// Anything that is not this site's board is the plain board.
+func boardPage(r *http.Request) *url.URL {
+	for _, ref := range []string{r.Header.Get("HX-Current-URL"), r.Referer()} {
+		p, err := url.Parse(ref)
+		if err != nil || p.Host != r.Host || p.Path != "/board" {
+			continue
+		}
+		return &url.URL{Path: p.Path, RawQuery: p.RawQuery}
+	}
+	return &url.URL{Path: "/board"}
 }
 
 // countsHeader puts each column's count under the filter in X-Board-Counts,
@@ -408,18 +608,45 @@ func (u *UI) countsHeader(w http.ResponseWriter, r *http.Request, v *view, wf wo
 	return nil
 }
 
-// matches applies a board filter to one item, as the store's query does.
-func matches(it workitem.Item, f workitem.Filter) bool {
+// matches applies a board filter to one item, as the store's query does;
+// the text filter reads the item's stored search text when the title
+// alone does not match.
+func (u *UI) matches(ctx context.Context, it workitem.Item, f workitem.Filter) (bool, error) {
+	if !matchesFields(it, f) {
+		return false, nil
+	}
+	if f.Text == "" || matchesText(it.Title, "", f.Text) {
+		return true, nil
+	}
+	search, err := u.o.Records.ItemSearchText(ctx, it.ID)
+	if err != nil {
+		return false, err
+	}
+	return matchesText("", search, f.Text), nil
+}
+
+// matchesFields applies every filter but the text to one item. Merged
+// items never show on the board.
+func matchesFields(it workitem.Item, f workitem.Filter) bool {
 	switch {
-	case f.Type != "" && it.Type != f.Type,
+	case it.MergedInto != 0,
+		f.Type != "" && it.Type != f.Type,
 		f.Severity != "" && it.Severity != f.Severity,
 		f.Source != "" && it.Source != f.Source,
 		f.Assignee != "" && it.Assignee != f.Assignee,
-		f.Tag != "" && !slices.Contains(it.Tags, f.Tag),
-		f.Text != "" && !strings.Contains(strings.ToLower(it.Title), strings.ToLower(f.Text)):
+		f.Tag != "" && !slices.Contains(it.Tags, f.Tag):
 		return false
 	}
 	return true
+}
+
+// matchesText is the board's text filter, the store's rule (see
+// conds.search in internal/store): text, lower-cased with Go's Unicode
+// rules, is a substring of the stored search text (lower-cased the same
+// way when it was stored) or of the lower-cased title.
+func matchesText(title, search, text string) bool {
+	q := strings.ToLower(text)
+	return strings.Contains(search, q) || strings.Contains(strings.ToLower(title), q)
 }
 
 // optionalInt parses a form or query number that may be absent (0), and

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -12,6 +13,8 @@ import (
 func (u *UI) funcs() template.FuncMap {
 	return template.FuncMap{
 		"age":      u.age,
+		"ago":      u.ago,
+		"count":    thousands,
 		"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"lower":    strings.ToLower,
@@ -43,6 +46,53 @@ func (u *UI) age(t time.Time) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// ago is a longer "how long ago" for text that reads as a phrase:
+// "last alert 4 min ago".
+func (u *UI) ago(t time.Time) string {
+	d := u.clock.Now().Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + " min ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + " h ago"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + " days ago"
+}
+
+// thousands writes a count with thousands separators: 12,345. Every count
+// the UI prints goes through it (the "count" template func), and app.js
+// formats the counts of live updates the same way.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	if len(s) <= 3 {
+		if neg {
+			return "-" + s
+		}
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/3 + 1)
+	if neg {
+		b.WriteByte('-')
+	}
+	head := len(s) % 3
+	if head == 0 {
+		head = 3
+	}
+	b.WriteString(s[:head])
+	for i := head; i < len(s); i += 3 {
+		b.WriteByte(',')
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
 }
 
 func prettyJSON(b json.RawMessage) string {

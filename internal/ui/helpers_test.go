@@ -348,7 +348,7 @@ func (e *env) timeline(t testing.TB, id int64) []workitem.Entry {
 
 var (
 	cardRE  = regexp.MustCompile(`<li class="card [^"]*" id="card-(\d+)"`)
-	countRE = regexp.MustCompile(`data-count="(\w+)" aria-label="\d+ items">(\d+)<`)
+	countRE = regexp.MustCompile(`data-count="(\w+)" aria-label="[\d,]+ items">([\d,]+)<`)
 	moreRE  = regexp.MustCompile(`<a class="more" href="([^"]*)">Show (\d+) more</a>`)
 	csrfRE  = regexp.MustCompile(`<body data-csrf="([^"]*)"`)
 	// triageRowRE finds the rows of the triage queue.
@@ -369,7 +369,7 @@ func cardIDs(body string) []int64 {
 func counts(body string) map[string]int {
 	out := map[string]int{}
 	for _, m := range countRE.FindAllStringSubmatch(body, -1) {
-		out[m[1]], _ = strconv.Atoi(m[2])
+		out[m[1]], _ = strconv.Atoi(strings.ReplaceAll(m[2], ",", "")) // 12,345
 	}
 	return out
 }

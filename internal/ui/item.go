@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -28,10 +29,23 @@ type entryView struct {
 }
 
 type itemData struct {
-	Item        workitem.Item
-	Moves       []move
-	Timeline    []entryView
-	Older       int64 // cursor for older entries; 0 when none
+	Item     workitem.Item
+	Moves    []move
+	Timeline []entryView
+	Older    int64 // cursor for older entries; 0 when none
+	// TimelineAll shows sync traffic too (?timeline=all); by default the
+	// timeline shows decisions and people's actions, and HiddenSync
+	// counts the sync entries left out.
+	TimelineAll bool
+	HiddenSync  int
+	// The summary the page opens with.
+	Description  string
+	Tactics      []string
+	Entities     []alert.Entity
+	MoreEntities int
+	// CommentNote says where a comment will be mirrored, or that it
+	// stays in vigil.
+	CommentNote string
 	Comments    []workitem.Comment
 	Tasks       []workitem.Task
 	TasksDone   int
@@ -61,7 +75,8 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	d := itemData{Item: it, Moves: u.moves()[it.State], Severities: severities, Presets: u.o.ReasonPresets,
 		TagsText: strings.Join(it.Tags, ", ")}
-	if d.Timeline, d.Older, err = u.timeline(r, v, id); err != nil {
+	d.TimelineAll = timelineAll(r)
+	if d.Timeline, d.Older, d.HiddenSync, err = u.timeline(r, v, id, d.TimelineAll); err != nil {
 		u.fail(w, r, v, err)
 		return
 	}
@@ -118,6 +133,19 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request, v *view) {
 		}
 	}
 	d.Links = portalLinks(d.Alerts, d.Incidents)
+	d.Description = description(d.Incidents, d.Alerts)
+	for _, t := range tactics(d.Incidents, d.Alerts) {
+		d.Tactics = append(d.Tactics, tacticLabel(t))
+	}
+	d.Entities, d.MoreEntities = keyEntities(d.Alerts)
+	if v.CanTriage() {
+		mirrors, err := u.o.Items.CommentMirrors(ctx, v.Actor, id)
+		if err != nil {
+			u.fail(w, r, v, fmt.Errorf("plan comment mirrors of item %d: %w", id, err))
+			return
+		}
+		d.CommentNote = commentNote(mirrors)
+	}
 	v.Title, v.Nav, v.Data = fmt.Sprintf("#%d %s", it.ID, it.Title), "board", d
 	name := "item.html"
 	if r.Header.Get("HX-Target") == "item-main" {
@@ -126,30 +154,49 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request, v *view) {
 	u.render(w, http.StatusOK, name, v)
 }
 
-// timeline returns the newest entries first. ?before=N pages back.
-func (u *UI) timeline(r *http.Request, v *view, id int64) ([]entryView, int64, error) {
+// timelineAll reports whether the page was asked for the whole timeline,
+// sync traffic included: ?timeline=all on the page's address, which an
+// htmx refresh of the page carries in HX-Current-URL.
+func timelineAll(r *http.Request) bool {
+	if r.URL.Query().Get("timeline") == "all" {
+		return true
+	}
+	if cur, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil && isScript(r) {
+		return cur.Query().Get("timeline") == "all"
+	}
+	return false
+}
+
+// timeline returns the newest entries first, without sync traffic unless
+// all is set, and how many sync entries it left out. ?before=N pages back.
+func (u *UI) timeline(r *http.Request, v *view, id int64, all bool) ([]entryView, int64, int, error) {
 	before, err := optionalInt(r.URL.Query().Get("before"), "before")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	entries, err := u.o.Items.RecentTimeline(r.Context(), v.Actor, id, int64(before), maxTimeline+1)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	var older int64
 	if len(entries) > maxTimeline {
 		entries = entries[:maxTimeline]
 		older = entries[maxTimeline-1].ID
 	}
-	out := make([]entryView, len(entries))
-	for i, e := range entries {
+	out := make([]entryView, 0, len(entries))
+	hidden := 0
+	for _, e := range entries {
+		if !all && isSyncTraffic(e) {
+			hidden++
+			continue
+		}
 		ev := entryView{Entry: e}
 		if raw, ok := e.Data.(json.RawMessage); ok && len(raw) > 0 && string(raw) != "null" && informative(e.Kind, raw) {
 			ev.Detail = prettyJSON(raw)
 		}
-		out[i] = ev
+		out = append(out, ev)
 	}
-	return out, older, nil
+	return out, older, hidden, nil
 }
 
 // informative reports whether an entry's data says more than its message:

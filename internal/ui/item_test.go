@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,7 +15,11 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/twoway"
+	"github.com/vigil-soc/vigil/internal/ui"
 	"github.com/vigil-soc/vigil/internal/workitem"
+	"github.com/vigil-soc/vigil/internal/writeback"
 )
 
 // Portal addresses the seeded payloads carry.
@@ -93,21 +98,64 @@ func TestItemPage(t *testing.T) {
 		wantBody(t, "before: must be a non-negative integer")
 	page := c.get(t, idPath("/items/%d", id)).wantCode(t, http.StatusOK)
 
-	t.Run("timeline newest first", func(t *testing.T) {
-		tl := e.timeline(t, id)
-		var want []string
-		for _, en := range slices.Backward(tl) {
-			want = append(want, html.EscapeString(en.Message))
-		}
+	messages := func(body string) []string {
 		var got []string
-		for _, m := range msgRE.FindAllStringSubmatch(page.body, -1) {
+		for _, m := range msgRE.FindAllStringSubmatch(body, -1) {
 			got = append(got, m[1])
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("got timeline\n%q\nwant newest first\n%q", got, want)
+		return got
+	}
+	t.Run("timeline: decisions and actions, newest first", func(t *testing.T) {
+		var want []string
+		for _, en := range slices.Backward(e.timeline(t, id)) {
+			if en.Kind != workitem.KindSync {
+				want = append(want, html.EscapeString(en.Message))
+			}
+		}
+		if got := messages(page.body); !slices.Equal(got, want) {
+			t.Errorf("got timeline\n%q\nwant newest first, without sync traffic\n%q", got, want)
 		}
 		if len(want) < 8 {
-			t.Errorf("got %d entries, want the creation, 3 links, 2 comments, 3 task changes, the move and the write", len(want))
+			t.Errorf("got %d entries, want the creation, 3 links, 2 comments, 3 task changes and the move", len(want))
+		}
+		page.wantBody(t, "1 sync entry (write-backs queued, sent, retried) not shown.",
+			`<a href="`+idPath("/items/%d", id)+`?timeline=all#h-timeline">Show sync traffic</a>`).
+			wantNoBody(t, "queued write-back inc-1-close")
+	})
+	t.Run("timeline: all, one click away", func(t *testing.T) {
+		var want []string
+		for _, en := range slices.Backward(e.timeline(t, id)) {
+			want = append(want, html.EscapeString(en.Message))
+		}
+		all := c.get(t, idPath("/items/%d", id)+"?timeline=all").wantCode(t, http.StatusOK)
+		if got := messages(all.body); !slices.Equal(got, want) || got[0] != "queued write-back inc-1-close" {
+			t.Errorf("got timeline\n%q\nwant every entry newest first, the write first\n%q", got, want)
+		}
+		all.wantBody(t, `<a href="`+idPath("/items/%d", id)+`#h-timeline">Decisions and actions only</a>`)
+		// An htmx refresh of the page (a live update, a form) keeps the
+		// choice the address carries.
+		frag := c.get(t, idPath("/items/%d", id), "HX-Request", "true", "HX-Target", "item-main",
+			"HX-Current-URL", e.srv.URL+idPath("/items/%d", id)+"?timeline=all")
+		if got := messages(frag.body); !slices.Equal(got, want) {
+			t.Errorf("htmx refresh of ?timeline=all: got\n%q\nwant\n%q", got, want)
+		}
+	})
+	t.Run("summary before the timeline", func(t *testing.T) {
+		summary, timeline, comments := strings.Index(page.body, `id="h-summary"`), strings.Index(page.body, `id="h-timeline"`),
+			strings.Index(page.body, `id="h-comments"`)
+		if summary < 0 || !(summary < timeline && timeline < comments) {
+			t.Errorf("got summary at %d, timeline at %d, comments at %d; want the summary first, then the timeline", summary, timeline, comments)
+		}
+		sum := page.body[summary:timeline]
+		for _, want := range []string{`title="severity high"`, "<li>Initial Access</li><li>Credential Access</li>",
+			`<span class="entity entity-ip">ip</span> <code>203.0.113.1</code>`, "<code>203.0.113.3</code>", "<code>web-02</code>",
+			`href="` + incidentURL + `"`, `href="` + alertWebURL + `"`} {
+			if !strings.Contains(sum, want) {
+				t.Errorf("summary lacks %q:\n%s", want, sum)
+			}
+		}
+		if n := strings.Count(sum, "<code>j.doe</code>"); n != 1 {
+			t.Errorf("summary lists the account j.doe %d times, want once", n)
 		}
 	})
 
@@ -126,7 +174,7 @@ func TestItemPage(t *testing.T) {
 			"<code>203.0.113.1</code>", "<code>web-03</code>", "upn=j.doe@example.com", `entity-account`}, nil},
 		{"raw payloads", []string{"raw payload", "&#34;alertWebUrl&#34;: &#34;" + alertWebURL + "&#34;",
 			"&#34;incidentNumber&#34;: 42", "&#34;tactics&#34;: [\n"}, nil},
-		{"incident", []string{"id inc-1", "3 alerts"}, nil},
+		{"incident", []string{`id <code title="inc-1">inc-1</code>`, "3 alerts"}, nil},
 		{"portal links", []string{
 			`href="` + incidentURL + `" target="_blank" rel="noopener noreferrer">Sentinel incident inc-1: open in Sentinel`,
 			`href="` + alertURI + `" target="_blank" rel="noopener noreferrer">Sentinel alert inc-1-s1: open in Defender for Cloud`,
@@ -298,4 +346,157 @@ func TestItemForms(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestItemTactics reads MITRE tactics from each source's raw payload.
+func TestItemTactics(t *testing.T) {
+	e := newEnv(t)
+	c := e.as(t, viewer)
+	tests := []struct {
+		name, source, raw string
+		want              []string
+	}{
+		{"Sentinel alert", "sentinel", `{"properties":{"tactics":["InitialAccess","CredentialAccess"]}}`,
+			[]string{"Initial Access", "Credential Access"}},
+		{"Sentinel incident data", "sentinel", `{"properties":{"additionalData":{"tactics":["LateralMovement"]}}}`,
+			[]string{"Lateral Movement"}},
+		{"Defender for Cloud intent", "defender", `{"properties":{"intent":"PreAttack, Execution"}}`,
+			[]string{"Pre Attack", "Execution"}},
+		{"Defender unknown intent", "defender", `{"properties":{"intent":"Unknown"}}`, nil},
+		{"Graph category that is a tactic", "graph", `{"category":"CommandAndControl"}`, []string{"Command And Control"}},
+		{"Graph category that is not", "graph", `{"category":"ImpossibleTravel"}`, nil},
+		{"none", "alertmanager", `{"labels":{"alertname":"DiskFull"}}`, nil},
+	}
+	chips := regexp.MustCompile(`<ul class="chips"[^>]*>(.*?)</ul>`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := e.ingest(t, spec{source: tt.source, raw: tt.raw, title: tt.name})[0]
+			body := c.get(t, idPath("/items/%d", id)).wantCode(t, http.StatusOK).body
+			var got []string
+			if m := chips.FindStringSubmatch(body); m != nil {
+				for _, li := range regexp.MustCompile(`<li>([^<]*)</li>`).FindAllStringSubmatch(m[1], -1) {
+					got = append(got, li[1])
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got tactics %q, want %q", got, tt.want)
+			}
+			if tt.want == nil && !strings.Contains(body, "none named by the sources") {
+				t.Error("no tactics, and the summary does not say so")
+			}
+		})
+	}
+}
+
+// TestCommentNote checks that the comment box says where a comment goes,
+// and that a comment then goes exactly there: the note and the writes
+// come from the same planner.
+func TestCommentNote(t *testing.T) {
+	e := newEnv(t, func(o *ui.Options) {
+		db := o.Records.(*store.DB)
+		mirror := twoway.NewMirror(twoway.Tickets{System: "freshdesk", BaseURL: "https://vigil.example"}, db,
+			o.Items.Process(), slog.New(slog.DiscardHandler))
+		o.Items.WithPlanner(writeback.New(db).With(mirror))
+	})
+	plain := newEnv(t, func(o *ui.Options) { o.Items.WithPlanner(writeback.New(o.Records.(*store.DB))) })
+	ctx := context.Background()
+
+	withIncident := func(e *env) int64 {
+		t.Helper()
+		e.ingest(t, spec{source: "sentinel", id: "sa-1", title: "Suspicious sign-in"})
+		in := alert.Incident{Source: "sentinel", SourceID: "inc-9", Title: "Sign-in attack", Severity: alert.SeverityHigh,
+			AlertRefs: []string{"sa-1"}, Ref: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/Incidents/inc-9",
+			Raw: []byte(`{"name":"inc-9"}`)}
+		if err := in.Normalize(e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.db.UpsertIncident(ctx, e.items.Process(), "token:test", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.WorkItemID
+	}
+	tests := []struct {
+		name    string
+		env     *env
+		item    func(e *env) int64
+		note    string
+		targets []string
+	}{
+		{"local alert, no tracker", plain, func(e *env) int64 { return e.ingest(t, spec{source: "alertmanager", title: "Disk full"})[0] },
+			"Comments on this item stay in vigil: it has no Sentinel incident, Graph alert or tracker to mirror them to.", nil},
+		{"Sentinel incident", plain, withIncident, "Comments are mirrored to Sentinel (1 incident).", []string{"sentinel"}},
+		{"Graph alert", plain, func(e *env) int64 {
+			return e.ingest(t, spec{source: "graph", id: "da-1", title: "Suspicious PowerShell"})[0]
+		}, "Comments are mirrored to Graph (1 alert).", []string{"graph"}},
+		{"local alert, Freshdesk mirror", e, func(e *env) int64 { return e.ingest(t, spec{source: "alertmanager", title: "Disk full"})[0] },
+			"Comments are mirrored to Freshdesk.", []string{"freshdesk"}},
+		{"Sentinel incident and Freshdesk", e, withIncident, "Comments are mirrored to Sentinel (1 incident) and Freshdesk.",
+			[]string{"sentinel", "freshdesk"}},
+	}
+	noteRE := regexp.MustCompile(`<p class="hint" id="comment-note">([^<]*)</p>`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := tt.item(tt.env)
+			c := tt.env.as(t, responder)
+			m := noteRE.FindStringSubmatch(c.get(t, idPath("/items/%d", id)).wantCode(t, http.StatusOK).body)
+			if m == nil || html.UnescapeString(m[1]) != tt.note {
+				t.Fatalf("got note %q, want %q", m, tt.note)
+			}
+			before, _ := tt.env.db.ListOutbox(ctx, "", id, 0, 100)
+			c.post(t, idPath("/items/%d/comments", id), url.Values{"body": {"checked the logs"}}).wantCode(t, http.StatusSeeOther)
+			after, _ := tt.env.db.ListOutbox(ctx, "", id, 0, 100)
+			var got []string
+			for _, w := range after[len(before):] {
+				got = append(got, w.Target)
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tt.targets))
+			if !slices.Equal(got, want) {
+				t.Errorf("the comment was written to %q; the note promised %q", got, want)
+			}
+		})
+	}
+	t.Run("viewers have no comment box", func(t *testing.T) {
+		id := plain.ingest(t, spec{title: "read only"})[0]
+		plain.as(t, viewer).get(t, idPath("/items/%d", id)).wantCode(t, http.StatusOK).wantNoBody(t, `id="comment-note"`)
+	})
+}
+
+// TestMoveIsTheDroppedState: the move handler moves an item to the state
+// it was asked for or answers 409 naming the allowed ones; it never moves
+// it anywhere else, and a refused move queues no write-back. (Drops on
+// the board once landed in a column the pointer had only crossed.)
+func TestMoveIsTheDroppedState(t *testing.T) {
+	e := newEnv(t, func(o *ui.Options) { o.Items.WithPlanner(writeback.New(o.Records.(*store.DB))) })
+	ctx := context.Background()
+	arm := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Security/locations/westeurope/alerts/d-1"
+	id := e.ingest(t, spec{source: "defender", id: "d-1", title: "Suspicious PowerShell", raw: fmt.Sprintf(`{"id":%q}`, arm)})[0]
+	c := e.as(t, responder)
+	script := []string{"X-Requested-With", "fetch"}
+	steps := []struct {
+		to, wantState, wantBody string
+		wantCode, wantWrites    int
+	}{
+		{"Active", "New", "cannot move from New to Active; allowed: Approved, Removed", http.StatusConflict, 0},
+		{"Verification", "New", "cannot move from New to Verification; allowed: Approved, Removed", http.StatusConflict, 0},
+		{"Approved", "Approved", `data-state="Approved"`, http.StatusOK, 0},
+		{"Verification", "Approved", "cannot move from Approved to Verification; allowed: Active", http.StatusConflict, 0},
+		{"Active", "Active", `data-state="Active"`, http.StatusOK, 1}, // alert.inProgress to Defender
+	}
+	for _, s := range steps {
+		before := e.item(t, id)
+		queued, _ := e.db.ListOutbox(ctx, "", id, 0, 100)
+		c.post(t, idPath("/items/%d/move", id), url.Values{"to": {s.to}}, script...).wantCode(t, s.wantCode).wantBody(t, s.wantBody)
+		after := e.item(t, id)
+		if after.State != s.wantState {
+			t.Errorf("move %s → %s: item is %s, want %s", before.State, s.to, after.State, s.wantState)
+		}
+		if s.wantCode != http.StatusOK && after.Rev != before.Rev {
+			t.Errorf("refused move %s → %s changed the item (rev %d → %d)", before.State, s.to, before.Rev, after.Rev)
+		}
+		if now, _ := e.db.ListOutbox(ctx, "", id, 0, 100); len(now)-len(queued) != s.wantWrites {
+			t.Errorf("move %s → %s queued %d write-backs, want %d", before.State, s.to, len(now)-len(queued), s.wantWrites)
+		}
+	}
 }

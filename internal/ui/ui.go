@@ -64,6 +64,7 @@ type Records interface {
 	ListOutbox(ctx context.Context, state string, itemID, after int64, limit int) ([]outbox.Message, error)
 	OutboxStats(ctx context.Context) ([]store.OutboxStat, error)
 	ChangedSince(ctx context.Context, since time.Time, limit int) ([]store.ItemChange, error)
+	ItemSearchText(ctx context.Context, id int64) (string, error)
 }
 
 // SSO is an OpenID Connect provider (Entra ID); nil when not configured.
@@ -205,6 +206,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	page("GET /board/cards/{id}", u.card)
 	page("GET /items/{id}/move", u.moveForm)
 	page("POST /items/{id}/move", u.move)
+	page("POST /items/{id}/assign", u.assign)
 	page("GET /triage", u.triage)
 	page("POST /triage", u.triageAction)
 	page("GET /events", u.events)
@@ -216,6 +218,8 @@ func (u *UI) Register(mux *http.ServeMux) {
 	page("POST /items/{id}/fields", u.updateFields)
 	page("POST /items/{id}/writes/{msg}/retry", u.retryWrite)
 
+	handle("GET /admin", http.RedirectHandler(adminHome, http.StatusSeeOther))
+	handle("GET /admin/{$}", http.RedirectHandler(adminHome, http.StatusSeeOther))
 	page("GET /admin/process", u.adminProcess)
 	page("GET /admin/connectors", u.adminConnectors)
 	page("GET /admin/users", u.adminUsers)
@@ -223,6 +227,11 @@ func (u *UI) Register(mux *http.ServeMux) {
 	page("POST /admin/users/{id}", u.adminUpdateUser)
 	page("POST /admin/tokens", u.adminCreateToken)
 	page("POST /admin/tokens/{id}/revoke", u.adminRevokeToken)
+
+	// Everything else is the styled 404 page (or 405 for a known path
+	// with another method). "/" is the least specific pattern, so the
+	// API's own "/api/" catch-all keeps answering JSON under /api/.
+	handle("/", u.notFound(mux))
 }
 
 // secure sets the headers every UI response carries.

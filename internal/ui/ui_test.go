@@ -492,3 +492,55 @@ func enqueueFailed(t testing.TB, e *env, id int64, key string) outbox.Message {
 	}
 	return m
 }
+
+// TestUnknownRoutes: /admin leads to the first admin page; every other
+// unknown page is the styled 404 (with the navigation when signed in),
+// while the API keeps answering JSON and a known path with another
+// method still answers 405.
+func TestUnknownRoutes(t *testing.T) {
+	e := newEnv(t)
+	signedOut := e.newClient()
+	adm := e.as(t, admin)
+
+	for _, p := range []string{"/admin", "/admin/"} {
+		adm.get(t, p).wantCode(t, http.StatusSeeOther).wantLocation(t, "/admin/process")
+	}
+
+	styled := []string{`<section class="empty error-page">`, "<h1>Not Found</h1>", "Back to the board", `rel="stylesheet"`}
+	tests := []struct {
+		name   string
+		c      *client
+		path   string
+		want   []string
+		absent []string
+	}{
+		{"signed in", adm, "/nope", append(styled, "There is no page at /nope.", `<nav aria-label="Main">`), nil},
+		{"deeper path", adm, "/board/x/y", append(styled, "There is no page at /board/x/y."), nil},
+		{"under admin", adm, "/admin/nope", styled, nil},
+		{"signed out", signedOut, "/nope", styled, []string{`<nav aria-label="Main">`}},
+		{"escaped", adm, "/%3Cscript%3E", styled, []string{"<script>"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.c.get(t, tt.path).wantCode(t, http.StatusNotFound).wantBody(t, tt.want...).wantNoBody(t, tt.absent...)
+			if ct := r.hdr.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("got Content-Type %q, want HTML", ct)
+			}
+			if r.hdr.Get("Content-Security-Policy") == "" {
+				t.Error("the 404 page lacks the UI's security headers")
+			}
+		})
+	}
+	t.Run("the API keeps its JSON errors", func(t *testing.T) {
+		r := signedOut.get(t, "/api/v1/nope").wantCode(t, http.StatusNotFound).wantBody(t, `"code":"not_found"`)
+		if ct := r.hdr.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("got Content-Type %q, want JSON", ct)
+		}
+	})
+	t.Run("a known path with another method is 405", func(t *testing.T) {
+		r := adm.do(t, "DELETE", "/board", nil).wantCode(t, http.StatusMethodNotAllowed)
+		if got := r.hdr.Get("Allow"); got != "GET" {
+			t.Errorf("got Allow %q, want GET", got)
+		}
+	})
+}

@@ -112,14 +112,29 @@ func TestPostAlertsDedupAndReopen(t *testing.T) {
 		t.Errorf("versions = %+v, want 2: high then critical", versions.Items)
 	}
 
-	// Close the item; the alert firing again opens a new one.
+	// A re-send of the same firing changes nothing: no version.
+	crit := alertBody("Brute force on vpn01", map[string]any{"source_id": "bf-1", "severity": "critical"})
+	if same := e.ingest(t, crit).Results[0]; same.Outcome != "unchanged" || same.Version != 2 {
+		t.Errorf("re-send: got %+v, want outcome unchanged at version 2", same)
+	}
+
+	// Close the item. Re-sends of the firing, still open at its source,
+	// never reopen it; a resolution goes on the closed item; only a new
+	// firing after that opens a new item.
 	id := first.WorkItemID
 	for _, step := range []map[string]any{{"to": "Approved"}, {"to": "Active"}, {"to": "Verification"}, {"to": "Closed", "reason": "password reset"}} {
 		e.do(t, responder, "POST", fmt.Sprintf("/api/v1/workitems/%d/transitions", id), step).wantCode(t, http.StatusOK)
 	}
-	re := e.ingest(t, alert).Results[0]
-	if re.Outcome != "reopened" || re.AlertID != first.AlertID || re.WorkItemID == id || re.Version != 3 {
-		t.Errorf("re-fire after Closed: got %+v, want outcome reopened, alert %d, a new item, version 3", re, first.AlertID)
+	if re := e.ingest(t, crit).Results[0]; re.Outcome != "unchanged" || re.WorkItemID != id {
+		t.Errorf("re-send after Closed: got %+v, want unchanged on item %d", re, id)
+	}
+	resolved := alertBody("Brute force on vpn01", map[string]any{"source_id": "bf-1", "severity": "critical", "status": "resolved"})
+	if re := e.ingest(t, resolved).Results[0]; re.Outcome != "updated" || re.WorkItemID != id || re.Version != 3 {
+		t.Errorf("resolved after Closed: got %+v, want updated on item %d at version 3", re, id)
+	}
+	re := e.ingest(t, crit).Results[0]
+	if re.Outcome != "reopened" || re.AlertID != first.AlertID || re.WorkItemID == id || re.Version != 4 {
+		t.Errorf("new firing after Closed: got %+v, want outcome reopened, alert %d, a new item, version 4", re, first.AlertID)
 	}
 	it := e.item(t, re.WorkItemID)
 	if it.PreviousID != id || it.State != "New" {
@@ -129,8 +144,11 @@ func TestPostAlertsDedupAndReopen(t *testing.T) {
 		t.Errorf("old item state = %q, want Closed", old.State)
 	}
 	tl := e.timeline(t, id)
-	if last := tl[len(tl)-1]; last.Kind != "reopened" {
-		t.Errorf("old item's last timeline entry = %+v, want kind reopened", last)
+	if last := tl[len(tl)-1]; last.Kind != "reopened" || !strings.Contains(last.Msg, "after it was resolved at the source") {
+		t.Errorf("old item's last timeline entry = %+v, want kind reopened saying it fired after it was resolved", last)
+	}
+	if prev := tl[len(tl)-2]; !strings.Contains(prev.Msg, "resolved at the source") || strings.Contains(prev.Msg, "fired again") {
+		t.Errorf("old item's resolution entry = %+v, want \"resolved at the source\", not \"fired again\"", prev)
 	}
 }
 

@@ -72,7 +72,7 @@ func (s *Server) pagerduty(w http.ResponseWriter, r *http.Request) {
 	default:
 		// An acknowledge or resolve for an unknown key is accepted and
 		// dropped, as PagerDuty does.
-		if _, err := s.store.SetAlertStatus(ctx, compat.SourcePagerDuty, ev.DedupKey, ev.Status(), actor.String(),
+		if _, err := s.ingest.SetStatus(ctx, compat.SourcePagerDuty, ev.DedupKey, ev.Status(), actor.String(),
 			"PagerDuty event "+ev.Action); err != nil {
 			s.fail(w, r, err)
 			return

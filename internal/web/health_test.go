@@ -56,7 +56,7 @@ func TestMetrics(t *testing.T) {
 	text := string(r.body)
 	want := []string{
 		`vigil_ingest_alerts_total{outcome="created"} 2`,
-		`vigil_ingest_alerts_total{outcome="updated"} 1`,
+		`vigil_ingest_alerts_total{outcome="unchanged"} 1`,
 		`vigil_http_request_duration_seconds_count{code="200",route="POST /api/v1/alerts"} 2`,
 		`vigil_http_request_duration_seconds_count{code="200",route="GET /api/v1/workitems"} 1`,
 		`vigil_http_request_duration_seconds_count{code="401",route="GET /api/v1/workitems"} 1`,

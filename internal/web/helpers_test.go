@@ -86,11 +86,21 @@ const noAuth auth.Role = ""
 
 func newEnv(t *testing.T, opts ...func(*web.Options)) *env {
 	t.Helper()
+	return newEnvWith(t, workitem.DefaultProcess(), nil, opts...)
+}
+
+// newEnvWith is newEnv with a process of the test's, and react, when not
+// nil, wiring the ingest pipeline's reactor to the work-item service.
+func newEnvWith(t *testing.T, proc *workitem.Process, react func(*ingest.Pipeline, *workitem.Service), opts ...func(*web.Options)) *env {
+	t.Helper()
 	clk := clock.NewFake(t0)
 	db := storetest.SQLite(t, clk)
 	reg := prometheus.NewRegistry()
-	proc := workitem.DefaultProcess()
 	pipe := ingest.New(db, proc, ingest.Options{Registry: reg})
+	items := workitem.NewService(db, proc, clk)
+	if react != nil {
+		react(pipe, items)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {
@@ -99,7 +109,7 @@ func newEnv(t *testing.T, opts ...func(*web.Options)) *env {
 	}()
 	e := &env{db: db, store: &pingStore{DB: db}, clk: clk, reg: reg,
 		token: map[auth.Role]string{}, name: map[auth.Role]string{}}
-	o := web.Options{Ingest: pipe, Store: e.store, Incidents: db, Items: workitem.NewService(db, proc, clk),
+	o := web.Options{Ingest: pipe, Store: e.store, Incidents: db, Items: items,
 		Clock: clk, Registry: reg, Version: "test-1.2.3"}
 	for _, f := range opts {
 		f(&o)
@@ -305,6 +315,7 @@ type apiAlert struct {
 	Severity   string          `json:"severity"`
 	Status     string          `json:"status"`
 	Version    int             `json:"version"`
+	SeenCount  int64           `json:"seen_count"`
 	WorkItemID int64           `json:"workitem_id"`
 	FirstSeen  time.Time       `json:"first_seen"`
 	LastSeen   time.Time       `json:"last_seen"`

@@ -14,11 +14,11 @@ import (
 func outboxState(r *http.Request) (string, error) {
 	st := r.URL.Query().Get("state")
 	switch st {
-	case "", outbox.Pending, outbox.Done, outbox.Failed:
+	case "", outbox.Pending, outbox.Done, outbox.Failed, outbox.Cancelled:
 		return st, nil
 	}
-	return "", validation.NewFieldError("state", "unknown state %q (want %s, %s or %s)",
-		st, outbox.Pending, outbox.Done, outbox.Failed)
+	return "", validation.NewFieldError("state", "unknown state %q (want %s, %s, %s or %s)",
+		st, outbox.Pending, outbox.Done, outbox.Failed, outbox.Cancelled)
 }
 
 // writeOutboxPage lists the outbox, newest first, optionally of one item.

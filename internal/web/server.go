@@ -30,6 +30,8 @@ import (
 // Ingester stores alerts durably.
 type Ingester interface {
 	Submit(ctx context.Context, actor string, alerts []alert.Alert) ([]store.IngestResult, error)
+	// SetStatus changes a known alert's status at its sender's word.
+	SetStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (bool, error)
 }
 
 // Incidents stores and reads incidents.
@@ -45,7 +47,6 @@ type Store interface {
 	ListAlerts(ctx context.Context, f store.AlertFilter) ([]alert.Alert, error)
 	GetAlert(ctx context.Context, id int64) (alert.Alert, error)
 	AlertVersions(ctx context.Context, id int64) ([]alert.Version, error)
-	SetAlertStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (bool, error)
 	TokenByHash(ctx context.Context, hash string) (store.Token, error)
 	Ping(ctx context.Context) error
 

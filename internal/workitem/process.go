@@ -38,6 +38,11 @@ type Process struct {
 	States      []State         `json:"states" yaml:"states"`
 	Transitions []Transition    `json:"transitions" yaml:"transitions"`
 	Types       map[string]Type `json:"types" yaml:"types"`
+	// OnSourceResolved names the state an item moves to when every alert
+	// of it is resolved or dismissed at its source ("" keeps it where it
+	// is). The move happens only where the process allows it from the
+	// item's state, and writes nothing back to that source.
+	OnSourceResolved string `json:"on_source_resolved,omitempty" yaml:"on_source_resolved"`
 
 	initial string
 	byName  map[string]State
@@ -128,6 +133,11 @@ func (p *Process) compile() error {
 			}
 		}
 	}
+	if p.OnSourceResolved != "" {
+		if _, ok := p.byName[p.OnSourceResolved]; !ok {
+			return validation.NewFieldError("on_source_resolved", "unknown state %q", p.OnSourceResolved)
+		}
+	}
 	for src, typ := range p.Types {
 		switch typ {
 		case TypeIssue, TypeProblem, TypeTask:
@@ -137,6 +147,10 @@ func (p *Process) compile() error {
 	}
 	return nil
 }
+
+// Allowed reports whether the process has a transition from one state to
+// another.
+func (p *Process) Allowed(from, to string) bool { return slices.Contains(p.next[from], to) }
 
 // Initial is the state new items start in.
 func (p *Process) Initial() string { return p.initial }

@@ -158,6 +158,9 @@ func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to
 		if ifRev != 0 && it.Rev != ifRev {
 			return nil, nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
 		}
+		if it.MergedInto != 0 {
+			return nil, nil, &validation.ConflictError{Message: fmt.Sprintf("work item %d was merged into work item %d; move that one", id, it.MergedInto)}
+		}
 		if err := s.proc.CheckTransition(it.State, to, reason); err != nil {
 			return nil, nil, err
 		}
@@ -193,13 +196,32 @@ func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to
 // except those to origin: vigil does not echo a change back to the system
 // it came from. Follow reports false when the item was already there.
 func (s *Service) Follow(ctx context.Context, id int64, to, origin, cause string, data any) (Item, bool, error) {
+	return s.follow(ctx, id, to, origin, cause, data, false)
+}
+
+// FollowSourceResolved moves an item whose alerts are all resolved or
+// dismissed at their source to the process's on_source_resolved state,
+// when the process names one and allows the move from the item's state.
+// Like Follow, it writes nothing back to origin, the alerts' source.
+func (s *Service) FollowSourceResolved(ctx context.Context, id int64, origin, cause string) (Item, bool, error) {
+	to := s.proc.OnSourceResolved
+	if to == "" {
+		return Item{}, false, nil
+	}
+	return s.follow(ctx, id, to, origin, cause, map[string]any{"rule": "on_source_resolved"}, true)
+}
+
+func (s *Service) follow(ctx context.Context, id int64, to, origin, cause string, data any, allowedOnly bool) (Item, bool, error) {
 	if !s.proc.Known(to) {
 		return Item{}, false, fmt.Errorf("follow %s: unknown state %q", origin, to)
 	}
 	moved := false
 	it, err := s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
 		moved = false
-		if it.State == to || s.proc.Terminal(it.State) {
+		if it.State == to || s.proc.Terminal(it.State) || it.MergedInto != 0 {
+			return nil, nil, nil
+		}
+		if allowedOnly && !s.proc.Allowed(it.State, to) {
 			return nil, nil, nil
 		}
 		from := it.State
@@ -379,6 +401,25 @@ func (s *Service) Comment(ctx context.Context, actor auth.Actor, id int64, body 
 		}
 	}
 	return s.store.AddCommentEffects(ctx, c, msgs)
+}
+
+// CommentMirrors returns the writes a comment on item id would queue now,
+// without queuing anything: Comment's own planning, run dry, so that what
+// the comment box says about where a comment goes is what happens. None
+// means a comment stays in vigil.
+func (s *Service) CommentMirrors(ctx context.Context, actor auth.Actor, id int64) ([]outbox.Message, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	cp, ok := s.planner.(ChangePlanner)
+	if !ok {
+		return nil, nil
+	}
+	it, err := s.store.GetWorkItem(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return cp.PlanComment(ctx, it, Comment{WorkItemID: id, Author: actor.String(), At: s.clock.Now()})
 }
 
 // Comments lists an item's comments.

@@ -78,6 +78,7 @@ const (
 	KindTask       = "task"
 	KindReopened   = "reopened" // a new item was opened for a re-fired alert
 	KindSync       = "sync"     // a write-back to an external system: queued, sent, retried, failed
+	KindMerged     = "merged"   // an item was folded into the item of the incident its alert belongs to
 )
 
 // Comment is a note on an item.
@@ -108,14 +109,30 @@ type Filter struct {
 	Source   string
 	Assignee string
 	Tag      string
-	Text     string // case-insensitive substring of the title
+	// Text is a case-insensitive substring of the title or of the item's
+	// search text (its alerts' entities: host, account, IP, URL, hash).
+	Text string
 	// After is the keyset cursor: only items with ID < After (newest first).
 	After int64
 	// Oldest lists oldest first instead (After is then ignored): the
 	// triage queue's order.
 	Oldest bool
 	Limit  int
+	// Sort orders each board column (one of the Sort constants; "" is
+	// newest first). Lists ignore it: their pages are keyset by id.
+	Sort string
+	// HideMerged leaves out items merged into another. The board never
+	// shows them; lists do unless this is set.
+	HideMerged bool
 }
+
+// Board column orders (Filter.Sort).
+const (
+	SortNewest   = ""         // newest created first
+	SortOldest   = "oldest"   // oldest created first: by age
+	SortSeverity = "severity" // most severe first, then newest
+	SortActivity = "activity" // latest activity (an alert or a change) first
+)
 
 // Patch is a partial update of an item's fields. Nil fields are unchanged.
 type Patch struct {

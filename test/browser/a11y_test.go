@@ -41,7 +41,7 @@ func TestAccessibility(t *testing.T) {
 	audit(t, ctx, "/login")
 	e.signIn(t, ctx, users[auth.RoleAdmin])
 	pages := []string{"/board", "/triage", fmt.Sprintf("/items/%d", ids[0]), fmt.Sprintf("/items/%d/move?to=Removed", ids[4]),
-		"/admin/process", "/admin/connectors", "/admin/users", "/items/999999"}
+		"/admin/process", "/admin/connectors", "/admin/users", "/items/999999", "/nope"}
 	for _, p := range pages {
 		within(t, ctx, 20*time.Second, p, chromedp.Navigate(e.base+p), chromedp.WaitVisible(chromedp.CSS("main")))
 		audit(t, ctx, p)

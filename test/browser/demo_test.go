@@ -186,10 +186,12 @@ func TestDemoBoard(t *testing.T) {
 	id := d.itemOfAlert(t, raised.Name)
 	within(t, ctx, 20*time.Second, "the new alert's card appears", cardIn(id, "New"))
 
-	// Its owner dismisses it in the portal: the Problem item follows to
-	// Removed, and the card moves without a reload.
+	// The alert came with its Sentinel incident, so its card is the
+	// incident's: one finding, one work item. Its owner dismisses it in
+	// the portal: the reconciler closes the incident, the item follows
+	// to Closed, and the card moves without a reload.
 	d.simPost(t, "/sim/v1/defender/alerts/"+raised.Name+"/dismiss", nil)
-	within(t, ctx, 30*time.Second, "the card follows the dismissal", cardIn(id, "Removed"))
+	within(t, ctx, 30*time.Second, "the card follows the dismissal", cardIn(id, "Closed"))
 	if got := eval[int](t, ctx, "window.__noReload || 0"); got != 7 {
 		t.Error("the board reloaded; the move must arrive as a live update")
 	}
@@ -200,7 +202,7 @@ func TestDemoBoard(t *testing.T) {
 		chromedp.Navigate(fmt.Sprintf("%s/items/%d", d.base, id)),
 		chromedp.WaitVisible(chromedp.ID("h-timeline")),
 	)
-	if tl := text(t, ctx, ".timeline"); !strings.Contains(tl, "moved from New to Removed") || !strings.Contains(strings.ToLower(tl), "dismissed") {
+	if tl := text(t, ctx, ".timeline"); !strings.Contains(tl, "moved from New to Closed") || !strings.Contains(strings.ToLower(tl), "dismissed") {
 		t.Errorf("timeline does not explain the follow-up:\n%s", tl)
 	}
 	if links := text(t, ctx, ".links"); !strings.Contains(links, "Defender for Cloud") {

@@ -127,7 +127,7 @@ func (c *Client) sendCreate(ctx context.Context, p CreatePayload) error {
 			return classify(err)
 		}
 		id = it.ID
-		c.log.Info("created mirror", "workitem", p.WorkItemID, "boards_id", id, "type", it.Type, "state", it.State)
+		c.log.Debug("created mirror", "workitem", p.WorkItemID, "boards_id", id, "type", it.Type, "state", it.State)
 	}
 	if err := c.refs.SaveExternalRef(ctx, p.WorkItemID, Target, strconv.Itoa(id)); err != nil {
 		// The next attempt finds the item by its tag.

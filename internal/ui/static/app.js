@@ -33,21 +33,45 @@
   const board = () => document.getElementById("board");
   const filterQuery = () => (board() ? board().dataset.filter || "" : "");
 
+  // count writes a count with thousands separators, as the server's
+  // "count" template func does (12,345).
+  const count = (n) => Number(n).toLocaleString("en-US");
+
   function updateCounts(res) {
     const h = res.headers.get("X-Board-Counts");
     if (!h) return;
     let total = 0;
     for (const [state, n] of Object.entries(JSON.parse(h))) {
       const el = document.querySelector(`[data-count="${CSS.escape(state)}"]`);
-      if (el) { el.textContent = n; el.setAttribute("aria-label", n + " items"); }
+      if (el) { el.textContent = count(n); el.setAttribute("aria-label", count(n) + " items"); }
       total += n;
     }
     const t = document.querySelector(".total");
-    if (t && board()) t.textContent = total + " items";
+    if (t && board()) t.textContent = count(total) + " items";
   }
 
-  // placeCard puts a card rendered by the server in its column, newest
-  // first, replacing the old one.
+  // ---- Sorted columns (issue 10, the board's sort=): goesBefore says
+  // whether card belongs above other in a column sorted by sort, as the
+  // server's ORDER BY does (boardOrder in internal/store/board.go). A card
+  // placed live has just changed, so it is the latest activity.
+  const sevRank = (c) => ["critical", "high", "medium", "low", "informational"]
+    .findIndex((s) => c.classList.contains("sev-" + s));
+  function goesBefore(card, other, sort) {
+    const id = Number(card.dataset.id), oid = Number(other.dataset.id);
+    switch (sort) {
+      case "oldest": return oid > id;
+      case "activity": return true;
+      case "severity": {
+        const a = sevRank(card), b = sevRank(other);
+        return a !== b ? a < b : oid < id;
+      }
+    }
+    return oid < id;
+  }
+  // ---- end of sorted columns.
+
+  // placeCard puts a card rendered by the server in its column, in the
+  // board's order (newest first unless sorted), replacing the old one.
   function placeCard(html, flash) {
     const tpl = document.createElement("template");
     tpl.innerHTML = html.trim();
@@ -57,8 +81,8 @@
     const list = document.querySelector(`.cards[data-state="${CSS.escape(card.dataset.state)}"]`);
     if (old) old.remove();
     if (!list) return;
-    const id = Number(card.dataset.id);
-    const before = Array.from(list.children).find((c) => Number(c.dataset.id) < id);
+    const sort = new URLSearchParams(filterQuery()).get("sort") || "";
+    const before = Array.from(list.children).find((c) => goesBefore(card, c, sort));
     list.insertBefore(card, before || null);
     if (flash) card.classList.add("flash-in");
     if (window.htmx) htmx.process(card);
@@ -81,7 +105,7 @@
     const res = await request("POST", `/items/${id}/move`, f);
     const text = await res.text();
     if (!res.ok) {
-      toast(text || `Could not move #${id} to ${to}.`, true);
+      toast(text ? `#${id} was not moved: ${text}` : `Could not move #${id} to ${to}.`, true);
       if (res.status === 409) refreshCard(id);
       return false;
     }
@@ -156,8 +180,41 @@
     }
   });
 
-  // Drag and drop: a card can only be dropped on a column its process
-  // allows; a move that needs a reason asks for it before anything moves.
+  // Drag and drop. The card moves to the column the pointer is released
+  // over, or nowhere. Sortable never puts the card in another list while
+  // it is dragged: when it did, a card carried across an allowed column
+  // (New over Approved on its way to Active) stayed in that column when
+  // released over one that refused it, and was moved there for real.
+  // The drop target is read from where the pointer is at release, and the
+  // server decides: a move the process does not allow comes back as a 409
+  // naming the allowed moves, shown while the card stays where it was.
+  let pointer = null;
+  function trackPointer(e) {
+    const p = e.touches && e.touches[0] ? e.touches[0] : e;
+    if (typeof p.clientX === "number") pointer = { x: p.clientX, y: p.clientY };
+    const b = board();
+    if (b && b.classList.contains("dragging")) markDropTarget(b);
+  }
+  document.addEventListener("pointermove", trackPointer, { passive: true, capture: true });
+  document.addEventListener("touchmove", trackPointer, { passive: true, capture: true });
+
+  // columnAt returns the board column under the pointer, if any. A
+  // column counts down to the board's bottom edge: a short column is
+  // still the one a card dropped below its last card is meant for.
+  function columnAt(b) {
+    if (!pointer) return null;
+    const br = b.getBoundingClientRect();
+    if (pointer.y < br.top || pointer.y > br.bottom) return null;
+    return Array.from(b.querySelectorAll(".column")).find((c) => {
+      const r = c.getBoundingClientRect();
+      return pointer.x >= r.left && pointer.x <= r.right && pointer.y >= r.top;
+    }) || null;
+  }
+  function markDropTarget(b) {
+    const over = columnAt(b);
+    b.querySelectorAll(".column").forEach((c) => c.classList.toggle("drop-over", c === over));
+  }
+
   function initBoard() {
     const b = board();
     if (!b || !window.Sortable || body.dataset.canTriage !== "true") return;
@@ -166,7 +223,7 @@
         group: {
           name: "board",
           pull: (to, from, dragEl) => dragEl.dataset.movable === "true",
-          put: (to, from, dragEl) => (dragEl.dataset.next || "").split(" ").includes(to.el.dataset.state),
+          put: false,
         },
         sort: false,
         forceFallback: true,
@@ -182,12 +239,15 @@
           b.querySelectorAll(".column").forEach((c) => c.classList.toggle("can-drop", next.includes(c.dataset.state)));
         },
         onEnd: (evt) => {
+          const oe = evt.originalEvent;
+          const p = oe && oe.changedTouches && oe.changedTouches[0] ? oe.changedTouches[0] : oe;
+          if (p && typeof p.clientX === "number") pointer = { x: p.clientX, y: p.clientY };
+          const target = columnAt(b);
           b.classList.remove("dragging");
-          b.querySelectorAll(".column").forEach((c) => c.classList.remove("can-drop"));
-          if (evt.to === evt.from) return;
-          // Put the card back; it moves when the server agrees.
-          evt.from.insertBefore(evt.item, evt.from.children[evt.oldIndex] || null);
-          move(evt.item.dataset.id, evt.to.dataset.state);
+          b.querySelectorAll(".column").forEach((c) => c.classList.remove("can-drop", "drop-over"));
+          if (evt.to !== evt.from) evt.from.insertBefore(evt.item, evt.from.children[evt.oldIndex] || null);
+          if (!target || target.dataset.state === evt.item.dataset.state) return;
+          move(evt.item.dataset.id, target.dataset.state);
         },
       });
     });
