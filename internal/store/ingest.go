@@ -703,40 +703,28 @@ func (ing *ingester) write(ctx context.Context) error {
 // resend records re-sends that changed nothing: the seen times widen and
 // the count grows; no version, no timeline entry.
 func (ing *ingester) resend(ctx context.Context, rows []*alertRow) error {
-	for len(rows) > 0 {
-		n := chunkSize(len(rows))
-		var sb strings.Builder
-		args := make([]any, 0, 5*n)
-		for i, row := range rows[:n] {
-			if i > 0 {
-				sb.WriteString(" UNION ALL ")
-			}
-			sb.WriteString("SELECT CAST(? AS BIGINT) AS id, CAST(? AS BIGINT) AS first_seen, CAST(? AS BIGINT) AS last_seen, CAST(? AS BIGINT) AS n, CAST(? AS TEXT) AS firing")
+	return ing.updateFrom(ctx, len(rows), "CAST(? AS BIGINT) AS id, CAST(? AS BIGINT) AS first_seen, CAST(? AS BIGINT) AS last_seen, CAST(? AS BIGINT) AS n, CAST(? AS TEXT) AS firing",
+		func(i int) []any {
+			row := rows[i]
 			firing := ""
 			if row.learnFiring {
 				firing = row.cur.firing
 			}
-			args = append(args, row.id, row.firstSeen, row.lastSeen, row.seen, firing)
-		}
-		if _, err := ing.db.exec(ctx, ing.tx, `UPDATE alerts SET
+			return []any{row.id, row.firstSeen, row.lastSeen, row.seen, firing}
+		}, `UPDATE alerts SET
 		    first_seen = CASE WHEN v.first_seen < alerts.first_seen THEN v.first_seen ELSE alerts.first_seen END,
 		    last_seen = CASE WHEN v.last_seen > alerts.last_seen THEN v.last_seen ELSE alerts.last_seen END,
 		    seen_count = alerts.seen_count + v.n,
 		    firing = CASE WHEN alerts.firing = '' THEN v.firing ELSE alerts.firing END
-		    FROM (`+sb.String()+`) AS v WHERE alerts.id = v.id`, args...); err != nil {
-			return fmt.Errorf("record re-sent alerts: %w", err)
-		}
-		rows = rows[n:]
-	}
-	return nil
+		    FROM (%s) AS v WHERE alerts.id = v.id`, "record re-sent alerts")
 }
 
-// touchItems moves the last-seen time of items whose alerts arrived, with
-// multi-row UPDATE … FROM statements. changed also moves updated_at, which
-// live boards follow; a mere re-send does not, so that a Prometheus alert
-// re-sent every minute does not redraw every board every minute. Should
-// an item have closed since the lookup (another instance), only its
-// last-seen time moves.
+// touchItems moves the last-seen time of items whose alerts arrived.
+// changed also moves updated_at, which live boards follow, and recounts
+// the alerts (an incident's item may have gained one); a mere re-send
+// does not, so that a Prometheus alert re-sent every minute does not
+// redraw every board every minute. Should an item have closed since the
+// lookup (another instance), only its last-seen time moves.
 func (ing *ingester) touchItems(ctx context.Context, seen map[int64]int64, changed bool) error {
 	ids := make([]int64, 0, len(seen))
 	for id := range seen {
@@ -745,25 +733,36 @@ func (ing *ingester) touchItems(ctx context.Context, seen map[int64]int64, chang
 	slices.Sort(ids) // a fixed lock order on PostgreSQL
 	set := ""
 	if changed {
-		set = ", updated_at = " + strconv.FormatInt(ing.now, 10) + ", alert_count = (SELECT COUNT(*) FROM workitem_alerts wa WHERE wa.workitem_id = workitems.id)" // an incident's item may have gained an alert
+		set = ", updated_at = " + strconv.FormatInt(ing.now, 10) +
+			", alert_count = (SELECT COUNT(*) FROM workitem_alerts wa WHERE wa.workitem_id = workitems.id)"
 	}
-	for len(ids) > 0 {
-		n := chunkSize(len(ids))
+	return ing.updateFrom(ctx, len(ids), "CAST(? AS BIGINT) AS id, CAST(? AS BIGINT) AS seen",
+		func(i int) []any { return []any{ids[i], seen[ids[i]]} },
+		`UPDATE workitems SET
+		    last_seen = CASE WHEN v.seen > workitems.last_seen THEN v.seen ELSE workitems.last_seen END`+set+`
+		    FROM (%s) AS v WHERE workitems.id = v.id`, "touch work items")
+}
+
+// updateFrom runs update, an UPDATE … FROM (%s) AS v statement, over n
+// rows of values in chunks: row i's values are rowArgs(i), selected as
+// cols. One statement per chunk instead of one per row; the few fixed
+// chunk sizes keep the prepared statements few.
+func (ing *ingester) updateFrom(ctx context.Context, n int, cols string, rowArgs func(i int) []any, update, what string) error {
+	for start := 0; start < n; {
+		size := chunkSize(n - start)
 		var sb strings.Builder
-		args := make([]any, 0, 2*n)
-		for i, id := range ids[:n] {
-			if i > 0 {
+		var args []any
+		for i := start; i < start+size; i++ {
+			if i > start {
 				sb.WriteString(" UNION ALL ")
 			}
-			sb.WriteString("SELECT CAST(? AS BIGINT) AS id, CAST(? AS BIGINT) AS seen")
-			args = append(args, id, seen[id])
+			sb.WriteString("SELECT " + cols)
+			args = append(args, rowArgs(i)...)
 		}
-		if _, err := ing.db.exec(ctx, ing.tx, `UPDATE workitems SET
-		    last_seen = CASE WHEN v.seen > workitems.last_seen THEN v.seen ELSE workitems.last_seen END`+set+`
-		    FROM (`+sb.String()+`) AS v WHERE workitems.id = v.id`, args...); err != nil {
-			return fmt.Errorf("touch work items: %w", err)
+		if _, err := ing.db.exec(ctx, ing.tx, fmt.Sprintf(update, sb.String()), args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		ids = ids[n:]
+		start += size
 	}
 	return nil
 }

@@ -34,6 +34,8 @@ func TestSignedOutRequests(t *testing.T) {
 		{"fetch post", "POST", "/items/1/move", []string{"X-Requested-With", "fetch"}, http.StatusUnauthorized, "", "/login"},
 		{"htmx get", "GET", "/board/cards/1", []string{"HX-Request", "true"}, http.StatusUnauthorized, "", "/login"},
 		{"plain form post", "POST", "/triage", nil, http.StatusUnauthorized, "", "/login"},
+		{"assign to me", "POST", "/items/1/assign", []string{"HX-Request", "true"}, http.StatusUnauthorized, "", "/login"},
+		{"admin root goes to the first admin page, which asks to sign in", "GET", "/admin", nil, http.StatusSeeOther, "/admin/process", ""},
 		{"unknown session cookie", "GET", "/board", []string{"Cookie", "vigil_session=not-a-session"}, http.StatusSeeOther, "/login?next=%2Fboard", ""},
 		{"sign-in page is public", "GET", "/login", nil, http.StatusOK, "", ""},
 	}
@@ -337,6 +339,7 @@ func TestViewerCannotChangeItems(t *testing.T) {
 		{"tick task", idPath("/items/%d/tasks/", id) + itoa(task.ID), url.Values{"done": {"true"}}},
 		{"fields", idPath("/items/%d/fields", id), url.Values{"assignee": {"vic"}, "severity": {"critical"}, "tags": {"x"}}},
 		{"retry write", idPath("/items/%d/writes/", id) + itoa(msg.ID) + "/retry", url.Values{}},
+		{"assign to me", idPath("/items/%d/assign", id), url.Values{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
