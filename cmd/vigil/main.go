@@ -43,8 +43,12 @@ commands:
   migrate        apply database migrations and exit
   token create   create an API token (printed alone on the last line)
   user add       add a local user (password read from standard input)
+  key create     create an integration key for one sender (printed alone on the last line)
+  key list       list integration keys
+  key revoke     revoke an integration key
   simulate       run the simulated Microsoft tenant (Entra ID, Sentinel, Defender, Graph, DevOps)
   bench ingest   load-test a running server
+  bench signin   flood a running server's sign-in and watch its memory
   version        print the version
 `
 
@@ -77,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: vigil token create --data DIR --name NAME --role ROLE")
 		}
 		return tokenCreate(ctx, rest[1:], stdout, stderr)
+	case "key":
+		return keyCommand(ctx, rest, stdout, stderr)
 	case "user":
 		if len(rest) == 0 || rest[0] != "add" {
 			return errors.New("usage: vigil user add --data DIR --email EMAIL --role ROLE")
@@ -85,8 +91,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "simulate":
 		return simulate(ctx, rest, stdout, stderr)
 	case "bench":
+		if len(rest) > 0 && rest[0] == "signin" {
+			return loadgen.SigninMain(ctx, rest[1:], stdout, stderr)
+		}
 		if len(rest) == 0 || rest[0] != "ingest" {
-			return errors.New("usage: vigil bench ingest [flags]")
+			return errors.New("usage: vigil bench ingest|signin [flags]")
 		}
 		return loadgen.Main(ctx, rest[1:], stdout, stderr)
 	case "version", "--version":
@@ -213,6 +222,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	auditTokenCreated(ctx, db, tok, stderr)
 	// The token alone on the last line, so scripts can take it with tail -1.
 	fmt.Fprintf(stdout, "created %s token %q (id %d); it is shown only once:\n%s\n", tok.Role, tok.Name, tok.ID, secret)
 	return nil
@@ -249,6 +259,7 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
+	auditUserAdded(ctx, db, u, stderr)
 	fmt.Fprintf(stdout, "added %s user %s (id %d)\n", u.Role, u.Email, u.ID)
 	return nil
 }

@@ -42,6 +42,17 @@ type Store interface {
 	ListTokens(ctx context.Context) ([]store.Token, error)
 	CreateToken(ctx context.Context, name string, role auth.Role) (string, store.Token, error)
 	RevokeToken(ctx context.Context, id int64) error
+
+	ListIntegrationKeys(ctx context.Context) ([]store.IntegrationKey, error)
+	GetIntegrationKey(ctx context.Context, id int64) (store.IntegrationKey, error)
+	CreateIntegrationKey(ctx context.Context, name, source, createdBy string) (string, store.IntegrationKey, error)
+	RevokeIntegrationKey(ctx context.Context, id int64) error
+
+	RecordAudit(ctx context.Context, e store.AuditEntry) error
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+
+	// SharedSecret holds the device cookies' key (device.go).
+	SharedSecret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 }
 
 // Options tunes the service.
@@ -49,6 +60,21 @@ type Options struct {
 	IdleTimeout time.Duration // a session unused this long expires; default 12h
 	MaxAge      time.Duration // a session's lifetime from sign-in; default 7 days
 	Logger      *slog.Logger
+
+	// What unauthenticated sign-in attempts may cost at once. Zero values
+	// take the defaults.
+	HashSlots    int           // password checks under way at once; default runtime.GOMAXPROCS(0)
+	HashQueue    int           // attempts waiting for a slot; default 4, negative for none
+	HashWait     time.Duration // how long an attempt waits for a slot; default 2s
+	AddrFailures int           // failed attempts per client address in 15 minutes; default 20
+	AddrInFlight int           // attempts under way per client address; default 4
+
+	// The trusted lane: sign-ins with a valid device cookie (device.go)
+	// check their password in slots of their own, so that a flood that
+	// fills the slots above does not keep returning users out.
+	DeviceSlots    int // password checks under way at once; default 2
+	DeviceQueue    int // attempts waiting for one; default 16, negative for none
+	DeviceFailures int // failures in 15 minutes that lock a device cookie out for 15 minutes; default 10
 }
 
 // Errors of sign-in.
@@ -57,7 +83,9 @@ var (
 	// wrong password, disabled or password-less user), so that the answer
 	// does not tell which emails have accounts.
 	ErrBadCredentials = errors.New("wrong email or password")
-	// ErrThrottled refuses an email after too many failed attempts.
+	// ErrThrottled refuses an email or a client address after too many
+	// failed attempts, or an address with too many attempts under way.
+	// SignIn returns it wrapped in a *RetryError.
 	ErrThrottled = errors.New("too many failed sign-in attempts; try again in a few minutes")
 	// ErrNoSession is an unknown, expired or ended session, or one of a
 	// disabled user.
@@ -71,12 +99,21 @@ const touchEvery = time.Minute
 
 // Service is the account domain service. It is safe for concurrent use.
 type Service struct {
-	st       Store
-	clock    clock.Clock
-	idle     time.Duration
-	maxAge   time.Duration
-	log      *slog.Logger
-	throttle throttle
+	st      Store
+	clock   clock.Clock
+	idle    time.Duration
+	maxAge  time.Duration
+	log     *slog.Logger
+	byEmail *throttle
+	byAddr  *throttle
+	gate    *gate
+	check   func(encoded, password string) bool // auth.CheckPassword; tests count the hashes
+
+	// The trusted lane (device.go).
+	byDevice *throttle
+	trusted  *gate
+	devMu    sync.Mutex
+	devKey   []byte // the device cookies' HMAC key, once loaded
 
 	dummyOnce sync.Once
 	dummy     string
@@ -93,13 +130,27 @@ func New(st Store, clk clock.Clock, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	addr := addrLimit
+	if o.AddrFailures > 0 {
+		addr.failures = o.AddrFailures
+	}
+	if o.AddrInFlight > 0 {
+		addr.inFlight = o.AddrInFlight
+	}
 	return &Service{st: st, clock: clk, idle: o.IdleTimeout, maxAge: o.MaxAge,
-		log: o.Logger.With("component", "account"), throttle: throttle{m: map[string]*attempts{}}}
+		log: o.Logger.With("component", "account"), byEmail: newThrottle(emailLimit), byAddr: newThrottle(addr),
+		gate: newGate(o.HashSlots, o.HashQueue, o.HashWait), check: auth.CheckPassword,
+		byDevice: newThrottle(deviceLimitOf(o)), trusted: trustedGate(o)}
 }
 
 // Meta is who is signing in from where, kept on the session for the
 // admin page.
-type Meta struct{ UserAgent, IP string }
+type Meta struct {
+	UserAgent, IP string
+	// Device is the device cookie the browser presented (device.go); ""
+	// if none.
+	Device string
+}
 
 // Identity is a user as an OpenID Connect provider vouches for them.
 type Identity struct {
@@ -124,42 +175,137 @@ func (s *Service) dummyHash() string {
 	return s.dummy
 }
 
+// maxEmail is the longest email address (RFC 5321's path limit): a
+// longer one has no account, and is refused without a hash or an entry in
+// the email throttle.
+const maxEmail = 254
+
+// busyLogEvery is how often a refusal by the busy hash gate is logged at
+// most; the log line counts the refusals since the last one.
+const busyLogEvery = 10 * time.Second
+
 // SignIn checks an email and password and starts a session. It returns
 // the session token, to be handed to the browser and never stored.
+//
+// What an attempt may cost is bounded before its password is checked:
+// per client address (m.IP) and per email, and across the process by the
+// hash gate. A refusal is a *RetryError wrapping ErrThrottled or ErrBusy,
+// and costs no hash. A browser that presents a valid device cookie for
+// email (m.Device) takes the trusted lane instead (signInTrusted).
 func (s *Service) SignIn(ctx context.Context, email, password string, m Meta) (string, store.Session, error) {
-	key := normEmail(email)
-	if !s.throttle.begin(key, s.clock.Now()) {
-		s.log.Warn("sign-in throttled", "email", key, "ip", m.IP)
-		return "", store.Session{}, ErrThrottled
+	if len(email) <= maxEmail {
+		if dev, ok := s.trustedDevice(ctx, normEmail(email), m.Device); ok {
+			return s.signInTrusted(ctx, normEmail(email), password, dev, m)
+		}
 	}
-	u, err := s.st.UserByEmail(ctx, key)
+	key, addr := normEmail(email), addrKey(m.IP)
+	now := s.clock.Now()
+	if v := s.byAddr.begin(addr, now); !v.ok {
+		s.refused(v, "too many attempts from this address", key, m.IP)
+		return "", store.Session{}, &RetryError{Err: ErrThrottled, After: v.retryAfter}
+	}
+	if len(key) > maxEmail {
+		s.byAddr.fail(addr, now)
+		s.log.Warn("sign-in failed", "reason", "email too long", "ip", m.IP)
+		return "", store.Session{}, ErrBadCredentials
+	}
+	if v := s.byEmail.begin(key, now); !v.ok {
+		s.byAddr.cancel(addr)
+		s.refused(v, "too many failed attempts for this email", key, m.IP)
+		return "", store.Session{}, &RetryError{Err: ErrThrottled, After: v.retryAfter}
+	}
+	var u store.User
+	var reason string
+	err := s.gate.do(ctx, func() error {
+		var err error
+		u, reason, err = s.verify(ctx, key, password)
+		return err
+	})
+	if err != nil {
+		s.byAddr.cancel(addr)
+		s.byEmail.cancel(key)
+		if errors.Is(err, ErrBusy) {
+			if n := s.gate.refusals(s.clock.Now(), busyLogEvery); n > 0 {
+				s.log.Warn("sign-ins refused: password checks busy", "refused_since_last_line", n)
+			}
+		}
+		return "", store.Session{}, err
+	}
+	if reason != "" {
+		now := s.clock.Now()
+		s.byAddr.fail(addr, now)
+		locked := s.byEmail.fail(key, now)
+		s.log.Warn("sign-in failed", "email", key, "reason", reason, "ip", m.IP, "locked", locked)
+		return "", store.Session{}, ErrBadCredentials
+	}
+	s.byAddr.succeed(addr)
+	s.byEmail.succeed(key)
+	return s.start(ctx, u, m, "password")
+}
+
+// refused logs a sign-in refused by a throttle, once per key and window.
+func (s *Service) refused(v verdict, why, email, ip string) {
+	if v.log {
+		s.log.Warn("sign-in refused", "reason", why, "email", email, "ip", ip,
+			"retry_after", v.retryAfter.Round(time.Second))
+	}
+}
+
+// verify looks up the user of email and checks password against the
+// hash, in a slot of the hash gate. It returns why the sign-in fails, or
+// "" for a success; then it also replaces a hash made with old parameters.
+// An unknown email costs the same hash (of a dummy) as a wrong password,
+// so that the time taken does not tell which emails have accounts.
+func (s *Service) verify(ctx context.Context, email, password string) (store.User, string, error) {
+	u, err := s.st.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, validation.ErrNotFound) {
-		s.throttle.cancel(key)
-		return "", store.Session{}, fmt.Errorf("sign in: %w", err)
+		return store.User{}, "", fmt.Errorf("sign in: %w", err)
 	}
 	hash := u.PasswordHash
 	if hash == "" {
 		hash = s.dummyHash()
 	}
-	match := auth.CheckPassword(hash, password)
-	var reason string
+	match := s.check(hash, password)
 	switch {
 	case u.ID == 0:
-		reason = "unknown user"
+		return u, "unknown user", nil
 	case u.PasswordHash == "":
-		reason = "user has no password (single sign-on only)"
+		return u, "user has no password (single sign-on only)", nil
 	case !match:
-		reason = "wrong password"
+		return u, "wrong password", nil
 	case u.Disabled:
-		reason = "user disabled"
+		return u, "user disabled", nil
 	}
-	if reason != "" {
-		locked := s.throttle.fail(key, s.clock.Now())
-		s.log.Warn("sign-in failed", "email", key, "reason", reason, "ip", m.IP, "locked", locked)
-		return "", store.Session{}, ErrBadCredentials
+	if auth.NeedsRehash(u.PasswordHash) {
+		s.rehash(ctx, u, password)
 	}
-	s.throttle.succeed(key)
-	return s.start(ctx, u, m, "password")
+	return u, "", nil
+}
+
+// rehash stores a new hash of password, made with the current parameters,
+// for u, whose stored hash was made with others. Failing that, the old
+// hash still works: the failure is logged, and the sign-in goes on.
+func (s *Service) rehash(ctx context.Context, u store.User, password string) {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		s.log.Warn("rehash password", "email", u.Email, "user_id", u.ID, "err", err)
+		return
+	}
+	errChanged := errors.New("password changed meanwhile")
+	_, err = s.st.UpdateUser(ctx, u.ID, func(x *store.User) error {
+		if x.PasswordHash != u.PasswordHash {
+			return errChanged // reset meanwhile: keep the new password
+		}
+		x.PasswordHash = hash
+		return nil
+	})
+	switch {
+	case errors.Is(err, errChanged):
+	case err != nil:
+		s.log.Warn("rehash password", "email", u.Email, "user_id", u.ID, "err", err)
+	default:
+		s.log.Info("password rehashed with current parameters", "email", u.Email, "user_id", u.ID)
+	}
 }
 
 // SignInExternal starts a session for a user whom an OpenID Connect

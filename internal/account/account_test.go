@@ -33,10 +33,19 @@ var passwordHash = sync.OnceValue(func() string {
 	return h
 })
 
-// countingStore counts the writes of session touches.
+// countingStore counts the writes of session touches, and fails user
+// updates on demand.
 type countingStore struct {
 	*store.DB
-	touches atomic.Int64
+	touches     atomic.Int64
+	failUpdates atomic.Bool
+}
+
+func (c *countingStore) UpdateUser(ctx context.Context, id int64, fn func(*store.User) error) (store.User, error) {
+	if c.failUpdates.Load() {
+		return store.User{}, errors.New("update user: disk I/O error")
+	}
+	return c.DB.UpdateUser(ctx, id, fn)
 }
 
 func (c *countingStore) TouchSession(ctx context.Context, id int64, lastSeen, expires time.Time) error {
@@ -56,11 +65,18 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
+	return setupWith(t, account.Options{})
+}
+
+// setupWith is setup with options for the service; its logger is the
+// env's.
+func setupWith(t *testing.T, o account.Options) *env {
+	t.Helper()
 	e := &env{clk: clock.NewFake(t0), logs: &bytes.Buffer{}, ctx: context.Background()}
 	e.db = storetest.SQLite(t, e.clk)
 	e.st = &countingStore{DB: e.db}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.svc = account.New(e.st, e.clk, account.Options{Logger: log})
+	o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.svc = account.New(e.st, e.clk, o)
 	e.root = e.addUser(t, "root@example.org", auth.RoleAdmin)
 	return e
 }

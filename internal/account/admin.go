@@ -41,6 +41,7 @@ func (s *Service) AddUser(ctx context.Context, actor auth.Actor, email string, r
 		return store.User{}, err
 	}
 	s.log.Info("user added", "email", u.Email, "role", u.Role, "by", actor.String())
+	s.audit(ctx, actor, AuditUserAdded, u.Email, map[string]any{"user_id": u.ID, "role": u.Role})
 	return public(u), nil
 }
 
@@ -56,11 +57,13 @@ func (s *Service) SetRole(ctx context.Context, actor auth.Actor, id int64, role 
 	if self(actor, id) && role != auth.RoleAdmin {
 		return store.User{}, validation.NewFieldError("role", "you cannot remove your own admin role; ask another admin")
 	}
-	u, err := s.st.UpdateUser(ctx, id, func(u *store.User) error { u.Role = role; return nil })
+	var from auth.Role
+	u, err := s.st.UpdateUser(ctx, id, func(u *store.User) error { from, u.Role = u.Role, role; return nil })
 	if err != nil {
 		return store.User{}, err
 	}
 	s.log.Info("user role set", "email", u.Email, "role", role, "by", actor.String())
+	s.audit(ctx, actor, AuditUserRole, u.Email, map[string]any{"user_id": u.ID, "from": from, "to": role})
 	return public(u), nil
 }
 
@@ -86,6 +89,11 @@ func (s *Service) SetDisabled(ctx context.Context, actor auth.Actor, id int64, d
 		}
 	}
 	s.log.Info("user disabled set", "email", u.Email, "disabled", disabled, "by", actor.String())
+	action := AuditUserEnabled
+	if disabled {
+		action = AuditUserDisabled
+	}
+	s.audit(ctx, actor, action, u.Email, map[string]any{"user_id": u.ID})
 	return public(u), nil
 }
 
@@ -113,6 +121,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor auth.Actor, id int64,
 		return err
 	}
 	s.log.Info("user password reset", "email", u.Email, "by", actor.String())
+	s.audit(ctx, actor, AuditUserPassword, u.Email, map[string]any{"user_id": u.ID})
 	return nil
 }
 
@@ -138,6 +147,7 @@ func (s *Service) CreateToken(ctx context.Context, actor auth.Actor, name string
 		return "", store.Token{}, err
 	}
 	s.log.Info("token created", "token_id", t.ID, "name", t.Name, "role", t.Role, "by", actor.String())
+	s.audit(ctx, actor, AuditTokenCreated, tokenTarget(t.ID), map[string]any{"token_id": t.ID, "token_name": t.Name, "role": t.Role})
 	return secret, t, nil
 }
 
@@ -150,8 +160,12 @@ func (s *Service) RevokeToken(ctx context.Context, actor auth.Actor, id int64) e
 		return err
 	}
 	s.log.Info("token revoked", "token_id", id, "by", actor.String())
+	s.audit(ctx, actor, AuditTokenRevoked, tokenTarget(id), map[string]any{"token_id": id})
 	return nil
 }
+
+// tokenTarget names an API token in the audit log.
+func tokenTarget(id int64) string { return fmt.Sprintf("token:%d", id) }
 
 // self reports whether actor is user id.
 func self(actor auth.Actor, id int64) bool { return actor.Kind == "user" && actor.ID == id }

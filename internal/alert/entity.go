@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/vigil-soc/vigil/internal/validation"
 )
@@ -53,7 +54,14 @@ func (e *Entity) Validate() error {
 		}
 		e.Value = a.String()
 	case EntityHost, EntityDomain:
-		e.Value = strings.ToLower(strings.TrimSuffix(e.Value, "."))
+		// Trailing dots (the DNS root) do not change a name. All of them
+		// go, with any space between them, so that validating again
+		// changes nothing, and a name of dots alone is refused rather than
+		// stored empty (found by FuzzParseAlerts).
+		e.Value = strings.ToLower(strings.TrimRightFunc(e.Value, func(r rune) bool { return r == '.' || unicode.IsSpace(r) }))
+		if e.Value == "" {
+			return validation.NewFieldError("value", "must not be empty")
+		}
 	case EntityURL:
 		u, err := url.Parse(e.Value)
 		if err != nil || u.Scheme == "" {

@@ -13,6 +13,7 @@ import (
 
 // Field limits keep one bad sender from filling the database.
 const (
+	MaxSource      = 64
 	MaxTitle       = 512
 	MaxDescription = 32 << 10
 	MaxEntities    = 200
@@ -29,8 +30,8 @@ func (a *Alert) Normalize(now time.Time) error {
 	switch {
 	case a.Source == "":
 		return validation.NewFieldError("source", "is required")
-	case len(a.Source) > 64:
-		return validation.NewFieldError("source", "must be at most 64 characters")
+	case len(a.Source) > MaxSource:
+		return validation.NewFieldError("source", "must be at most %d characters", MaxSource)
 	case a.Title == "":
 		return validation.NewFieldError("title", "is required")
 	case len(a.Title) > MaxTitle:
@@ -115,6 +116,8 @@ func (in *Incident) Normalize(now time.Time) error {
 	switch {
 	case in.Source == "":
 		return validation.NewFieldError("source", "is required")
+	case len(in.Source) > MaxSource:
+		return validation.NewFieldError("source", "must be at most %d characters", MaxSource)
 	case in.SourceID == "":
 		return validation.NewFieldError("source_id", "is required: incidents are identified by their source's id")
 	case len(in.SourceID) > MaxSourceID:
@@ -141,8 +144,12 @@ func (in *Incident) Normalize(now time.Time) error {
 		return validation.NewFieldError("status", "unknown status %q (want one of new, in_progress, resolved, dismissed)", in.Status)
 	}
 	for i, r := range in.AlertRefs {
-		if strings.TrimSpace(r) == "" {
+		switch {
+		case strings.TrimSpace(r) == "":
 			return validation.NewFieldError(fmt.Sprintf("alerts[%d]", i), "must not be empty")
+		case len(r) > MaxSourceID:
+			// A member is named by its source id, which is never longer.
+			return validation.NewFieldError(fmt.Sprintf("alerts[%d]", i), "must be at most %d characters", MaxSourceID)
 		}
 	}
 	if in.LastSeen.IsZero() {

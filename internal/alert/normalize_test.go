@@ -206,6 +206,9 @@ func TestEntityValidate(t *testing.T) {
 		{"host", Entity{Kind: EntityHost, Value: " VM-Web-01 "}, "vm-web-01", nil},
 		{"host trailing dot", Entity{Kind: EntityHost, Value: "Web01.Contoso.COM."}, "web01.contoso.com", nil},
 		{"domain", Entity{Kind: EntityDomain, Value: "Evil.Example."}, "evil.example", nil},
+		// Every trailing dot goes at once, so validating again changes
+		// nothing.
+		{"host trailing dots", Entity{Kind: EntityHost, Value: "Web01.Example.. . "}, "web01.example", nil},
 		// Accounts and cloud resources are kept as sent (only trimmed):
 		// UPNs and resource ids are compared exactly by their systems.
 		{"account", Entity{Kind: EntityAccount, Value: " Alice@Contoso.com ", Attrs: map[string]string{"upn": "Alice@Contoso.com"}}, "Alice@Contoso.com", map[string]string{"upn": "Alice@Contoso.com"}},
@@ -248,6 +251,8 @@ func TestEntityValidateErrors(t *testing.T) {
 	}{
 		{"empty", Entity{Kind: EntityHost}, "value"},
 		{"blank", Entity{Kind: EntityAccount, Value: " \t "}, "value"},
+		{"host of dots", Entity{Kind: EntityHost, Value: " . "}, "value"},
+		{"domain of dots", Entity{Kind: EntityDomain, Value: ".."}, "value"},
 		{"not an ip", Entity{Kind: EntityIP, Value: "10.0.0"}, "value"},
 		{"host name as ip", Entity{Kind: EntityIP, Value: "localhost"}, "value"},
 		// Leading zeros are ambiguous (octal or decimal?) and refused.

@@ -93,6 +93,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	if err != nil {
 		return nil, err
 	}
+	recordConfig(ctx, db, cfg, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	writers := 1
@@ -113,8 +114,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	for name, t := range sy.targets {
 		targets[name] = t
 	}
-	accounts := account.New(db, clk, account.Options{Logger: log})
-	uo := ui.Options{Items: items, Accounts: accounts, Records: db,
+	accounts := account.New(db, clk, accountOptions(cfg.Login, log))
+	proxies, err := trustedProxies(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	uo := ui.Options{Items: items, Accounts: accounts, Records: db, Proxies: proxies,
 		ReasonPresets: writeback.ReasonPresets(), SecureCookies: cfg.SecureCookies, Clock: clk, Logger: log, Version: Version}
 	if len(sy.modules) > 0 {
 		uo.Connectors = sy.health.Snapshot
@@ -133,7 +139,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("web interface: %w", err)
 	}
 	opts := web.Options{Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
-		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors}
+		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies}
 	if sy.boards != nil {
 		opts.Boards = sy.boards
 	}

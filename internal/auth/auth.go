@@ -23,6 +23,9 @@ const (
 	RoleViewer    Role = "viewer"
 	RoleResponder Role = "responder"
 	RoleAdmin     Role = "admin"
+	// RoleIntegration is an integration key's: it may ingest alerts from
+	// one sender and do nothing else. No user or API token has it.
+	RoleIntegration Role = "integration"
 )
 
 // ParseRole validates a role name.
@@ -54,16 +57,22 @@ func (r Role) Allows(a Action) bool {
 		return a == ActionRead || a == ActionIngest || a == ActionTriage
 	case RoleViewer:
 		return a == ActionRead
+	case RoleIntegration:
+		return a == ActionIngest
 	}
 	return false
 }
 
-// Actor is who performs an action: a user, an API token or vigil itself.
+// Actor is who performs an action: a user, an API token, an integration
+// key or vigil itself.
 type Actor struct {
-	Kind string // "user", "token" or "system"
+	Kind string // "user", "token", "key" or "system"
 	ID   int64
 	Name string
 	Role Role
+	// Source is the one sender an integration key may ingest for (see
+	// KeySources); empty for every other kind of actor.
+	Source string
 }
 
 // String is the actor's name as the timeline shows it.
@@ -71,6 +80,8 @@ func (a Actor) String() string {
 	switch a.Kind {
 	case "token":
 		return "token:" + a.Name
+	case "key":
+		return "key:" + a.Name
 	case "system":
 		return "vigil"
 	}

@@ -6,12 +6,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/crypto/argon2"
 )
 
 const goodPassword = "correct horse battery"
 
-// hashOnce hashes goodPassword once per test binary: argon2id with 64 MiB
-// and 3 passes is deliberately slow.
+// hashOnce hashes goodPassword once per test binary: argon2id is
+// deliberately slow.
 var hashOnce = sync.OnceValues(func() (string, error) { return HashPassword(goodPassword) })
 
 func goodHash(t *testing.T) string {
@@ -166,5 +168,66 @@ func TestCheckPasswordMalformed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHashParameters pins the parameters of new hashes to OWASP's
+// recommended minimum for argon2id: 19 MiB, 2 passes, 1 lane. The earlier
+// 64 MiB per hash let a flood of sign-ins take gigabytes.
+func TestHashParameters(t *testing.T) {
+	const want = "$argon2id$v=19$m=19456,t=2,p=1$"
+	if h := goodHash(t); !strings.HasPrefix(h, want) {
+		t.Errorf("HashPassword = %q, want prefix %q", h, want)
+	}
+}
+
+// legacyHash encodes password as vigil hashed it before the parameters
+// were lowered: 64 MiB, 3 passes, 2 lanes.
+func legacyHash(password string) string {
+	salt := []byte("0123456789abcdef")
+	key := argon2.IDKey([]byte(password), salt, 3, 64*1024, 2, 32)
+	return fmt.Sprintf("$argon2id$v=19$m=65536,t=3,p=2$%s$%s",
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+func TestNeedsRehash(t *testing.T) {
+	cur := goodHash(t)
+	parts := strings.Split(cur, "$")
+	with := func(params string) string {
+		return "$argon2id$v=19$" + params + "$" + parts[4] + "$" + parts[5]
+	}
+	tests := []struct {
+		name    string
+		encoded string
+		want    bool
+	}{
+		{"current parameters", cur, false},
+		{"legacy 64 MiB hash", legacyHash(goodPassword), true},
+		{"more memory", with("m=65536,t=2,p=1"), true},
+		{"less memory", with("m=9216,t=2,p=1"), true},
+		{"more passes", with("m=19456,t=3,p=1"), true},
+		{"more lanes", with("m=19456,t=2,p=2"), true},
+		{"shorter key", with("m=19456,t=2,p=1")[:len(cur)-4], true},
+		{"other version", strings.Replace(cur, "$v=19$", "$v=16$", 1), true},
+		{"malformed", "not a hash", true},
+		{"empty", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := NeedsRehash(tt.encoded); got != tt.want {
+				t.Errorf("NeedsRehash(%q) = %v, want %v", tt.encoded, got, tt.want)
+			}
+		})
+	}
+}
+
+// Hashes made with the old parameters still verify: they carry their own.
+func TestCheckPasswordLegacyHash(t *testing.T) {
+	h := legacyHash(goodPassword)
+	if !CheckPassword(h, goodPassword) {
+		t.Errorf("CheckPassword(legacy hash, right password) = false, want true")
+	}
+	if CheckPassword(h, goodPassword+"!") {
+		t.Errorf("CheckPassword(legacy hash, wrong password) = true, want false")
 	}
 }

@@ -22,8 +22,8 @@ const SourceAlertmanager = "alertmanager"
 // amPostableAlert is one element of Alertmanager's postableAlerts. The
 // fields stay raw so that each can be checked with an error naming it.
 type amPostableAlert struct {
-	Labels       json.RawMessage `json:"labels"`
-	Annotations  json.RawMessage `json:"annotations"`
+	Labels       amRepeated      `json:"labels"`
+	Annotations  amRepeated      `json:"annotations"`
 	StartsAt     json.RawMessage `json:"startsAt"`
 	EndsAt       json.RawMessage `json:"endsAt"`
 	GeneratorURL json.RawMessage `json:"generatorURL"`
@@ -106,16 +106,19 @@ func parseAlertmanagerAlert(raw json.RawMessage, now time.Time) (alert.Alert, er
 			return alert.Alert{}, fieldErr("generatorURL", "must be a string")
 		}
 	}
-	if isNull(in.Labels) {
-		return alert.Alert{}, fieldErr("labels", "is required")
-	}
 	labels, err := amLabelSet(in.Labels, "labels")
 	if err != nil {
 		return alert.Alert{}, err
 	}
+	if labels == nil {
+		return alert.Alert{}, fieldErr("labels", "is required")
+	}
 	annotations, err := amLabelSet(in.Annotations, "annotations")
 	if err != nil {
 		return alert.Alert{}, err
+	}
+	if annotations == nil {
+		annotations = map[string]string{}
 	}
 	return buildAlertmanagerAlert(labels, annotations, startsAt, endsAt, raw, now)
 }
@@ -180,6 +183,19 @@ func buildAlertmanagerAlert(labels, annotations map[string]string, startsAt, end
 	return a, nil
 }
 
+// amRepeated keeps every occurrence of a field in one alert object, in
+// order. encoding/json, and so Alertmanager and the fast path, merge a
+// repeated "labels" (or "Labels") object into one map, and a null in
+// between empties it; keeping only the last occurrence would give such an
+// alert another fingerprint when a malformed neighbour sends the body down
+// this path. Found by FuzzAlertmanager.
+type amRepeated []json.RawMessage
+
+func (r *amRepeated) UnmarshalJSON(b []byte) error {
+	*r = append(*r, bytes.Clone(b))
+	return nil
+}
+
 func isNull(raw json.RawMessage) bool {
 	t := bytes.TrimSpace(raw)
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
@@ -206,25 +222,33 @@ func amTime(raw json.RawMessage, field string) (time.Time, error) {
 	return t, nil
 }
 
-// amLabelSet decodes a labelSet (an object of strings). A null value reads
-// as the empty string, as Go's decoder does for Alertmanager itself.
-func amLabelSet(raw json.RawMessage, field string) (map[string]string, error) {
-	if isNull(raw) {
-		return map[string]string{}, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fieldErr(field, "must be an object of strings")
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		var s string
-		if !isNull(v) {
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, fieldErr(field, "value of %q must be a string", k)
-			}
+// amLabelSet decodes a labelSet (an object of strings), merging repeated
+// occurrences as Go's decoder does for Alertmanager itself: a null value
+// reads as the empty string, and a null object empties the set. It returns
+// nil when the field is absent or ends null.
+func amLabelSet(raws amRepeated, field string) (map[string]string, error) {
+	var out map[string]string
+	for _, raw := range raws {
+		if isNull(raw) {
+			out = nil
+			continue
 		}
-		out[k] = s
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fieldErr(field, "must be an object of strings")
+		}
+		if out == nil {
+			out = make(map[string]string, len(m))
+		}
+		for k, v := range m {
+			var s string
+			if !isNull(v) {
+				if err := json.Unmarshal(v, &s); err != nil {
+					return nil, fieldErr(field, "value of %q must be a string", k)
+				}
+			}
+			out[k] = s
+		}
 	}
 	return out, nil
 }

@@ -61,8 +61,12 @@ func parseAlertmanagerFast(body []byte, now time.Time) (alerts []alert.Alert, fi
 	if _, err := dec.Token(); err != nil || dec.More() {
 		return nil, nil, false
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, nil, false // trailing data after the array
+	// Only whitespace may follow the array (and trimmed holds none). A
+	// second Token call is no test: it fails on "]}" or "]]" as on the
+	// end of input, which let such a body through. The precise path
+	// names the offending byte.
+	if dec.InputOffset() != int64(len(trimmed)) {
+		return nil, nil, false
 	}
 	if alerts == nil {
 		alerts = []alert.Alert{}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/redact"
 	"github.com/vigil-soc/vigil/internal/validation"
 )
 
@@ -235,7 +236,8 @@ func pdAlert(in pdEvent, dedupKey string, body []byte, now time.Time) (alert.Ale
 		Entities:    locationEntities(p.Source),
 		FirstSeen:   now,
 		LastSeen:    now,
-		Raw:         bytes.Clone(body),
+		// The routing_key is a credential: it never travels with the alert.
+		Raw: maskedRaw(body),
 	}
 	if p.Timestamp != "" {
 		t, _ := parseLenientTime(p.Timestamp) // checked in pdCheckPayload
@@ -297,7 +299,11 @@ func pdDescription(in pdEvent) string {
 	if !isNull(p.CustomDetails) {
 		var c bytes.Buffer
 		if json.Compact(&c, p.CustomDetails) == nil {
-			line("Details", c.String())
+			// Compact copies bytes as sent, and a key or string that is
+			// not UTF-8 would make the description one PostgreSQL refuses
+			// to store (found by FuzzPagerDuty). The decoder reads such
+			// bytes as U+FFFD; so does the description.
+			line("Details", strings.ToValidUTF8(c.String(), "\uFFFD"))
 		}
 	}
 	return strings.TrimSuffix(b.String(), "\n")
@@ -328,4 +334,13 @@ func PagerDutyAccepted(dedupKey string) []byte {
 		DedupKey string `json:"dedup_key"`
 	}{pdAcceptedStatus, pdAcceptedMessage, dedupKey})
 	return b
+}
+
+// maskedRaw is body with its credentials (the routing_key) masked, as a
+// copy the alert may keep.
+func maskedRaw(body []byte) []byte {
+	if out, changed := redact.JSON(body); changed {
+		return out
+	}
+	return bytes.Clone(body)
 }

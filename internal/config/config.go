@@ -44,12 +44,18 @@ type Config struct {
 	Sync Sync `koanf:"sync"`
 	// OIDC configures OpenID Connect sign-in (the file's oidc: section).
 	OIDC OIDC `koanf:"oidc"`
+	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes)
+	// whose X-Forwarded-For or Forwarded header names the client; from
+	// any other peer the headers are ignored.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	// Login bounds what sign-ins may cost (the file's login: section).
+	Login Login `koanf:"login"`
 }
 
 var knownKeys = map[string]bool{
 	"listen": true, "data": true, "database_dsn": true, "database_dsn_file": true, "sqlite_synchronous": true,
 	"process_file": true, "max_body_bytes": true, "log_level": true, "log_format": true,
-	"secure_cookies": true,
+	"secure_cookies": true, "trusted_proxies": true,
 }
 
 // Default returns the built-in defaults.
@@ -61,6 +67,7 @@ func Default() Config {
 		MaxBodyBytes:      10 << 20,
 		LogLevel:          "info",
 		LogFormat:         "text",
+		Login:             defaultLogin(),
 	}
 }
 
@@ -75,6 +82,9 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 	}, "."), nil); err != nil {
 		return Config{}, err
 	}
+	if err := k.Load(confmap.Provider(defaultLoginMap(), "."), nil); err != nil {
+		return Config{}, err
+	}
 	if path != "" {
 		fk := koanf.New(".")
 		if err := fk.Load(file.Provider(path), yamlParser{}); err != nil {
@@ -82,7 +92,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		// A misspelt key would otherwise be ignored silently.
 		for _, key := range fk.Keys() {
-			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] {
+			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] && !loginKeys[key] {
 				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, key)
 			}
 		}
@@ -108,6 +118,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	c.TrustedProxies = splitList(c.TrustedProxies) // VIGIL_TRUSTED_PROXIES=a,b
 	if c.DatabaseDSNFile != "" && c.DatabaseDSN == "" {
 		b, err := os.ReadFile(c.DatabaseDSNFile)
 		if err != nil {
@@ -147,6 +158,12 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: want text or json", c.LogFormat))
+	}
+	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Login.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -44,6 +44,9 @@ type AlertFilter struct {
 
 // ListAlerts returns alerts matching f, newest first, without raw payloads.
 func (db *DB) ListAlerts(ctx context.Context, f AlertFilter) ([]alert.Alert, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
 	var c conds
 	c.eq("source", f.Source)
 	c.eq("status", string(f.Status))

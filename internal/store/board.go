@@ -17,6 +17,9 @@ import (
 // per column keeps each on the (state, id) index, so a full column never
 // delays the others. Items merged into another never show on the board.
 func (db *DB) BoardColumn(ctx context.Context, state string, f workitem.Filter, limit int) ([]workitem.Item, int, error) {
+	if err := checkItemFilter(f); err != nil {
+		return nil, 0, err
+	}
 	order, err := boardOrder(f.Sort)
 	if err != nil {
 		return nil, 0, err

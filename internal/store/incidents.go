@@ -354,6 +354,9 @@ func (db *DB) GetIncident(ctx context.Context, id int64) (alert.Incident, error)
 
 // ListIncidents returns incidents newest first, optionally of one source.
 func (db *DB) ListIncidents(ctx context.Context, source string, after int64, limit int) ([]alert.Incident, error) {
+	if err := CheckFilterText("source", source); err != nil {
+		return nil, err
+	}
 	var c conds
 	c.eq("source", source)
 	c.before(after)

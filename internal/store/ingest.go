@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/redact"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
 
@@ -893,11 +896,21 @@ func marshalEntities(e []alert.Entity) (string, error) {
 	return string(b), nil
 }
 
-// nullJSON stores an absent raw payload as NULL rather than an empty string,
-// which PostgreSQL's json type would reject.
+// nullJSON is the stored form of a raw payload: with every credential
+// masked (a PagerDuty routing_key, a ?token= in a URL: viewers read raw
+// payloads), and NULL rather than an empty string when absent, which
+// PostgreSQL's json type would reject. Every payload vigil keeps passes
+// through here.
 func nullJSON(b json.RawMessage) any {
 	if len(b) == 0 {
 		return nil
+	}
+	b, _ = redact.JSON(b)
+	// PostgreSQL refuses text that is not UTF-8 (SQLSTATE 22021), and a
+	// sender's bytes inside a JSON string need not be: keep what can be
+	// kept, as Go's JSON decoder does when it reads such a string.
+	if !utf8.Valid(b) {
+		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
 	}
 	return string(b)
 }

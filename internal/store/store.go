@@ -202,6 +202,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
+	opts = append(opts, goose.WithGoMigrations(scrubMigration(db.dialect)))
 	p, err := goose.NewProvider(gd, db.w, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -308,6 +309,14 @@ func (db *DB) q(query string) string {
 	if v, ok := db.rebound.Load(query); ok {
 		return v.(string)
 	}
+	s := rebind(query)
+	db.rebound.Store(query, s)
+	return s
+}
+
+// rebind turns ? placeholders (outside string literals) into PostgreSQL's
+// $1, $2….
+func rebind(query string) string {
 	var b strings.Builder
 	n := 0
 	inStr := false
@@ -324,9 +333,7 @@ func (db *DB) q(query string) string {
 			b.WriteRune(c)
 		}
 	}
-	s := b.String()
-	db.rebound.Store(query, s)
-	return s
+	return b.String()
 }
 
 // dbtx is what code inside a write transaction runs queries on: a *sql.Tx

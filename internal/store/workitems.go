@@ -126,6 +126,9 @@ const MaxPage = 500
 
 // ListWorkItems returns items matching f, newest first.
 func (db *DB) ListWorkItems(ctx context.Context, f workitem.Filter) ([]workitem.Item, error) {
+	if err := checkItemFilter(f); err != nil {
+		return nil, err
+	}
 	c := itemConds(f)
 	c.in("state", f.States)
 	q := ""

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,15 +114,17 @@ func (u *UI) renderUsers(w http.ResponseWriter, r *http.Request, v *view, code i
 		return
 	}
 	if v.Flash == "" {
-		v.Flash = r.URL.Query().Get("done")
+		v.Flash = u.takeFlash(w, r).Text
 	}
 	v.Title, v.Nav = "Users and API tokens", "admin"
 	v.Data = usersData{Users: users, Tokens: tokens, Roles: roles, NewToken: newToken, NewName: newName}
 	u.render(w, code, "users.html", v)
 }
 
-func done(w http.ResponseWriter, r *http.Request, msg string) {
-	http.Redirect(w, r, "/admin/users?done="+url.QueryEscape(msg), http.StatusSeeOther)
+// done shows msg once on the users page.
+func (u *UI) done(w http.ResponseWriter, r *http.Request, msg string) {
+	u.setFlash(w, r, flash{Text: msg})
+	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
 func (u *UI) adminAddUser(w http.ResponseWriter, r *http.Request, v *view) {
@@ -136,7 +137,7 @@ func (u *UI) adminAddUser(w http.ResponseWriter, r *http.Request, v *view) {
 		u.formError(w, r, v, err)
 		return
 	}
-	done(w, r, "Added "+usr.Email+" as "+string(usr.Role)+".")
+	u.done(w, r, "Added "+usr.Email+" as "+string(usr.Role)+".")
 }
 
 // formError shows the users page again with the error, for a form that
@@ -180,7 +181,7 @@ func (u *UI) adminUpdateUser(w http.ResponseWriter, r *http.Request, v *view) {
 	if usr.Disabled {
 		state = "disabled"
 	}
-	done(w, r, "Updated "+usr.Email+": "+string(usr.Role)+", "+state+".")
+	u.done(w, r, "Updated "+usr.Email+": "+string(usr.Role)+", "+state+".")
 }
 
 func (u *UI) adminCreateToken(w http.ResponseWriter, r *http.Request, v *view) {
@@ -208,5 +209,5 @@ func (u *UI) adminRevokeToken(w http.ResponseWriter, r *http.Request, v *view) {
 		u.formError(w, r, v, err)
 		return
 	}
-	done(w, r, "Revoked the token.")
+	u.done(w, r, "Revoked the token.")
 }

@@ -759,13 +759,11 @@ func formQuery(r *http.Request) url.Values {
 	return q
 }
 
-// localPath returns ref if it is a path on this site, else "": browsers
-// take "//host" and "/\host" to another host.
+// localPath returns ref if it is a clean path on this site
+// (safeLocalPath), else "".
 func localPath(ref string) string {
-	if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") || strings.HasPrefix(ref, `/\`) {
-		return ""
-	}
-	return ref
+	p, _ := safeLocalPath(ref)
+	return p
 }
 
 func isFieldErr(err error) bool {

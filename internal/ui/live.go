@@ -2,10 +2,13 @@ package ui
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -179,6 +182,17 @@ const heartbeat = 25 * time.Second
 // events streams changes to the page as server-sent events: one "item"
 // event per changed item, with its id, state and rev.
 func (u *UI) events(w http.ResponseWriter, r *http.Request, v *view) {
+	release, ok := u.streams.acquire(streamSession(r), streamUser(v))
+	if !ok {
+		// EventSource gives up on an error answer; app.js opens a new
+		// one after Retry-After, by when a closed tab may have freed a
+		// slot.
+		u.log.Debug("live updates: too many streams", "user", v.Actor.Name)
+		w.Header().Set("Retry-After", strconv.Itoa(streamRetryAfter))
+		http.Error(w, "too many live-update streams open; close some tabs", http.StatusTooManyRequests)
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
 	// The server's timeouts are for ordinary requests; a stream lives as
 	// long as the page. Without lifting the write deadline, the stream is
@@ -227,4 +241,73 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request, v *view) {
 			return
 		}
 	}
+}
+
+// Default caps on open live-update streams. A page holds one; eight
+// covers a user's tabs on one browser, 32 a user on a few devices. Each
+// stream holds a connection and a feed subscription, so without a cap
+// one session could open thousands.
+const (
+	defaultStreamsPerSession = 8
+	defaultStreamsPerUser    = 32
+)
+
+// streamRetryAfter is the Retry-After, in seconds, of a refused stream.
+const streamRetryAfter = 30
+
+// streamLimiter counts the open live-update streams per session and per
+// user, and refuses one beyond either cap.
+type streamLimiter struct {
+	perSession, perUser int
+
+	mu       sync.Mutex
+	sessions map[string]int
+	users    map[string]int
+}
+
+func newStreamLimiter(perSession, perUser int) *streamLimiter {
+	return &streamLimiter{perSession: perSession, perUser: perUser, sessions: map[string]int{}, users: map[string]int{}}
+}
+
+// acquire takes a slot for a stream of session and user; release gives
+// it back, once, when the stream ends. ok is false, and release nil,
+// when either cap is reached.
+func (l *streamLimiter) acquire(session, user string) (release func(), ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sessions[session] >= l.perSession || l.users[user] >= l.perUser {
+		return nil, false
+	}
+	l.sessions[session]++
+	l.users[user]++
+	var once sync.Once
+	return func() { once.Do(func() { l.release(session, user) }) }, true
+}
+
+func (l *streamLimiter) release(session, user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Drop zero counts, so that the maps hold only open streams.
+	if l.sessions[session]--; l.sessions[session] <= 0 {
+		delete(l.sessions, session)
+	}
+	if l.users[user]--; l.users[user] <= 0 {
+		delete(l.users, user)
+	}
+}
+
+// streamSession identifies the request's session by a hash of its
+// cookie (signedIn has checked it), so that the limiter holds no token.
+func streamSession(r *http.Request) string {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return ""
+	}
+	h := sha256.Sum256([]byte(c.Value))
+	return hex.EncodeToString(h[:16])
+}
+
+// streamUser identifies the signed-in user across sessions.
+func streamUser(v *view) string {
+	return v.Actor.Kind + ":" + strconv.FormatInt(v.Actor.ID, 10)
 }

@@ -14,7 +14,7 @@ const adminHome = "/admin/process"
 // with the navigation when the request carries a valid session. A path
 // that another method serves gets 405 and an Allow header instead, as
 // the mux would answer without a catch-all.
-func (u *UI) notFound(mux *http.ServeMux) http.Handler {
+func (u *UI) notFound(mux Mux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		code, msg := http.StatusNotFound, "There is no page at "+r.URL.Path+"."
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
@@ -33,7 +33,7 @@ func (u *UI) notFound(mux *http.ServeMux) http.Handler {
 
 // allowedMethods lists the methods some route other than the catch-all
 // serves r's path with.
-func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+func allowedMethods(mux Mux, r *http.Request) []string {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
 		if m == r.Method {

@@ -4,10 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/account"
@@ -20,12 +17,13 @@ type loginData struct {
 	SSOName string
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// safeNext keeps a post-sign-in redirect on this site: anything but a
+// clean local path (safeLocalPath) goes to the board.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/board"
+	if p, ok := safeLocalPath(next); ok {
+		return p
 	}
-	return next
+	return "/board"
 }
 
 func (u *UI) loginView(r *http.Request) *view {
@@ -34,9 +32,8 @@ func (u *UI) loginView(r *http.Request) *view {
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 	v := u.loginView(r)
-	if msg := r.URL.Query().Get("error"); msg != "" {
-		v.Error = msg
-	}
+	// error= is a code with a fixed message, never text to show.
+	v.Error = loginErrorMessage(r.URL.Query().Get("error"))
 	if r.URL.Query().Get("signed_out") == "1" {
 		v.Flash = "You have signed out."
 	}
@@ -44,11 +41,10 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 	u.render(w, http.StatusOK, "login.html", v)
 }
 
-func meta(r *http.Request) account.Meta {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
+// meta is who signs in from where: the client's address is found behind
+// trusted proxies as the audit log finds it.
+func (u *UI) meta(r *http.Request) account.Meta {
+	ip := u.o.Proxies.ClientIP(r)
 	ua := r.UserAgent()
 	if len(ua) > 256 {
 		ua = ua[:256]
@@ -59,9 +55,15 @@ func meta(r *http.Request) account.Meta {
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
-	token, _, err := u.o.Accounts.SignIn(r.Context(), email, password, meta(r))
+	m := u.meta(r)
+	m.Device = presentedDevice(r)
+	token, _, err := u.o.Accounts.SignIn(r.Context(), email, password, m)
 	if err != nil {
-		code, msg := errorStatus(err)
+		code, msg, quiet := signInRefusal(w, r, err)
+		if quiet {
+			w.WriteHeader(code)
+			return
+		}
 		if code >= 500 {
 			u.log.Error("sign-in failed", "err", err)
 		}
@@ -71,6 +73,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.render(w, code, "login.html", v)
 		return
 	}
+	u.rememberDevice(w, r, email)
 	u.startSession(w, r, token)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -108,7 +111,7 @@ func (u *UI) ssoBegin(w http.ResponseWriter, r *http.Request) {
 	authURL, a, err := u.o.SSO.Begin(r.Context())
 	if err != nil {
 		u.log.Warn("single sign-on unavailable", "err", err)
-		http.Redirect(w, r, "/login?error="+url.QueryEscape("single sign-on is unavailable right now; try again or sign in with a password"), http.StatusSeeOther)
+		http.Redirect(w, r, loginErrorURL(loginErrSSOUnavailable), http.StatusSeeOther)
 		return
 	}
 	b, _ := json.Marshal(ssoCookieValue{Attempt: a, Next: safeNext(r.URL.Query().Get("next"))})
@@ -122,14 +125,14 @@ func (u *UI) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	fail := func(msg string, err error) {
-		u.log.Warn("single sign-on failed", "reason", msg, "err", err)
-		http.Redirect(w, r, "/login?error="+url.QueryEscape(msg), http.StatusSeeOther)
+	fail := func(code string, err error) {
+		u.log.Warn("single sign-on failed", "reason", code, "err", err)
+		http.Redirect(w, r, loginErrorURL(code), http.StatusSeeOther)
 	}
 	c, err := r.Cookie(ssoCookie)
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Path: "/login/sso", MaxAge: -1, HttpOnly: true, Secure: u.secureRequest(r)})
 	if err != nil {
-		fail("the sign-in attempt expired; try again", err)
+		fail(loginErrSSOExpired, err)
 		return
 	}
 	var cv ssoCookieValue
@@ -138,26 +141,27 @@ func (u *UI) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(b, &cv)
 	}
 	if err != nil {
-		fail("the sign-in attempt is invalid; try again", err)
+		fail(loginErrSSOInvalid, err)
 		return
 	}
 	q := r.URL.Query()
 	if perr := u.o.SSO.ProviderError(q); perr != nil {
-		fail("the identity provider refused the sign-in: "+perr.Error(), perr)
+		// The provider's text comes from the callback URL: logged, not shown.
+		fail(loginErrSSORefused, perr)
 		return
 	}
 	id, err := u.o.SSO.Finish(r.Context(), cv.Attempt, q.Get("state"), q.Get("code"))
 	if err != nil {
-		fail("single sign-on failed; try again or ask an admin", err)
+		fail(loginErrSSOFailed, err)
 		return
 	}
-	token, _, err := u.o.Accounts.SignInExternal(r.Context(), id, meta(r))
+	token, _, err := u.o.Accounts.SignInExternal(r.Context(), id, u.meta(r))
 	if err != nil {
-		msg := "your account may not sign in to vigil; ask an admin"
+		code := loginErrAccountRefused
 		if errors.Is(err, account.ErrThrottled) {
-			msg = account.ErrThrottled.Error()
+			code = loginErrThrottled
 		}
-		fail(msg, err)
+		fail(code, err)
 		return
 	}
 	u.startSession(w, r, token)

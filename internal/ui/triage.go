@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
@@ -16,8 +15,6 @@ type triageData struct {
 	Count    int
 	Actions  []move
 	Presets  []string
-	Moved    int
-	To       string
 	Failures []string
 }
 
@@ -48,12 +45,8 @@ func (u *UI) triage(w http.ResponseWriter, r *http.Request, v *view) {
 		u.fail(w, r, v, err)
 		return
 	}
-	q := r.URL.Query()
-	d.Moved, _ = strconv.Atoi(q.Get("moved"))
-	d.To = q.Get("to")
-	if fl := q.Get("failed"); fl != "" {
-		d.Failures = strings.Split(fl, "\n")
-	}
+	fl := u.takeFlash(w, r)
+	v.Flash, d.Failures = fl.Text, fl.Lines
 	v.Title, v.Nav, v.Data = "Triage", "triage", d
 	u.render(w, http.StatusOK, "triage.html", v)
 }
@@ -88,14 +81,20 @@ func (u *UI) triageAction(w http.ResponseWriter, r *http.Request, v *view) {
 	if len(r.PostForm["id"]) == 0 {
 		failures = append(failures, "select at least one item")
 	}
-	q := url.Values{"moved": {strconv.Itoa(moved)}, "to": {to}}
-	if len(failures) > 0 {
-		q.Set("failed", strings.Join(failures, "\n"))
+	f := flash{Lines: failures}
+	if moved > 0 {
+		f.Text = fmt.Sprintf("Moved %s to %s.", plural(moved, "item"), to)
 	}
+	u.setFlash(w, r, f)
+	q := url.Values{}
 	if fq, err := url.ParseQuery(r.PostForm.Get("filter")); err == nil {
 		for k, vs := range fq {
 			q[k] = vs
 		}
 	}
-	http.Redirect(w, r, "/triage?"+q.Encode(), http.StatusSeeOther)
+	target := "/triage"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }

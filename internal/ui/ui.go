@@ -43,6 +43,7 @@ var staticFS embed.FS
 // Accounts signs users in and manages users and API tokens.
 type Accounts interface {
 	SignIn(ctx context.Context, email, password string, m account.Meta) (string, store.Session, error)
+	IssueDevice(ctx context.Context, email string) (string, error)
 	SignInExternal(ctx context.Context, id account.Identity, m account.Meta) (string, store.Session, error)
 	Session(ctx context.Context, token string) (store.Session, auth.Actor, error)
 	SignOut(ctx context.Context, token string) error
@@ -53,6 +54,10 @@ type Accounts interface {
 	Tokens(ctx context.Context, actor auth.Actor) ([]store.Token, error)
 	CreateToken(ctx context.Context, actor auth.Actor, name string, role auth.Role) (string, store.Token, error)
 	RevokeToken(ctx context.Context, actor auth.Actor, id int64) error
+	IntegrationKeys(ctx context.Context, actor auth.Actor) ([]store.IntegrationKey, error)
+	CreateIntegrationKey(ctx context.Context, actor auth.Actor, name, source string) (string, store.IntegrationKey, error)
+	RevokeIntegrationKey(ctx context.Context, actor auth.Actor, id int64) error
+	AuditLog(ctx context.Context, actor auth.Actor, f store.AuditFilter) ([]store.AuditEntry, error)
 }
 
 // Records reads what an item links to. Reads need only a signed-in user,
@@ -95,14 +100,23 @@ type Options struct {
 	// SecureCookies marks cookies Secure even on plain HTTP (behind a TLS
 	// proxy). Requests that arrive over TLS always get Secure cookies.
 	SecureCookies bool
+	// Proxies finds the client's address behind trusted reverse proxies,
+	// for sign-in limits, sessions and the audit log; nil: the peer.
+	Proxies *auth.Proxies
 	// PerColumn caps the cards rendered per board column (default 200);
 	// the column's count is always exact, and "show all" lifts the cap.
 	PerColumn int
 	// LiveInterval is how often the change feed polls (default 1s).
 	LiveInterval time.Duration
-	Clock        clock.Clock
-	Logger       *slog.Logger
-	Version      string
+	// StreamsPerSession and StreamsPerUser cap the open live-update
+	// streams (GET /events) of one session and of one user, across
+	// sessions (defaults 8 and 32); beyond them a stream is refused
+	// with 429.
+	StreamsPerSession int
+	StreamsPerUser    int
+	Clock             clock.Clock
+	Logger            *slog.Logger
+	Version           string
 }
 
 // UI serves the web interface.
@@ -115,6 +129,7 @@ type UI struct {
 	// assetTag busts browser caches when the embedded assets change.
 	assetTag string
 	feed     *Feed
+	streams  *streamLimiter
 }
 
 // New parses the templates and prepares the change feed; call Run to
@@ -132,6 +147,12 @@ func New(o Options) (*UI, error) {
 	if o.LiveInterval <= 0 {
 		o.LiveInterval = time.Second
 	}
+	if o.StreamsPerSession <= 0 {
+		o.StreamsPerSession = defaultStreamsPerSession
+	}
+	if o.StreamsPerUser <= 0 {
+		o.StreamsPerUser = defaultStreamsPerUser
+	}
 	u := &UI{o: o, log: o.Logger.With("component", "ui"), clock: o.Clock}
 	tmpl, err := template.New("").Funcs(u.funcs()).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
@@ -148,6 +169,7 @@ func New(o Options) (*UI, error) {
 	}
 	u.static = http.StripPrefix("/static/"+u.assetTag+"/", http.FileServerFS(sub))
 	u.feed = NewFeed(o.Records, o.Clock, o.LiveInterval, u.log)
+	u.streams = newStreamLimiter(o.StreamsPerSession, o.StreamsPerUser)
 	return u, nil
 }
 
@@ -184,7 +206,7 @@ func hashFS(fsys fs.FS) (string, error) {
 // Register adds the UI's routes to mux. Every route but sign-in and the
 // static assets needs a session; every unsafe method is checked against
 // cross-origin requests and for the session's CSRF token.
-func (u *UI) Register(mux *http.ServeMux) {
+func (u *UI) Register(mux Mux) {
 	cop := http.NewCrossOriginProtection()
 	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, cop.Handler(u.secure(h))) }
 	page := func(pattern string, fn func(http.ResponseWriter, *http.Request, *view)) {
@@ -227,6 +249,11 @@ func (u *UI) Register(mux *http.ServeMux) {
 	page("POST /admin/users/{id}", u.adminUpdateUser)
 	page("POST /admin/tokens", u.adminCreateToken)
 	page("POST /admin/tokens/{id}/revoke", u.adminRevokeToken)
+	page("GET /admin/keys", u.adminKeys)
+	page("POST /admin/keys", u.adminCreateKey)
+	page("POST /admin/keys/{id}/revoke", u.adminRevokeKey)
+	page("GET /admin/audit", u.adminAudit)
+	page("GET /admin/audit/export", u.adminAuditExport)
 
 	// Everything else is the styled 404 page (or 405 for a known path
 	// with another method). "/" is the least specific pattern, so the
@@ -318,7 +345,7 @@ func (u *UI) signedIn(fn func(http.ResponseWriter, *http.Request, *view)) http.H
 				return
 			}
 		}
-		fn(w, r.WithContext(auth.WithActor(r.Context(), actor)), v)
+		fn(w, r.WithContext(auth.WithClientIP(auth.WithActor(r.Context(), actor), u.o.Proxies.ClientIP(r))), v)
 	})
 }
 

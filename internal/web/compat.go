@@ -37,10 +37,16 @@ func (s *Server) alertmanager(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// pagerDutyMaxEvent is PagerDuty's own cap on one event. The body is read
+// before its routing_key can be checked, so an unauthenticated sender
+// gets no further than this.
+const pagerDutyMaxEvent = 512 << 10
+
 // pagerduty accepts PagerDuty Events API v2 events. As with PagerDuty, the
-// routing_key is the credential: any vigil API token allowed to ingest.
+// routing_key is the credential: an integration key made for PagerDuty
+// or, deprecated, an API token allowed to ingest.
 func (s *Server) pagerduty(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, s.maxBody)
+	body, err := readBody(w, r, min(s.maxBody, pagerDutyMaxEvent))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -56,6 +62,12 @@ func (s *Server) pagerduty(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, ok := s.actorFor(r.Context(), ev.RoutingKey)
+	if ok && actor.Kind == "key" && actor.Source != auth.SourcePagerDuty {
+		ok = false // a key made for another sender
+	}
+	if ok {
+		s.deprecated(actor, "a PagerDuty routing_key")
+	}
 	if !ok || actor.Check(auth.ActionIngest) != nil {
 		// PagerDuty's answer for a key that names no integration.
 		writeJSON(w, http.StatusBadRequest, &compat.PagerDutyError{

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
@@ -31,25 +32,8 @@ func (s *Server) postIncident(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var in incidentIn
-	if err := unmarshalStrict(body, &in, ""); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	inc := alert.Incident{Source: in.Source, SourceID: in.SourceID, Title: in.Title, Description: in.Description,
-		Severity: in.Severity, Status: in.Status, AlertRefs: in.Alerts, Raw: in.Raw}
-	if len(inc.Raw) == 0 {
-		inc.Raw = json.RawMessage(body)
-	}
-	if inc.FirstSeen, err = parseTime(in.FirstSeen, "first_seen"); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if inc.LastSeen, err = parseTime(in.LastSeen, "last_seen"); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := inc.Normalize(s.clock.Now()); err != nil {
+	inc, err := parseIncident(body, s.clock.Now())
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -60,6 +44,32 @@ func (s *Server) postIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// parseIncident reads the body of POST /api/v1/incidents into a normalized
+// incident. Errors are *validation.FieldError naming the field. It is apart
+// from the handler so that FuzzParseIncident can reach it without a store.
+func parseIncident(body []byte, now time.Time) (alert.Incident, error) {
+	var in incidentIn
+	if err := unmarshalStrict(body, &in, ""); err != nil {
+		return alert.Incident{}, err
+	}
+	inc := alert.Incident{Source: in.Source, SourceID: in.SourceID, Title: in.Title, Description: in.Description,
+		Severity: in.Severity, Status: in.Status, AlertRefs: in.Alerts, Raw: in.Raw}
+	if len(inc.Raw) == 0 {
+		inc.Raw = json.RawMessage(body)
+	}
+	var err error
+	if inc.FirstSeen, err = parseTime(in.FirstSeen, "first_seen"); err != nil {
+		return alert.Incident{}, err
+	}
+	if inc.LastSeen, err = parseTime(in.LastSeen, "last_seen"); err != nil {
+		return alert.Incident{}, err
+	}
+	if err := inc.Normalize(now); err != nil {
+		return alert.Incident{}, err
+	}
+	return inc, nil
 }
 
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {

@@ -171,6 +171,12 @@ func jsonFieldError(err error, prefix string) error {
 		return validation.NewFieldError(orBody(prefix), "malformed JSON: unexpected end")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if name == "" {
+			// A key "" has no path of its own, and an empty error.field
+			// would name nothing; name the object holding it (found by
+			// FuzzParseAlerts).
+			return validation.NewFieldError(orBody(prefix), `unknown field ""`)
+		}
 		return validation.NewFieldError(join(prefix, name), "unknown field")
 	}
 	var fe *validation.FieldError

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,9 @@ type Store interface {
 	GetAlert(ctx context.Context, id int64) (alert.Alert, error)
 	AlertVersions(ctx context.Context, id int64) ([]alert.Version, error)
 	TokenByHash(ctx context.Context, hash string) (store.Token, error)
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	IntegrationKeyByHash(ctx context.Context, hash string) (store.IntegrationKey, error)
+	TouchIntegrationKey(ctx context.Context, id int64, at time.Time) error
 	Ping(ctx context.Context) error
 
 	// The outbox of writes to external systems.
@@ -76,11 +80,24 @@ type Options struct {
 	UI Pages
 	// Connectors reports the sync modules' health; nil when sync is off.
 	Connectors func() []twoway.Status
+	// Keys manages integration keys for admins; nil answers 404.
+	Keys KeyAdmin
+	// Proxies finds the client's address behind trusted reverse proxies,
+	// for the audit log; nil: the peer.
+	Proxies *auth.Proxies
+}
+
+// KeyAdmin creates, lists and revokes integration keys, checking that
+// the actor is an admin.
+type KeyAdmin interface {
+	IntegrationKeys(ctx context.Context, actor auth.Actor) ([]store.IntegrationKey, error)
+	CreateIntegrationKey(ctx context.Context, actor auth.Actor, name, source string) (string, store.IntegrationKey, error)
+	RevokeIntegrationKey(ctx context.Context, actor auth.Actor, id int64) error
 }
 
 // Pages is a set of routes served beside the API (the web interface).
 type Pages interface {
-	Register(mux *http.ServeMux)
+	Register(mux Mux)
 }
 
 // Server is vigil's HTTP server.
@@ -96,15 +113,20 @@ type Server struct {
 	boards    BoardsHook
 	ui        Pages
 	health    func() []twoway.Status
+	keys      KeyAdmin
+	proxies   *auth.Proxies
 	mux       *http.ServeMux
+	patterns  []string // every pattern registered on mux, for Routes
 	handler   http.Handler
 
 	tokens   sync.Map // hash → cachedToken
+	touched  sync.Map // integration key id → time.Time of the last recorded use
+	warned   sync.Map // warnKey → time.Time of the last deprecation warning
 	duration *prometheus.HistogramVec
 }
 
 type cachedToken struct {
-	tok     store.Token
+	actor   auth.Actor
 	expires time.Time
 }
 
@@ -126,7 +148,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, proxies: o.Proxies, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -192,6 +214,12 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"POST", "/v2/enqueue", "", s.pagerduty}, // the routing_key in the body is the credential
 		{"POST", "/api/v1/webhooks/azure-monitor", auth.ActionIngest, s.azureMonitor},
 
+		// Integration keys, for admins.
+		{"GET", "/api/v1/integration-keys", auth.ActionAdmin, s.listKeys},
+		{"POST", "/api/v1/integration-keys", auth.ActionAdmin, s.createKey},
+		{"POST", "/api/v1/integration-keys/{id}/revoke", auth.ActionAdmin, s.revokeKey},
+		{"GET", "/api/v1/audit", auth.ActionAdmin, s.listAudit},
+
 		// Callbacks from mirrored trackers; each authenticates its own way.
 		{"POST", "/api/v1/hooks/devops", "", s.devopsHook},
 
@@ -207,12 +235,12 @@ func (s *Server) routes(metrics http.Handler) {
 	for _, rt := range s.table(metrics) {
 		h := rt.handler
 		if rt.action != "" {
-			h = s.authenticate(rt.action, h)
+			h = s.authenticate(rt.action, rt.path, h)
 		}
-		s.mux.HandleFunc(rt.method+" "+rt.path, h)
+		recorder{s}.HandleFunc(rt.method+" "+rt.path, h)
 	}
 	if s.ui != nil {
-		s.ui.Register(s.mux)
+		s.ui.Register(recorder{s})
 	}
 	// Unknown /api/ paths answer JSON, not the mux's text 404; a known
 	// path with the wrong method answers 405 with the methods it has.
@@ -220,7 +248,7 @@ func (s *Server) routes(metrics http.Handler) {
 	for _, rt := range s.table(metrics) {
 		methods[rt.method] = true
 	}
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	recorder{s}.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{"GET", "POST", "PATCH", "PUT", "DELETE"} {
 			if !methods[m] || m == r.Method {
@@ -259,29 +287,91 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// authenticate resolves the Bearer token to an actor and checks that its
-// role allows action. The domain services check again; this only turns
-// a missing or wrong credential into 401 before any work is done.
-func (s *Server) authenticate(action auth.Action, next http.HandlerFunc) http.HandlerFunc {
+// keyRoutes says which integration keys each ingest route takes: a key
+// made for a source posts to that source's routes and nowhere else.
+var keyRoutes = map[string]string{
+	"/api/v2/alerts":                 auth.SourceAlertmanager,
+	"/v2/enqueue":                    auth.SourcePagerDuty,
+	"/api/v1/webhooks/azure-monitor": auth.SourceAzureMonitor,
+	"/api/v1/alerts":                 auth.SourceAPI,
+	"/api/v1/incidents":              auth.SourceAPI,
+}
+
+// authenticate resolves the Bearer token or integration key to an actor
+// and checks that its role allows action on path. The domain services
+// check again; this only turns a missing or wrong credential into 401
+// before any work is done.
+func (s *Server) authenticate(action auth.Action, path string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token := bearer(r)
-		if token == "" && r.URL.Path == "/api/v1/webhooks/azure-monitor" {
+		token, inQuery := bearer(r), false
+		if token == "" && path == "/api/v1/webhooks/azure-monitor" {
 			// Azure Monitor action groups cannot send headers, so this one
-			// endpoint also takes the token in the query string.
-			token = r.URL.Query().Get("token")
+			// endpoint also takes the credential in the query string.
+			token, inQuery = r.URL.Query().Get("token"), true
 		}
 		actor, ok := s.actorFor(r.Context(), token)
+		if ok && actor.Kind == "key" && (action != auth.ActionIngest || keyRoutes[path] != actor.Source) {
+			// An integration key is no credential outside its own ingest
+			// route: it cannot read, and it cannot post as another sender.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+			msg := "an integration key for " + actor.Source + " only posts alerts to " + keyEndpoint(actor.Source) + "; use an API token here"
+			writeError(w, http.StatusUnauthorized, "unauthorized", msg, nil)
+			return
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid API token is required (Authorization: Bearer TOKEN)", nil)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid API token or integration key is required (Authorization: Bearer TOKEN)", nil)
 			return
+		}
+		if inQuery {
+			s.deprecated(actor, "token= of the Azure Monitor webhook URL")
 		}
 		if err := actor.Check(action); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		next(w, r.WithContext(auth.WithActor(r.Context(), actor)))
+		next(w, r.WithContext(auth.WithClientIP(auth.WithActor(r.Context(), actor), s.proxies.ClientIP(r))))
 	}
+}
+
+// keyEndpoint names the routes a key of source posts to, for messages.
+func keyEndpoint(source string) string {
+	var paths []string
+	for p, src := range keyRoutes {
+		if src == source {
+			paths = append(paths, "POST "+p)
+		}
+	}
+	slices.Sort(paths)
+	return strings.Join(paths, " and ")
+}
+
+// deprecationEvery is how often one API token used where an integration
+// key belongs is logged again.
+const deprecationEvery = time.Hour
+
+// warnKey is one token used in one deprecated place.
+type warnKey struct {
+	id    int64
+	where string
+}
+
+// deprecated warns that an API token was used as a sender's credential
+// (a PagerDuty routing_key, an Azure Monitor token=): it works for now,
+// but the sender's configuration holds a token that can do far more than
+// ingest. The warning names the token, never its secret.
+func (s *Server) deprecated(actor auth.Actor, where string) {
+	if actor.Kind != "token" {
+		return
+	}
+	now := s.clock.Now()
+	key := warnKey{actor.ID, where}
+	if v, ok := s.warned.Load(key); ok && now.Sub(v.(time.Time)) < deprecationEvery {
+		return
+	}
+	s.warned.Store(key, now)
+	s.log.Warn("deprecated: an API token is used as "+where+"; create an integration key for this sender and revoke the token from its configuration",
+		"token_id", actor.ID, "token", actor.Name)
 }
 
 func bearer(r *http.Request) string {
@@ -292,34 +382,59 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// actorFor looks a token up, through a short-lived cache: every ingest
-// request authenticates, and the lookup should not cost a query each time.
-func (s *Server) actorFor(ctx context.Context, token string) (auth.Actor, bool) {
-	if token == "" {
+// actorFor looks a token or integration key up, through a short-lived
+// cache: every ingest request authenticates, and the lookup should not
+// cost a query each time.
+func (s *Server) actorFor(ctx context.Context, secret string) (auth.Actor, bool) {
+	if secret == "" {
 		return auth.Actor{}, false
 	}
-	hash := auth.HashToken(token)
+	hash := auth.HashToken(secret)
 	now := s.clock.Now()
 	if v, ok := s.tokens.Load(hash); ok {
 		c := v.(cachedToken)
 		if now.Before(c.expires) {
-			return tokenActor(c.tok), true
+			return c.actor, true
 		}
 		s.tokens.Delete(hash)
 	}
-	tok, err := s.store.TokenByHash(ctx, hash)
+	var actor auth.Actor
+	var err error
+	if auth.IsIntegrationKey(secret) {
+		var k store.IntegrationKey
+		if k, err = s.store.IntegrationKeyByHash(ctx, hash); err == nil {
+			actor = auth.Actor{Kind: "key", ID: k.ID, Name: k.Name, Role: auth.RoleIntegration, Source: k.Source}
+			s.touchKey(ctx, k.ID, now)
+		}
+	} else {
+		var t store.Token
+		if t, err = s.store.TokenByHash(ctx, hash); err == nil {
+			actor = auth.Actor{Kind: "token", ID: t.ID, Name: t.Name, Role: t.Role}
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, validation.ErrNotFound) {
-			s.log.Error("token lookup failed", "err", err)
+			s.log.Error("credential lookup failed", "err", err)
 		}
 		return auth.Actor{}, false
 	}
-	s.tokens.Store(hash, cachedToken{tok: tok, expires: now.Add(tokenTTL)})
-	return tokenActor(tok), true
+	s.tokens.Store(hash, cachedToken{actor: actor, expires: now.Add(tokenTTL)})
+	return actor, true
 }
 
-func tokenActor(t store.Token) auth.Actor {
-	return auth.Actor{Kind: "token", ID: t.ID, Name: t.Name, Role: t.Role}
+// keyTouchEvery bounds how often a key's last use is written: the admin
+// page shows it to the minute, and a busy sender must not cost a write
+// per request.
+const keyTouchEvery = time.Minute
+
+func (s *Server) touchKey(ctx context.Context, id int64, now time.Time) {
+	if v, ok := s.touched.Load(id); ok && now.Sub(v.(time.Time)) < keyTouchEvery {
+		return
+	}
+	s.touched.Store(id, now)
+	if err := s.store.TouchIntegrationKey(ctx, id, now); err != nil {
+		s.log.Warn("could not record an integration key's use", "key_id", id, "err", err)
+	}
 }
 
 type statusWriter struct {

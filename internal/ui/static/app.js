@@ -287,35 +287,45 @@
   function initLive() {
     const ind = document.getElementById("live");
     if (!ind || !window.EventSource) return;
-    const es = new EventSource("/events");
-    es.onopen = () => { ind.classList.add("on"); ind.querySelector(".live-text").textContent = "live"; };
-    es.onerror = () => { ind.classList.remove("on"); ind.querySelector(".live-text").textContent = "reconnecting"; };
     const pending = new Map();
-    es.addEventListener("reload", () => {
-      if (board() && window.htmx && !document.querySelector(".sortable-chosen")) {
-        htmx.ajax("GET", "/board" + (filterQuery() ? "?" + filterQuery() : ""), { target: "#board", swap: "outerHTML" });
-      }
-    });
-    es.addEventListener("item", (e) => {
-      const c = JSON.parse(e.data);
-      if (board()) {
-        // Coalesce bursts per card.
-        clearTimeout(pending.get(c.id));
-        pending.set(c.id, setTimeout(() => { pending.delete(c.id); refreshCard(c.id); }, 150));
-        return;
-      }
-      const main = document.getElementById("item-main");
-      if (main && String(c.id) === main.dataset.id && String(c.rev) !== main.dataset.rev) {
-        const busy = main.contains(document.activeElement) && /TEXTAREA|INPUT|SELECT/.test(document.activeElement.tagName)
-          && document.activeElement.value;
-        if (busy) toast("This item changed; save your edit, then reload to see the change.");
-        else if (window.htmx) htmx.ajax("GET", `/items/${c.id}`, { target: "#item-main", swap: "outerHTML" });
-      }
-      const tf = document.getElementById("triage-form") || document.querySelector(".empty");
-      if (tf && body.dataset.nav === "triage" && c.state === "New" && !document.getElementById("triage-" + c.id)) {
-        toast("New items arrived. Reload to see them.");
-      }
-    });
+    let es;
+    const connect = () => {
+      es = new EventSource("/events");
+      es.onopen = () => { ind.classList.add("on"); ind.querySelector(".live-text").textContent = "live"; };
+      es.onerror = () => {
+        ind.classList.remove("on"); ind.querySelector(".live-text").textContent = "reconnecting";
+        // EventSource retries a dropped stream by itself, but gives up on
+        // an error answer (429 when too many tabs hold streams): try again
+        // later, when a closed tab may have freed a slot.
+        if (es.readyState === EventSource.CLOSED) setTimeout(connect, 30000 + Math.random() * 10000);
+      };
+      es.addEventListener("reload", () => {
+        if (board() && window.htmx && !document.querySelector(".sortable-chosen")) {
+          htmx.ajax("GET", "/board" + (filterQuery() ? "?" + filterQuery() : ""), { target: "#board", swap: "outerHTML" });
+        }
+      });
+      es.addEventListener("item", (e) => {
+        const c = JSON.parse(e.data);
+        if (board()) {
+          // Coalesce bursts per card.
+          clearTimeout(pending.get(c.id));
+          pending.set(c.id, setTimeout(() => { pending.delete(c.id); refreshCard(c.id); }, 150));
+          return;
+        }
+        const main = document.getElementById("item-main");
+        if (main && String(c.id) === main.dataset.id && String(c.rev) !== main.dataset.rev) {
+          const busy = main.contains(document.activeElement) && /TEXTAREA|INPUT|SELECT/.test(document.activeElement.tagName)
+            && document.activeElement.value;
+          if (busy) toast("This item changed; save your edit, then reload to see the change.");
+          else if (window.htmx) htmx.ajax("GET", `/items/${c.id}`, { target: "#item-main", swap: "outerHTML" });
+        }
+        const tf = document.getElementById("triage-form") || document.querySelector(".empty");
+        if (tf && body.dataset.nav === "triage" && c.state === "New" && !document.getElementById("triage-" + c.id)) {
+          toast("New items arrived. Reload to see them.");
+        }
+      });
+    };
+    connect();
     window.addEventListener("pagehide", () => es.close());
   }
 

@@ -1,0 +1,615 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/account"
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/web"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// The authorization matrix: every route of the composed server (the API,
+// the compatibility endpoints, the hooks, health, metrics, profiling, the
+// web interface and its static files), tried with every kind of
+// credential, with the outcome written down for each. A route registered
+// without a row fails the test, and so does a row for no route.
+//
+// Columns, in this order:
+//
+//	none      no credential at all
+//	viewer    API routes: a viewer's API token; UI routes: a viewer's session
+//	responder likewise for a responder
+//	admin     likewise for an admin
+//	key       an integration key: the one made for the route's sender on an
+//	          ingest route (where the other senders' keys must be refused
+//	          like no credential), else each of them (all must answer alike)
+//	revoked   a revoked admin API token (on UI routes too, as a Bearer
+//	          header, which the UI must ignore)
+//
+// Outcomes: "2xx" any success; a three-digit code exactly that status;
+// "303>/login" a redirect to the sign-in page; "ok" authorized, whatever
+// the handler then says about the request (anything but 401, 403, a
+// redirect to sign in, or a server error).
+//
+// Bodies are minimal but valid enough to get past authentication: what is
+// tested is who gets in, so a 400 or 404 after authorization counts as
+// "in" and is written down as such.
+type matrixRow struct {
+	pattern string // as registered on the mux
+	path    string // the request's path and query; {…} filled from fixtures
+	body    string // for unsafe methods; {KEY} is replaced by the credential
+	cells   string // six outcomes: none viewer responder admin key revoked
+	fresh   bool   // sign in anew for each cell (the route ends the session)
+	// cred says where the credential goes: "" a Bearer header, "body" the
+	// body's {KEY} (PagerDuty's routing_key).
+	cred string
+	// check, when set, runs after each cell, for what the status alone
+	// does not tell.
+	check func(t *testing.T, e *matrixEnv, col string, res matrixResp)
+}
+
+// triageRefused checks that the viewer's bulk move was refused and left
+// the item alone, and that the responder's (the next column) moved it.
+func triageRefused(t *testing.T, e *matrixEnv, col string, res matrixResp) {
+	t.Helper()
+	id, _ := strconv.ParseInt(e.fixtures["{triage-item}"], 10, 64)
+	it, err := e.db.GetWorkItem(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch col {
+	case "viewer":
+		if it.State != "New" || !strings.Contains(res.flash, "may not") {
+			t.Errorf("POST /triage as viewer: item %s, flash %s; want it left New and the move refused", it.State, res.flash)
+		}
+	case "responder":
+		if it.State != "Approved" {
+			t.Errorf("POST /triage as responder: item %s, flash %s; want it moved to Approved", it.State, res.flash)
+		}
+	}
+}
+
+// Abbreviations of the common rows.
+const (
+	read    = "401 2xx 2xx 2xx 401 401" // API reads: every role
+	triage  = "401 403 ok ok 401 401"   // API changes: responders and admins
+	adminOn = "401 403 403 ok 401 401"  // API admin operations
+	page    = "303>/login 2xx 2xx 2xx 303>/login 303>/login"
+	uiTri   = "401 403 ok ok 401 401"  // UI changes for responders and admins
+	uiAdm   = "401 403 403 ok 401 401" // UI admin forms
+	uiAdmG  = "303>/login 403 403 2xx 303>/login 303>/login"
+	open    = "2xx 2xx 2xx 2xx 2xx 2xx" // no authentication
+)
+
+func matrix() []matrixRow {
+	return []matrixRow{
+		// Health, metrics and the API description: open to all.
+		{pattern: "GET /healthz", path: "/healthz", cells: open},
+		{pattern: "GET /readyz", path: "/readyz", cells: open},
+		{pattern: "GET /metrics", path: "/metrics", cells: open},
+		{pattern: "GET /api/v1/openapi.json", path: "/api/v1/openapi.json", cells: open},
+
+		// The native API.
+		{pattern: "POST /api/v1/alerts", path: "/api/v1/alerts", body: `{"source":"matrix","title":"t","severity":"low"}`, cells: "401 403 2xx 2xx 2xx 401"},
+		{pattern: "GET /api/v1/alerts", path: "/api/v1/alerts", cells: read},
+		{pattern: "GET /api/v1/alerts/{id}", path: "/api/v1/alerts/{alert}", cells: read},
+		{pattern: "GET /api/v1/alerts/{id}/versions", path: "/api/v1/alerts/{alert}/versions", cells: read},
+		{pattern: "POST /api/v1/incidents", path: "/api/v1/incidents", body: `{}`, cells: "401 403 400 400 400 401"},
+		{pattern: "GET /api/v1/incidents", path: "/api/v1/incidents", cells: read},
+		{pattern: "GET /api/v1/incidents/{id}", path: "/api/v1/incidents/{incident}", cells: read},
+		{pattern: "GET /api/v1/incidents/{id}/versions", path: "/api/v1/incidents/{incident}/versions", cells: read},
+		{pattern: "GET /api/v1/workitems", path: "/api/v1/workitems", cells: read},
+		{pattern: "GET /api/v1/workitems/{id}", path: "/api/v1/workitems/{item}", cells: read},
+		{pattern: "PATCH /api/v1/workitems/{id}", path: "/api/v1/workitems/{item}", body: `{}`, cells: triage},
+		{pattern: "POST /api/v1/workitems/{id}/transitions", path: "/api/v1/workitems/{item}/transitions", body: `{}`, cells: triage},
+		{pattern: "GET /api/v1/workitems/{id}/timeline", path: "/api/v1/workitems/{item}/timeline", cells: read},
+		{pattern: "GET /api/v1/workitems/{id}/comments", path: "/api/v1/workitems/{item}/comments", cells: read},
+		{pattern: "POST /api/v1/workitems/{id}/comments", path: "/api/v1/workitems/{item}/comments", body: `{"body":"seen"}`, cells: triage},
+		{pattern: "GET /api/v1/workitems/{id}/tasks", path: "/api/v1/workitems/{item}/tasks", cells: read},
+		{pattern: "POST /api/v1/workitems/{id}/tasks", path: "/api/v1/workitems/{item}/tasks", body: `{"title":"check"}`, cells: triage},
+		{pattern: "PATCH /api/v1/workitems/{id}/tasks/{task}", path: "/api/v1/workitems/{item}/tasks/{task}", body: `{}`, cells: triage},
+		{pattern: "GET /api/v1/workitems/{id}/outbox", path: "/api/v1/workitems/{item}/outbox", cells: read},
+		{pattern: "GET /api/v1/process", path: "/api/v1/process", cells: read},
+		{pattern: "GET /api/v1/outbox", path: "/api/v1/outbox", cells: read},
+		{pattern: "GET /api/v1/outbox/{id}", path: "/api/v1/outbox/999", cells: "401 404 404 404 401 401"},
+		{pattern: "POST /api/v1/outbox/{id}/retry", path: "/api/v1/outbox/999/retry", cells: "401 403 404 404 401 401"},
+		{pattern: "GET /api/v1/connectors", path: "/api/v1/connectors", cells: read},
+		{pattern: "GET /api/v1/integration-keys", path: "/api/v1/integration-keys", cells: adminOn},
+		{pattern: "POST /api/v1/integration-keys", path: "/api/v1/integration-keys", body: `{}`, cells: adminOn},
+		{pattern: "POST /api/v1/integration-keys/{id}/revoke", path: "/api/v1/integration-keys/{spare-key}/revoke", cells: adminOn},
+		{pattern: "GET /api/v1/audit", path: "/api/v1/audit", cells: adminOn},
+		{pattern: "/api/", path: "/api/v1/no-such-thing", cells: "404 404 404 404 404 404"},
+
+		// Inbound compatibility: each takes its own sender's key.
+		{pattern: "POST /api/v2/alerts", path: "/api/v2/alerts", body: `[{"labels":{"alertname":"Matrix"}}]`, cells: "401 403 2xx 2xx 2xx 401"},
+		{pattern: "POST /v2/enqueue", path: "/v2/enqueue", cred: "body",
+			body:  `{"routing_key":"{KEY}","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}`,
+			cells: "400 400 2xx 2xx 2xx 400"},
+		{pattern: "POST /api/v1/webhooks/azure-monitor", path: "/api/v1/webhooks/azure-monitor", body: `{}`, cells: "401 403 400 400 400 401"},
+		// The Azure Boards service hook takes only its basic credentials
+		// (tried with them in TestAuthzMatrix): no token or key gets in.
+		{pattern: "POST /api/v1/hooks/devops", path: "/api/v1/hooks/devops", body: `{}`, cells: "401 401 401 401 401 401"},
+
+		// Profiling, for admins.
+		{pattern: "GET /debug/pprof/", path: "/debug/pprof/", cells: adminOn},
+		{pattern: "GET /debug/pprof/profile", path: "/debug/pprof/profile?seconds=1", cells: adminOn},
+		{pattern: "GET /debug/pprof/trace", path: "/debug/pprof/trace?seconds=0.01", cells: adminOn},
+		{pattern: "GET /debug/pprof/{name}", path: "/debug/pprof/goroutine", cells: adminOn},
+
+		// The web interface: sessions, never tokens or keys.
+		{pattern: "GET /static/", path: "/static/{asset}/app.css", cells: open},
+		{pattern: "GET /{$}", path: "/", cells: "303>/board 303>/board 303>/board 303>/board 303>/board 303>/board"},
+		{pattern: "GET /favicon.ico", path: "/favicon.ico", cells: "301 301 301 301 301 301"},
+		{pattern: "GET /login", path: "/login", cells: open},
+		// Signing in needs no credential but the password in the form.
+		{pattern: "POST /login", path: "/login", body: "email=viewer%40matrix.example&password=correct+horse+battery+staple",
+			cells: "303>/board 303>/board 303>/board 303>/board 303>/board 303>/board"},
+		{pattern: "GET /login/sso", path: "/login/sso", cells: "404 404 404 404 404 404"},
+		{pattern: "GET /login/sso/callback", path: "/login/sso/callback", cells: "404 404 404 404 404 404"},
+		{pattern: "POST /logout", path: "/logout", fresh: true, cells: "401 303>/login 303>/login 303>/login 401 401"},
+		{pattern: "GET /board", path: "/board", cells: page},
+		{pattern: "GET /board/cards/{id}", path: "/board/cards/{item}", cells: page},
+		// The move form is shown to every role; the move itself is refused.
+		{pattern: "GET /items/{id}/move", path: "/items/{item}/move?to=Removed", cells: page},
+		{pattern: "POST /items/{id}/move", path: "/items/{item}/move", body: "to=", cells: uiTri},
+		{pattern: "POST /items/{id}/assign", path: "/items/{item}/assign", body: "", cells: uiTri},
+		{pattern: "GET /triage", path: "/triage", cells: page},
+		// The bulk action answers every role with a redirect and lists
+		// what failed in the flash; that the viewer's move was refused is
+		// checked on the item.
+		{pattern: "POST /triage", path: "/triage", body: "id={triage-item}&to=Approved",
+			cells: "401 303>/triage 303>/triage 303>/triage 401 401", check: triageRefused},
+		{pattern: "GET /events", path: "/events", cells: page},
+		{pattern: "GET /items/{id}", path: "/items/{item}", cells: page},
+		{pattern: "POST /items/{id}/comments", path: "/items/{item}/comments", body: "body=", cells: uiTri},
+		{pattern: "POST /items/{id}/tasks", path: "/items/{item}/tasks", body: "title=", cells: uiTri},
+		{pattern: "POST /items/{id}/tasks/{task}", path: "/items/{item}/tasks/{task}", body: "", cells: uiTri},
+		{pattern: "POST /items/{id}/fields", path: "/items/{item}/fields", body: "", cells: uiTri},
+		{pattern: "POST /items/{id}/writes/{msg}/retry", path: "/items/{item}/writes/999/retry", body: "", cells: uiTri},
+		// /admin leads to the first admin page, which checks.
+		{pattern: "GET /admin", path: "/admin", cells: "303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/"},
+		{pattern: "GET /admin/{$}", path: "/admin/", cells: "303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/"},
+		{pattern: "GET /admin/process", path: "/admin/process", cells: uiAdmG},
+		{pattern: "GET /admin/connectors", path: "/admin/connectors", cells: uiAdmG},
+		{pattern: "GET /admin/users", path: "/admin/users", cells: uiAdmG},
+		{pattern: "POST /admin/users", path: "/admin/users", body: "email=&role=viewer&password=", cells: uiAdm},
+		{pattern: "POST /admin/users/{id}", path: "/admin/users/{spare-user}", body: "role=viewer", cells: uiAdm},
+		{pattern: "POST /admin/tokens", path: "/admin/tokens", body: "name=&role=viewer", cells: uiAdm},
+		{pattern: "POST /admin/tokens/{id}/revoke", path: "/admin/tokens/{spare-token}/revoke", body: "", cells: uiAdm},
+		{pattern: "GET /admin/keys", path: "/admin/keys", cells: uiAdmG},
+		{pattern: "POST /admin/keys", path: "/admin/keys", body: "name=&source=api", cells: uiAdm},
+		{pattern: "POST /admin/keys/{id}/revoke", path: "/admin/keys/{spare-key}/revoke", body: "", cells: uiAdm},
+		{pattern: "GET /admin/audit", path: "/admin/audit", cells: uiAdmG},
+		{pattern: "GET /admin/audit/export", path: "/admin/audit/export", cells: uiAdmG},
+		{pattern: "/", path: "/no-such-page", cells: "404 404 404 404 404 404"},
+	}
+}
+
+// columns names the matrix's columns.
+var columns = []string{"none", "viewer", "responder", "admin", "key", "revoked"}
+
+// matrixEnv is the composed server with one credential of each kind.
+type matrixEnv struct {
+	h        http.Handler
+	routes   []string
+	fixtures map[string]string // {name} in paths → value
+	tokens   map[auth.Role]string
+	sessions map[auth.Role]string // session cookie values
+	keys     map[string]string    // source → integration key
+	revoked  string
+	accounts *account.Service
+	db       *store.DB
+	hookUser string
+	hookPass string
+}
+
+const matrixPassword = "correct horse battery staple"
+
+func newMatrixEnv(t *testing.T) *matrixEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	// A Boards mirror, so that its service hook is live; nothing calls
+	// out, as the sync cycle does not run.
+	cfg.Sync.DevOps = &config.DevOpsMirror{OrgURL: "https://devops.invalid/org", Project: "p", PAT: "pat",
+		HookUser: "hooks", HookPassword: "hook password of the matrix"}
+	a, err := New(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { a.Pipeline.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		a.UI.Close()
+		cancel()
+		<-done
+		a.DB.Close()
+	})
+	srv, ok := a.server.Handler.(*web.Server)
+	if !ok {
+		t.Fatalf("the app's handler is a %T, want *web.Server", a.server.Handler)
+	}
+	e := &matrixEnv{h: srv, routes: srv.Routes(), fixtures: map[string]string{}, tokens: map[auth.Role]string{},
+		sessions: map[auth.Role]string{}, keys: map[string]string{}, accounts: a.Accounts, db: a.DB,
+		hookUser: "hooks", hookPass: "hook password of the matrix"}
+	e.setup(t, ctx, a)
+	return e
+}
+
+func (e *matrixEnv) setup(t *testing.T, ctx context.Context, a *App) {
+	t.Helper()
+	db := a.DB
+	hash, err := auth.HashPassword(matrixPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []auth.Role{auth.RoleViewer, auth.RoleResponder, auth.RoleAdmin} {
+		secret, _, err := db.CreateToken(ctx, "matrix-"+string(role), role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[role] = secret
+		if _, err := db.AddUser(ctx, string(role)+"@matrix.example", role, hash); err != nil {
+			t.Fatal(err)
+		}
+		e.sessions[role] = e.signIn(t, role)
+	}
+	secret, tok, err := db.CreateToken(ctx, "matrix-revoked", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.revoked = secret
+	for _, src := range auth.KeySources {
+		k, _, err := db.CreateIntegrationKey(ctx, "matrix-"+src, src, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.keys[src] = k
+	}
+	// Things for the admin rows to act on, apart from the credentials
+	// above, so that revoking or demoting them changes nothing else.
+	_, spareTok, err := db.CreateToken(ctx, "spare", auth.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, spareKey, err := db.CreateIntegrationKey(ctx, "spare", auth.SourceAPI, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spareUser, err := db.AddUser(ctx, "spare@matrix.example", auth.RoleViewer, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fixtures["{spare-token}"] = itoa(spareTok.ID)
+	e.fixtures["{spare-key}"] = itoa(spareKey.ID)
+	e.fixtures["{spare-user}"] = itoa(spareUser.ID)
+
+	res, err := a.Pipeline.Submit(ctx, "matrix", []alert.Alert{{Source: "matrix", SourceID: "a1", Title: "fixture", Severity: alert.SeverityHigh}})
+	if err != nil || len(res) != 1 {
+		t.Fatalf("ingest the fixture alert: %v, %v", res, err)
+	}
+	e.fixtures["{alert}"] = itoa(res[0].AlertID)
+	res2, err := a.Pipeline.Submit(ctx, "matrix", []alert.Alert{{Source: "matrix", SourceID: "a2", Title: "to triage", Severity: alert.SeverityLow}})
+	if err != nil || len(res2) != 1 {
+		t.Fatalf("ingest the triage fixture: %v, %v", res2, err)
+	}
+	e.fixtures["{triage-item}"] = itoa(res2[0].WorkItemID)
+	e.fixtures["{item}"] = itoa(res[0].WorkItemID)
+	inc, err := db.UpsertIncident(ctx, workitem.DefaultProcess(), "matrix", alert.Incident{Source: "matrix", SourceID: "i1", Title: "fixture"})
+	if err != nil {
+		t.Fatalf("upsert the fixture incident: %v", err)
+	}
+	e.fixtures["{incident}"] = itoa(inc.IncidentID)
+	task, err := db.AddTask(ctx, workitem.Task{WorkItemID: res[0].WorkItemID, Title: "fixture"}, "matrix")
+	if err != nil {
+		t.Fatalf("add the fixture task: %v", err)
+	}
+	e.fixtures["{task}"] = itoa(task.ID)
+
+	// The static files' path carries a content tag; the sign-in page
+	// links to it.
+	r := e.send(t, "GET", "/login", "", nil)
+	m := regexp.MustCompile(`/static/([0-9a-f]+)/app\.css`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no stylesheet link on the sign-in page: %.300s", r.body)
+	}
+	e.fixtures["{asset}"] = m[1]
+}
+
+func (e *matrixEnv) signIn(t *testing.T, role auth.Role) string {
+	t.Helper()
+	tok, _, err := e.accounts.SignIn(context.Background(), string(role)+"@matrix.example", matrixPassword, account.Meta{IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatalf("sign in as %s: %v", role, err)
+	}
+	return tok
+}
+
+type matrixResp struct {
+	code  int
+	loc   string
+	body  string
+	flash string // the flash message's cookie, decoded
+}
+
+// send runs one request through the handler. setup adds the credential.
+func (e *matrixEnv) send(t *testing.T, method, path, body string, setup func(*http.Request)) matrixResp {
+	t.Helper()
+	// Live-update streams and profiles end with the request's context.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if path == "/events" {
+		ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+	}
+	var rd io.Reader
+	if method != "GET" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequestWithContext(ctx, method, path, rd)
+	if method != "GET" {
+		ct := "application/json"
+		if !strings.HasPrefix(path, "/api/") && path != "/v2/enqueue" {
+			ct = "application/x-www-form-urlencoded"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	if setup != nil {
+		setup(req)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	res := matrixResp{code: w.Code, loc: w.Header().Get("Location"), body: w.Body.String()}
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "vigil_flash" {
+			b, _ := base64.RawURLEncoding.DecodeString(c.Value)
+			res.flash = string(b)
+		}
+	}
+	return res
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// isUI reports whether a route belongs to the web interface, which takes
+// sessions, rather than to the API, which takes tokens.
+func isUI(pattern string) bool {
+	_, path, _ := strings.Cut(pattern, " ")
+	if path == "" {
+		path = pattern
+	}
+	for _, p := range []string{"/api/", "/v2/", "/debug/", "/healthz", "/readyz", "/metrics"} {
+		if strings.HasPrefix(path, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// keySource is the sender whose integration key a route takes; "" for
+// routes that take none.
+func keySource(pattern string) string {
+	switch pattern {
+	case "POST /api/v2/alerts":
+		return auth.SourceAlertmanager
+	case "POST /v2/enqueue":
+		return auth.SourcePagerDuty
+	case "POST /api/v1/webhooks/azure-monitor":
+		return auth.SourceAzureMonitor
+	case "POST /api/v1/alerts", "POST /api/v1/incidents":
+		return auth.SourceAPI
+	}
+	return ""
+}
+
+func TestAuthzMatrix(t *testing.T) {
+	e := newMatrixEnv(t)
+	rows := matrix()
+
+	// Every registered route has a row, and every row a route.
+	have := map[string]bool{}
+	for _, r := range rows {
+		if have[r.pattern] {
+			t.Errorf("two rows for %q", r.pattern)
+		}
+		have[r.pattern] = true
+	}
+	for _, p := range e.routes {
+		if !have[p] {
+			t.Errorf("route %q has no row in the authorization matrix: add one with the outcome for each credential", p)
+		}
+	}
+	for _, r := range rows {
+		if !slices.Contains(e.routes, r.pattern) {
+			t.Errorf("row %q names no registered route", r.pattern)
+		}
+	}
+
+	discover := os.Getenv("VIGIL_MATRIX_DISCOVER") != ""
+	for _, r := range rows {
+		want := strings.Fields(r.cells)
+		if len(want) != len(columns) {
+			t.Errorf("row %q has %d cells, want %d", r.pattern, len(want), len(columns))
+			continue
+		}
+		var got []string
+		for i, col := range columns {
+			for _, c := range e.credentials(t, r, col) {
+				res := e.try(t, r, c)
+				if discover {
+					got = append(got, fmt.Sprintf("%d%s", res.code, map[bool]string{true: ">" + res.loc}[res.loc != ""]))
+				}
+				if err := check(want[i], res); err != nil {
+					t.Errorf("%s as %s: %v", r.pattern, c.name, err)
+				}
+				if r.check != nil {
+					r.check(t, e, col, res)
+				}
+			}
+		}
+		if discover {
+			t.Logf("%-45s %s", r.pattern, strings.Join(got, " "))
+		}
+		// Another sender's key is no credential here at all.
+		if src := keySource(r.pattern); src != "" {
+			for _, other := range auth.KeySources {
+				if other == src {
+					continue
+				}
+				c := credential{name: other + " key", bearer: e.keys[other], secret: e.keys[other]}
+				if err := check(want[0], e.try(t, r, c)); err != nil {
+					t.Errorf("%s as %s (refused like no credential): %v", r.pattern, c.name, err)
+				}
+			}
+		}
+	}
+
+	// The Boards hook with its own basic credentials gets in.
+	res := e.send(t, "POST", "/api/v1/hooks/devops", `{}`, func(req *http.Request) { req.SetBasicAuth(e.hookUser, e.hookPass) })
+	if res.code == http.StatusUnauthorized || res.code == http.StatusForbidden || res.code >= 500 {
+		t.Errorf("POST /api/v1/hooks/devops with the hook's credentials: status %d, want it let in", res.code)
+	}
+}
+
+// credential is one way of presenting a column's credential.
+type credential struct {
+	name    string
+	session string // a UI session cookie
+	bearer  string // an API token or key as a Bearer header
+	secret  string // the secret for the route's own place (routing_key)
+}
+
+// credentials returns how column col is tried on row r: once, or for the
+// key column on a route that takes no key, once per key (each must be
+// refused alike).
+func (e *matrixEnv) credentials(t *testing.T, r matrixRow, col string) []credential {
+	t.Helper()
+	ui := isUI(r.pattern)
+	role := map[string]auth.Role{"viewer": auth.RoleViewer, "responder": auth.RoleResponder, "admin": auth.RoleAdmin}[col]
+	switch {
+	case col == "none":
+		return []credential{{name: col}}
+	case role != "" && ui:
+		s := e.sessions[role]
+		if r.fresh {
+			s = e.signIn(t, role)
+		}
+		return []credential{{name: col + " session", session: s}}
+	case role != "":
+		return []credential{{name: col + " token", bearer: e.tokens[role], secret: e.tokens[role]}}
+	case col == "revoked":
+		return []credential{{name: "revoked token", bearer: e.revoked, secret: e.revoked}}
+	}
+	if src := keySource(r.pattern); src != "" {
+		return []credential{{name: src + " key", bearer: e.keys[src], secret: e.keys[src]}}
+	}
+	var out []credential
+	for _, src := range auth.KeySources {
+		out = append(out, credential{name: src + " key", bearer: e.keys[src], secret: e.keys[src]})
+	}
+	return out
+}
+
+// try sends row r's request with credential c.
+func (e *matrixEnv) try(t *testing.T, r matrixRow, c credential) matrixResp {
+	t.Helper()
+	method, _, ok := strings.Cut(r.pattern, " ")
+	if !ok {
+		method = "GET" // a catch-all
+	}
+	path, body := r.path, r.body
+	for k, v := range e.fixtures {
+		path, body = strings.ReplaceAll(path, k, v), strings.ReplaceAll(body, k, v)
+	}
+	if r.cred == "body" {
+		body = strings.ReplaceAll(body, "{KEY}", c.secret)
+	}
+	return e.send(t, method, path, body, func(req *http.Request) {
+		if c.session != "" {
+			req.AddCookie(&http.Cookie{Name: "vigil_session", Value: c.session})
+			if method != "GET" {
+				req.Header.Set("X-CSRF-Token", account.CSRFToken(c.session))
+			}
+		}
+		if c.bearer != "" && r.cred == "" {
+			req.Header.Set("Authorization", "Bearer "+c.bearer)
+		}
+	})
+}
+
+// check compares a response with a cell's outcome.
+func check(want string, r matrixResp) error {
+	switch {
+	case want == "2xx":
+		if r.code/100 == 2 {
+			return nil
+		}
+	case want == "ok":
+		if r.code != 401 && r.code != 403 && r.code < 500 && !strings.HasPrefix(r.loc, "/login") {
+			return nil
+		}
+	case strings.Contains(want, ">"):
+		code, loc, _ := strings.Cut(want, ">")
+		if itoa(int64(r.code)) == code && strings.HasPrefix(r.loc, loc) {
+			return nil
+		}
+	default:
+		if itoa(int64(r.code)) == want {
+			return nil
+		}
+	}
+	if _, err := url.Parse(r.loc); err == nil && r.loc != "" {
+		return fmt.Errorf("got %d → %s, want %s", r.code, r.loc, want)
+	}
+	b := r.body
+	if len(b) > 200 {
+		b = b[:200] + "…"
+	}
+	return fmt.Errorf("got %d %s, want %s", r.code, strings.TrimSpace(b), want)
+}
+
+// TestAuthzMatrixCatchesNewRoutes checks the matrix's own guard: a route
+// registered without a row is reported.
+func TestAuthzMatrixCatchesNewRoutes(t *testing.T) {
+	srv := web.New(web.Options{UI: extraPages{}})
+	if !slices.Contains(srv.Routes(), "GET /matrix-extra") {
+		t.Fatalf("Routes() = %v, want it to list the pattern the pages registered", srv.Routes())
+	}
+	rows := map[string]bool{}
+	for _, r := range matrix() {
+		rows[r.pattern] = true
+	}
+	if rows["GET /matrix-extra"] {
+		t.Fatal("the matrix has a row for the test's extra route")
+	}
+}
+
+// extraPages registers one route the matrix does not know.
+type extraPages struct{}
+
+func (extraPages) Register(mux web.Mux) {
+	mux.HandleFunc("GET /matrix-extra", func(w http.ResponseWriter, r *http.Request) {})
+}
