@@ -89,3 +89,26 @@ func FuzzJSON(f *testing.F) {
 		}
 	})
 }
+
+// The cost masking adds to every stored payload: a typical Alertmanager
+// alert (nothing to mask, refused by the cheap check) and a PagerDuty
+// event (whose routing_key is masked).
+func BenchmarkJSON(b *testing.B) {
+	for _, bm := range []struct{ name, payload string }{
+		{"alertmanager", `{"labels":{"alertname":"HighCPU","instance":"web-01:9100","job":"node","severity":"warning"},` +
+			`"annotations":{"summary":"CPU above 90% for 10 minutes","runbook_url":"https://runbooks.example/cpu"},` +
+			`"startsAt":"2026-12-05T12:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus:9090/graph?g0.expr=cpu"}`},
+		{"pagerduty", `{"routing_key":"vgi_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG","event_action":"trigger","dedup_key":"srv01/mysql",` +
+			`"payload":{"summary":"DISK at 99% on machine prod-datapipe03","source":"prod-datapipe03","severity":"critical",` +
+			`"component":"mysql","group":"prod-datapipe","class":"disk","custom_details":{"free space":"1%","ping time":"1500ms"}}}`},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			p := []byte(bm.payload)
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			for b.Loop() {
+				JSON(p)
+			}
+		})
+	}
+}
