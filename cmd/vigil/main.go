@@ -157,12 +157,19 @@ func parse(fs *flag.FlagSet, args []string) error {
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	load := configFlags(fs)
+	role := fs.String("role", "", "all (default: HTTP and the background engine), api (HTTP only) or engine (the background engine only); api and engine need PostgreSQL (VIGIL_ROLE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := load()
 	if err != nil {
 		return err
+	}
+	if *role != "" {
+		cfg.Role = *role
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
 	}
 	log := app.NewLogger(cfg, stderr)
 	a, err := app.New(ctx, cfg, log, clock.Real{})

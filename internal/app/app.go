@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/account"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/engine"
 	"github.com/vigil-soc/vigil/internal/ingest"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -44,11 +45,15 @@ type App struct {
 	UI       *ui.UI
 	// Targets are the connectors that write back, by outbox target name;
 	// fill it before Run.
-	Targets  map[string]outbox.Target
-	sender   *outbox.Sender
-	sync     *syncParts
-	server   *http.Server
-	listener net.Listener
+	Targets map[string]outbox.Target
+	sender  *outbox.Sender
+	sync    *syncParts
+	// engineHealth records the engine's own modules (outbox, sync,
+	// sessions); metrics exports every pass, sync's modules' too.
+	engineHealth *engine.Health
+	metrics      *engine.Metrics
+	server       *http.Server
+	listener     net.Listener
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -122,8 +127,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	uo := ui.Options{Items: items, Accounts: accounts, Records: db, Proxies: proxies,
 		ReasonPresets: writeback.ReasonPresets(), SecureCookies: cfg.SecureCookies, Clock: clk, Logger: log, Version: Version}
+	metrics := engine.NewMetrics(reg)
+	sy.health.Export(metrics)
+	engineHealth := engine.NewHealth(clk)
 	if len(sy.modules) > 0 {
-		uo.Connectors = sy.health.Snapshot
+		// The connector-health page lists the sync modules, then the
+		// engine's own (the sync pass as a whole, the outbox, sessions).
+		uo.Connectors = func() []twoway.Status { return append(sy.health.Snapshot(), engineHealth.Snapshot()...) }
 	}
 	if cfg.OIDC.Enabled() {
 		s, err := newSingleSignOn(cfg.OIDC, clk)
@@ -146,7 +156,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	srv := web.New(opts)
 	a := &App{
 		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
-		Targets: targets, sender: outbox.NewSender(db, targets, clk, log),
+		Targets: targets, sender: outbox.NewSender(db, targets, clk, log), engineHealth: engineHealth, metrics: metrics,
 		server: &http.Server{
 			Handler:           srv,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -187,26 +197,21 @@ func (a *App) Run(ctx context.Context) error {
 	pctx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Pipeline.Run(pctx) })
-	// The outbox sender stops with the request context: a write cut short
-	// is claimed again after its lease and resent (sends are idempotent).
-	//
-	// Routine sync work is logged as one line per cycle that changed
-	// something, counting the outbox's deliveries too (twoway.Cycle).
-	act := twoway.NewActivity()
-	if len(a.sync.modules) > 0 {
-		a.sender.CountInto(act)
+	// Background work is the engine's: each module's pass is idempotent
+	// and resumes from its cursor, so the engine stops with the request
+	// context, and a write cut short is claimed again after its lease
+	// and resent (sends are idempotent).
+	eng := a.buildEngine()
+	logRole(a.log, a.cfg.Role, eng)
+	if a.cfg.Role != config.RoleAPI {
+		wg.Go(func() { eng.Run(ctx) })
 	}
-	wg.Go(func() { a.sender.Run(ctx, 2*time.Second) })
-	// Pollers, the reconciler and the mirrors stop with the request
-	// context too: each pass is idempotent and resumes from its cursor.
-	if len(a.sync.modules) > 0 {
-		wg.Go(func() {
-			twoway.Cycle{Modules: a.sync.modules, Interval: a.sync.interval, After: a.sender.Poke,
-				Log: a.log.With("component", "sync"), Health: a.sync.health, Activity: act}.Run(ctx)
-		})
+	if a.cfg.Role == config.RoleEngine {
+		a.server.Handler = engineOnly(a.server.Handler)
+	} else {
+		// Live updates serve this instance's open pages.
+		wg.Go(func() { a.UI.Run(ctx) })
 	}
-	wg.Go(func() { a.UI.Run(ctx) })
-	wg.Go(func() { a.purgeSessions(ctx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.server.Serve(a.listener) }()
@@ -242,22 +247,4 @@ func (a *App) URL() string {
 		addr = "127.0.0.1:" + port
 	}
 	return "http://" + addr
-}
-
-// purgeSessions deletes expired sign-in sessions hourly.
-func (a *App) purgeSessions(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := a.Accounts.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("purge expired sessions", "err", err)
-		} else if n > 0 {
-			a.log.Info("purged expired sessions", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

@@ -50,12 +50,24 @@ type Config struct {
 	TrustedProxies []string `koanf:"trusted_proxies"`
 	// Login bounds what sign-ins may cost (the file's login: section).
 	Login Login `koanf:"login"`
+	// Role is what this instance does: "all" (the default) serves HTTP and
+	// runs the background engine, "api" only serves HTTP, "engine" only
+	// runs the engine (and answers health checks and metrics). Several
+	// instances on one PostgreSQL share the engine's modules either way.
+	Role string `koanf:"role"`
 }
+
+// Roles of an instance.
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleEngine = "engine"
+)
 
 var knownKeys = map[string]bool{
 	"listen": true, "data": true, "database_dsn": true, "database_dsn_file": true, "sqlite_synchronous": true,
 	"process_file": true, "max_body_bytes": true, "log_level": true, "log_format": true,
-	"secure_cookies": true, "trusted_proxies": true,
+	"secure_cookies": true, "trusted_proxies": true, "role": true,
 }
 
 // Default returns the built-in defaults.
@@ -67,6 +79,7 @@ func Default() Config {
 		MaxBodyBytes:      10 << 20,
 		LogLevel:          "info",
 		LogFormat:         "text",
+		Role:              RoleAll,
 		Login:             defaultLogin(),
 	}
 }
@@ -78,7 +91,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 	def := Default()
 	if err := k.Load(confmap.Provider(map[string]any{
 		"listen": def.Listen, "data": def.Data, "sqlite_synchronous": def.SQLiteSynchronous,
-		"max_body_bytes": def.MaxBodyBytes, "log_level": def.LogLevel, "log_format": def.LogFormat,
+		"max_body_bytes": def.MaxBodyBytes, "log_level": def.LogLevel, "log_format": def.LogFormat, "role": def.Role,
 	}, "."), nil); err != nil {
 		return Config{}, err
 	}
@@ -159,6 +172,16 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: want text or json", c.LogFormat))
 	}
+	switch c.Role {
+	case RoleAll, RoleAPI, RoleEngine:
+	default:
+		errs = append(errs, fmt.Errorf("role %q: want all, api or engine", c.Role))
+	}
+	if c.Role == RoleEngine || c.Role == RoleAPI {
+		if c.DatabaseDSN == "" {
+			errs = append(errs, fmt.Errorf("role %q: needs PostgreSQL (database_dsn); with SQLite run one process with role all", c.Role))
+		}
+	}
 	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
 		errs = append(errs, err)
 	}
@@ -170,8 +193,8 @@ func (c Config) Validate() error {
 
 // String renders the configuration for logs with secrets redacted.
 func (c Config) String() string {
-	return fmt.Sprintf("listen=%s data=%s database=%s sqlite_synchronous=%s process_file=%q max_body_bytes=%d log_level=%s log_format=%s oidc=[%s]",
-		c.Listen, c.Data, RedactDSN(c.DatabaseDSN), c.SQLiteSynchronous, c.ProcessFile, c.MaxBodyBytes, c.LogLevel, c.LogFormat, c.OIDC)
+	return fmt.Sprintf("listen=%s role=%s data=%s database=%s sqlite_synchronous=%s process_file=%q max_body_bytes=%d log_level=%s log_format=%s oidc=[%s]",
+		c.Listen, c.Role, c.Data, RedactDSN(c.DatabaseDSN), c.SQLiteSynchronous, c.ProcessFile, c.MaxBodyBytes, c.LogLevel, c.LogFormat, c.OIDC)
 }
 
 // LogValue keeps secrets out of structured logs too.

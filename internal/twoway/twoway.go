@@ -13,15 +13,10 @@ package twoway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 )
-
-// Module is one background worker.
-type Module interface {
-	Name() string
-	UpdateAll(ctx context.Context) error
-}
 
 // RunCycle runs modules one after the other, then calls after, every
 // interval until ctx is done. Running the pollers before the reconciler
@@ -66,33 +61,11 @@ type Cycle struct {
 // failure again is debug, and its recovery is info, so an unreachable
 // service is reported once, not every cycle.
 func (c Cycle) Run(ctx context.Context) {
-	log := c.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	act := c.Activity
-	if act == nil {
-		act = NewActivity()
-	}
-	mctx := WithActivity(ctx, act)
-	c.Health.Register(c.Modules...)
-	failing := map[string]string{} // module → its last error, while failing
+	s := NewSequence(c)
 	t := time.NewTicker(c.Interval)
 	defer t.Stop()
 	for {
-		start := time.Now()
-		for _, m := range c.Modules {
-			if ctx.Err() != nil {
-				return
-			}
-			c.pass(mctx, m, log, failing)
-		}
-		if c.After != nil {
-			c.After()
-		}
-		if summary := act.Drain(); summary != "" {
-			log.Info("sync cycle: "+summary, "took", time.Since(start).Round(time.Millisecond))
-		}
+		s.UpdateAll(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -101,18 +74,75 @@ func (c Cycle) Run(ctx context.Context) {
 	}
 }
 
-// pass runs one module's pass and logs its outcome: see Run.
-func (c Cycle) pass(ctx context.Context, m Module, log *slog.Logger, failing map[string]string) {
+// Sequence is one cycle as an engine module named "sync": the modules
+// one after the other, each pass recorded in the cycle's Health, and the
+// cycle's changes logged as one line. The engine runs it under one lock,
+// so that one instance at a time polls Microsoft's APIs.
+type Sequence struct {
+	c       Cycle
+	log     *slog.Logger
+	act     *Activity
+	failing map[string]string // module → its last error, while failing
+}
+
+// NewSequence returns c as a module. c.After runs at the end of each
+// pass, before its changes are logged; c.Interval is the engine's
+// business (engine.Spec) and is not used.
+func NewSequence(c Cycle) *Sequence {
+	s := &Sequence{c: c, log: c.Log, act: c.Activity, failing: map[string]string{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.act == nil {
+		s.act = NewActivity()
+	}
+	c.Health.Register(c.Modules...)
+	return s
+}
+
+// Name identifies the sequence's engine module and lock.
+func (s *Sequence) Name() string { return "sync" }
+
+// UpdateAll runs each module once, in order. A failed module is logged
+// and the others run; the sequence itself fails only when every module
+// failed, so that the engine's record says whether sync works at all.
+func (s *Sequence) UpdateAll(ctx context.Context) error {
+	start := time.Now()
+	mctx := WithActivity(ctx, s.act)
+	failed := 0
+	for _, m := range s.c.Modules {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !s.c.pass(mctx, m, s.log, s.failing) {
+			failed++
+		}
+	}
+	if s.c.After != nil && ctx.Err() == nil {
+		s.c.After()
+	}
+	if summary := s.act.Drain(); summary != "" {
+		s.log.Info("sync cycle: "+summary, "took", time.Since(start).Round(time.Millisecond))
+	}
+	if failed > 0 && failed == len(s.c.Modules) {
+		return fmt.Errorf("every sync module failed (%d)", failed)
+	}
+	return nil
+}
+
+// pass runs one module's pass, logs its outcome (see Run) and reports
+// whether it succeeded.
+func (c Cycle) pass(ctx context.Context, m Module, log *slog.Logger, failing map[string]string) bool {
 	name := m.Name()
 	start := time.Now()
 	err := c.Health.Run(ctx, m)
 	took := time.Since(start).Round(time.Millisecond)
 	if ctx.Err() != nil {
-		return // shutting down is not a failure
+		return true // shutting down is not a failure
 	}
 	var text string
 	if err != nil {
-		text = c.Health.scrub(err.Error()) // a connector's error can carry a secret
+		text = c.Health.Scrubbed(err.Error()) // a connector's error can carry a secret
 	}
 	prev, wasFailing := failing[name]
 	switch {
@@ -127,4 +157,5 @@ func (c Cycle) pass(ctx context.Context, m Module, log *slog.Logger, failing map
 		failing[name] = text
 		log.Warn("sync pass failed", "module", name, "err", text)
 	}
+	return err == nil
 }

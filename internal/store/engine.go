@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// PassDecision is what BeginPass decided for one module's pass.
+type PassDecision int
+
+// Pass decisions.
+const (
+	PassRun       PassDecision = iota // this instance holds the module for the pass
+	PassBusy                          // another instance holds it now
+	PassRecent                        // another instance began a pass within the interval
+	PassStandDown                     // a newer version of the module has run
+)
+
+// ModulePass is one pass's hold on an engine module: a transaction that
+// keeps the module's row locked until End. If the instance dies, its
+// connection closes and PostgreSQL ends the transaction, releasing the
+// module; if it hangs, idle_in_transaction_session_timeout does.
+type ModulePass struct {
+	db    *DB
+	conn  *sql.Conn
+	tx    *sql.Tx
+	name  string
+	start time.Time
+	now   func() time.Time
+}
+
+// lockNotAvailable is PostgreSQL's SQLSTATE for a NOWAIT lock refused.
+const lockNotAvailable = "55P03"
+
+// BeginPass asks to run module name's pass on this instance (holder),
+// at now, for a module of version that runs every interval. hold bounds
+// how long the lock survives an instance that stops responding. A poked
+// pass runs even when another began within the interval. Only PostgreSQL
+// shares modules between instances; on SQLite every pass runs.
+func (db *DB) BeginPass(ctx context.Context, name, holder string, version int, every, hold time.Duration, poked bool, now func() time.Time) (*ModulePass, PassDecision, error) {
+	if db.dialect != Postgres {
+		return &ModulePass{db: db, name: name, start: now(), now: now}, PassRun, nil
+	}
+	// The row is created once, outside any pass's transaction. An INSERT
+	// … ON CONFLICT on an existing row would wait for the holder's whole
+	// pass (its row version is uncommitted), so it runs only when a plain
+	// read, which never waits, finds no row.
+	var one int
+	err := db.w.QueryRowContext(ctx, `SELECT 1 FROM engine_modules WHERE name = $1`, name).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err = db.w.ExecContext(ctx, `INSERT INTO engine_modules (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, name)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("engine module %s: %w", name, err)
+	}
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("engine module %s: %w", name, err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, 0, fmt.Errorf("engine module %s: %w", name, err)
+	}
+	fail := func(err error) (*ModulePass, PassDecision, error) {
+		tx.Rollback()
+		conn.Close()
+		return nil, 0, fmt.Errorf("engine module %s: %w", name, err)
+	}
+	skip := func(d PassDecision) (*ModulePass, PassDecision, error) {
+		tx.Rollback()
+		conn.Close()
+		return nil, d, nil
+	}
+	// SET cannot take a parameter; hold is a duration we computed.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`SET LOCAL idle_in_transaction_session_timeout = %d`, max(hold.Milliseconds(), 1000))); err != nil {
+		return fail(err)
+	}
+	var stored int
+	var lastStart int64
+	err = tx.QueryRowContext(ctx, `SELECT version, last_start FROM engine_modules WHERE name = $1 FOR UPDATE NOWAIT`, name).
+		Scan(&stored, &lastStart)
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == lockNotAvailable:
+		return skip(PassBusy)
+	case err != nil:
+		return fail(err)
+	case stored > version:
+		return skip(PassStandDown)
+	}
+	start := now()
+	// A tick a little early must not skip a whole interval: passes are
+	// due when 90% of it has gone by.
+	if !poked && lastStart > 0 && start.Sub(fromUS(lastStart)) < every*9/10 {
+		return skip(PassRecent)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE engine_modules SET version = GREATEST(version, $2), holder = $3, last_start = $4 WHERE name = $1`,
+		name, version, holder, us(start)); err != nil {
+		return fail(err)
+	}
+	return &ModulePass{db: db, conn: conn, tx: tx, name: name, start: start, now: now}, PassRun, nil
+}
+
+// End records the pass's outcome and releases the module.
+func (p *ModulePass) End(ctx context.Context, passErr error) error {
+	if p.tx == nil {
+		return nil
+	}
+	defer p.conn.Close()
+	end := us(p.now())
+	var err error
+	if passErr == nil {
+		_, err = p.tx.ExecContext(ctx, `UPDATE engine_modules SET last_end = $2, last_success = $2, last_error = '' WHERE name = $1`, p.name, end)
+	} else {
+		msg := passErr.Error()
+		if len(msg) > 2000 {
+			msg = msg[:2000]
+		}
+		_, err = p.tx.ExecContext(ctx, `UPDATE engine_modules SET last_end = $2, last_error = $3 WHERE name = $1`, p.name, end, msg)
+	}
+	if err != nil {
+		p.tx.Rollback()
+		return fmt.Errorf("end pass of %s: %w", p.name, err)
+	}
+	if err := p.tx.Commit(); err != nil {
+		return fmt.Errorf("end pass of %s: %w", p.name, err)
+	}
+	return nil
+}
+
+// ModuleState is the shared record of one engine module.
+type ModuleState struct {
+	Name        string
+	Version     int
+	Holder      string // the instance that began the last pass
+	LastStart   time.Time
+	LastEnd     time.Time
+	LastSuccess time.Time
+	LastError   string
+}
+
+// ModuleStates returns every engine module's shared record, by name.
+func (db *DB) ModuleStates(ctx context.Context) ([]ModuleState, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT name, version, holder, last_start, last_end, last_success, last_error FROM engine_modules ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("engine modules: %w", err)
+	}
+	defer rows.Close()
+	var out []ModuleState
+	for rows.Next() {
+		var m ModuleState
+		var start, end, ok int64
+		if err := rows.Scan(&m.Name, &m.Version, &m.Holder, &start, &end, &ok, &m.LastError); err != nil {
+			return nil, fmt.Errorf("engine modules: %w", err)
+		}
+		m.LastStart, m.LastEnd, m.LastSuccess = usTime(start), usTime(end), usTime(ok)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// usTime is fromUS with 0 as the zero time ("never").
+func usTime(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return fromUS(v)
+}
