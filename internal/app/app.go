@@ -130,10 +130,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	metrics := engine.NewMetrics(reg)
 	sy.health.Export(metrics)
 	engineHealth := engine.NewHealth(clk)
+	var self *App // the connector page's list reads the app built below
 	if len(sy.modules) > 0 {
 		// The connector-health page lists the sync modules, then the
 		// engine's own (the sync pass as a whole, the outbox, sessions).
-		uo.Connectors = func() []twoway.Status { return append(sy.health.Snapshot(), engineHealth.Snapshot()...) }
+		uo.Connectors = func() []twoway.Status { return self.connectors() }
 	}
 	if cfg.OIDC.Enabled() {
 		s, err := newSingleSignOn(cfg.OIDC, clk)
@@ -166,6 +167,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 			ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 		},
 	}
+	self = a
+	a.shareHealth()
 	// Shutdown waits for responses to finish; live-update streams end
 	// only when told to.
 	a.server.RegisterOnShutdown(face.Close)

@@ -120,3 +120,65 @@ func engineOnly(h http.Handler) http.Handler {
 func logRole(log *slog.Logger, role string, e *engine.Engine) {
 	log.Info("instance role", "role", role, "engine_modules", e.Modules())
 }
+
+// shareHealth records each sync module's pass in the database, so that
+// every instance's connector-health page shows the pollers, whichever
+// instance runs them (PostgreSQL only: SQLite has one instance).
+func (a *App) shareHealth() {
+	if a.DB.Dialect() != store.Postgres {
+		return
+	}
+	holder := instanceName(a.cfg.Listen)
+	a.sync.health.OnPass(func(st engine.Status) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		end := st.LastSuccess
+		if st.LastError != "" {
+			end = st.LastErrorAt
+		}
+		if err := a.DB.RecordModuleState(ctx, st.Name, holder, st.LastRun, end, st.LastError); err != nil {
+			a.log.Debug("module state not shared", "module", st.Name, "err", err)
+		}
+	})
+}
+
+// connectors is the connector-health page's list: this instance's record
+// of each module, completed with the shared record of passes that other
+// instances ran more recently.
+func (a *App) connectors() []twoway.Status {
+	local := append(a.sync.health.Snapshot(), a.engineHealth.Snapshot()...)
+	if a.DB.Dialect() != store.Postgres {
+		return local
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	states, err := a.DB.ModuleStates(ctx)
+	if err != nil {
+		a.log.Warn("shared module states unavailable", "err", err)
+		return local
+	}
+	me := instanceName(a.cfg.Listen)
+	shared := map[string]store.ModuleState{}
+	for _, s := range states {
+		shared[s.Name] = s
+	}
+	for i := range local {
+		s, ok := shared[local[i].Name]
+		if !ok || s.Holder == me || !s.LastStart.After(local[i].LastRun) {
+			continue
+		}
+		st := &local[i]
+		st.LastRun, st.Elsewhere = s.LastStart, s.Holder
+		if !s.LastSuccess.IsZero() {
+			st.LastSuccess = s.LastSuccess
+		}
+		st.LastError = s.LastError
+		if s.LastError != "" {
+			st.LastErrorAt = s.LastEnd
+		}
+		if s.LastEnd.After(s.LastStart) {
+			st.Duration = s.LastEnd.Sub(s.LastStart)
+		}
+	}
+	return local
+}

@@ -46,12 +46,16 @@ type Status struct {
 	ConsecutiveFailures int
 	// Budget is the connector's request budget now; nil when it has none.
 	Budget *Budget
+	// Elsewhere is the instance that ran the module's last pass when
+	// that was another instance sharing the database; "" when this one.
+	Elsewhere string
 }
 
 // Health records each module's passes for an admin page. It is safe for
 // concurrent use. Modules are keyed by name, which is unique among the
 // modules of one configuration (their cursors are named after it too).
 type Health struct {
+	onPass  func(Status) // called after each recorded pass; nil: none
 	clk     clock.Clock
 	metrics *Metrics // nil exports nothing
 	mu      sync.Mutex
@@ -182,23 +186,38 @@ func (h *Health) Run(ctx context.Context, m Module) error {
 		text = err.Error() // outside the lock: an error may format slowly
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	e.st.Runs++
 	e.st.Duration = end.Sub(start)
 	if err == nil {
 		e.st.LastSuccess = end
 		e.st.LastError = ""
 		e.st.ConsecutiveFailures = 0
-		return nil
+	} else {
+		e.st.Failures++
+		e.st.ConsecutiveFailures++
+		e.st.LastErrorAt = end
+		e.st.LastError = Scrub(text, h.secrets...)
+		if e.st.LastError == "" {
+			e.st.LastError = "error" // a failed pass never reads as a success
+		}
 	}
-	e.st.Failures++
-	e.st.ConsecutiveFailures++
-	e.st.LastErrorAt = end
-	e.st.LastError = Scrub(text, h.secrets...)
-	if e.st.LastError == "" {
-		e.st.LastError = "error" // a failed pass never reads as a success
+	st, onPass := e.st, h.onPass
+	h.mu.Unlock()
+	if onPass != nil {
+		onPass(st)
 	}
 	return err
+}
+
+// OnPass calls fn with a module's status after each pass this registry
+// records (to share it with the other instances); nil stops that.
+func (h *Health) OnPass(fn func(Status)) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	h.onPass = fn
+	h.mu.Unlock()
 }
 
 // Scrubbed is Scrub with the registered secrets; a nil Health knows none.

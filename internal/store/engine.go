@@ -172,3 +172,26 @@ func usTime(v int64) time.Time {
 	}
 	return fromUS(v)
 }
+
+// RecordModuleState shares one pass of a module that is not itself
+// locked (a poller inside the sync pass) with the other instances, for
+// their connector-health pages. passErr "" is a success. Never call it
+// for a module run under BeginPass: its row is locked for the pass.
+func (db *DB) RecordModuleState(ctx context.Context, name, holder string, start, end time.Time, passErr string) error {
+	var success int64
+	if passErr == "" {
+		success = us(end)
+	}
+	err := db.tx(ctx, func(tx dbtx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO engine_modules (name, holder, last_start, last_end, last_success, last_error)
+		    VALUES (?, ?, ?, ?, ?, ?)
+		    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, last_start = excluded.last_start, last_end = excluded.last_end,
+		      last_success = CASE WHEN excluded.last_success > 0 THEN excluded.last_success ELSE engine_modules.last_success END,
+		      last_error = excluded.last_error`), name, holder, us(start), us(end), success, passErr)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record module %s: %w", name, err)
+	}
+	return nil
+}

@@ -149,3 +149,27 @@ func TestModulePassSQLite(t *testing.T) {
 		}
 	}
 }
+
+// A sync module's pass on one instance is visible to the others, and a
+// failure keeps the time of the last success.
+func TestRecordModuleState(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
+	a, b, _ := twoInstances(t, clk)
+	ctx := context.Background()
+	t1 := clk.Now()
+	if err := a.RecordModuleState(ctx, "sentinel:ws", "a", t1, t1.Add(time.Second), ""); err != nil {
+		t.Fatal(err)
+	}
+	t2 := t1.Add(time.Minute)
+	if err := a.RecordModuleState(ctx, "sentinel:ws", "a", t2, t2.Add(time.Second), "429 Too Many Requests"); err != nil {
+		t.Fatal(err)
+	}
+	states, err := b.ModuleStates(ctx)
+	if err != nil || len(states) != 1 {
+		t.Fatalf("states = %+v, %v", states, err)
+	}
+	s := states[0]
+	if s.Holder != "a" || !s.LastStart.Equal(t2) || !s.LastSuccess.Equal(t1.Add(time.Second)) || s.LastError != "429 Too Many Requests" {
+		t.Errorf("state = %+v; want a's failed pass at %v after its success at %v", s, t2, t1.Add(time.Second))
+	}
+}
