@@ -234,8 +234,11 @@ func (e *Engine) Run(ctx context.Context) {
 func (e *Engine) loop(ctx context.Context, en *entry) {
 	poked := false
 	for {
-		e.pass(ctx, en, poked)
-		tick, stop := clock.NewTimer(e.clk, en.spec.Every)
+		wait := en.spec.Every
+		if standby := e.pass(ctx, en, poked); standby {
+			wait = standbyWait(en.spec.Every)
+		}
+		tick, stop := clock.NewTimer(e.clk, wait)
 		select {
 		case <-ctx.Done():
 			stop()
@@ -249,10 +252,22 @@ func (e *Engine) loop(ctx context.Context, en *entry) {
 	}
 }
 
-// pass runs one pass of en if this instance may, and records it.
-func (e *Engine) pass(ctx context.Context, en *entry, poked bool) {
+// standbyWait is how soon an instance that left a pass to another one
+// asks again. A tenth of the interval: the pass is due again when 90% of
+// the interval since the last one began has gone by, so a standby asking
+// this often takes over from an instance that died within one interval
+// of its last pass's start, whatever the phase of its own ticker. Asking
+// only every interval could leave the work undone for almost two.
+func standbyWait(every time.Duration) time.Duration {
+	return max(every/10, 100*time.Millisecond)
+}
+
+// pass runs one pass of en if this instance may, and records it. It
+// reports whether it stood by for another instance that holds the module
+// or ran it within the interval.
+func (e *Engine) pass(ctx context.Context, en *entry, poked bool) (standby bool) {
 	if ctx.Err() != nil {
-		return
+		return false
 	}
 	name := en.m.Name()
 	var lease Lease
@@ -265,11 +280,11 @@ func (e *Engine) pass(ctx context.Context, en *entry, poked bool) {
 				e.log.Warn("engine lock unavailable; pass skipped", "module", name, "err", err)
 				e.metrics.skipped(name, "error")
 			}
-			return
+			return false
 		}
 		if dec != Run {
 			e.skip(en, dec)
-			return
+			return dec == Busy || dec == Recent
 		}
 		lease = l
 	}
@@ -295,6 +310,7 @@ func (e *Engine) pass(ctx context.Context, en *entry, poked bool) {
 	if en.spec.After != nil && ctx.Err() == nil {
 		en.spec.After()
 	}
+	return false
 }
 
 // skip records a pass another instance has, logging a change of state

@@ -259,9 +259,16 @@ func TestLocker(t *testing.T) {
 	}
 	clk.Advance(time.Second)
 	shared.wait(t, 1)
-	l.mu.Lock()
-	begun, ended, versions := len(l.begun), len(l.ended), l.versions[0]
-	l.mu.Unlock()
+	// The lease ends just after the pass returns.
+	var begun, ended, versions int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		begun, ended, versions = len(l.begun), len(l.ended), l.versions[0]
+		l.mu.Unlock()
+		if ended > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if begun != 4 || ended != 1 || versions != 3 {
 		t.Errorf("locker: %d begun, %d ended, version %d; want 4 (the local module never asks), 1, 3", begun, ended, versions)
 	}

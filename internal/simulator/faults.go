@@ -129,6 +129,7 @@ func (s *Simulator) handle(pattern, name, aud string, h http.HandlerFunc) {
 // when a fault has answered the request, and otherwise the request to
 // carry on with (marked when a portal edit must precede the write).
 func (s *Simulator) applyFaults(name, aud string, w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	nameRequest(r, name)
 	for _, f := range s.faults.take(name) {
 		switch f.Kind {
 		case FaultLatency:

@@ -92,6 +92,8 @@ type Simulator struct {
 	tokens *tokenStore
 	faults *faultTable
 	world  *World
+	// requests logs every request (requestlog.go).
+	requests *requestLog
 
 	// baseURL is filled when serving, for links such as nextLink.
 	mu      sync.RWMutex
@@ -109,9 +111,12 @@ func New(o Options) *Simulator {
 		mux:    http.NewServeMux(),
 		tokens: newTokenStore(),
 		faults: newFaultTable(),
+
+		requests: newRequestLog(),
 	}
 	s.world = newWorld(o, s.clock)
 	s.routes()
+	s.requestRoutes()
 	for range o.Preload {
 		s.world.RaiseDefenderAlert(AlertSpec{})
 	}
@@ -125,7 +130,7 @@ func (s *Simulator) World() *World { return s.world }
 func (s *Simulator) Options() Options { return s.opt }
 
 // Handler serves every simulated service on one host, by path.
-func (s *Simulator) Handler() http.Handler { return s.mux }
+func (s *Simulator) Handler() http.Handler { return s.requests.wrap(s.clock.Now, s.mux) }
 
 // SetBaseURL tells the simulator the URL clients reach it at.
 func (s *Simulator) SetBaseURL(u string) {

@@ -40,8 +40,10 @@ const lockNotAvailable = "55P03"
 // BeginPass asks to run module name's pass on this instance (holder),
 // at now, for a module of version that runs every interval. hold bounds
 // how long the lock survives an instance that stops responding. A poked
-// pass runs even when another began within the interval. Only PostgreSQL
-// shares modules between instances; on SQLite every pass runs.
+// pass runs even when another began within the interval. The pass's
+// start is committed before it runs (claimPass), then the row stays
+// locked for the pass (holdPass). Only PostgreSQL shares modules between
+// instances; on SQLite every pass runs.
 func (db *DB) BeginPass(ctx context.Context, name, holder string, version int, every, hold time.Duration, poked bool, now func() time.Time) (*ModulePass, PassDecision, error) {
 	if db.dialect != Postgres {
 		return &ModulePass{db: db, name: name, start: now(), now: now}, PassRun, nil
@@ -62,25 +64,32 @@ func (db *DB) BeginPass(ctx context.Context, name, holder string, version int, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("engine module %s: %w", name, err)
 	}
+	start, d, err := claimPass(ctx, conn, name, holder, version, every, poked, now)
+	if err != nil || d != PassRun {
+		conn.Close()
+		return nil, d, err
+	}
+	tx, err := holdPass(ctx, conn, name, holder, start, hold)
+	if err != nil || tx == nil {
+		conn.Close()
+		return nil, PassBusy, err
+	}
+	return &ModulePass{db: db, conn: conn, tx: tx, name: name, start: start, now: now}, PassRun, nil
+}
+
+// claimPass decides whether this instance runs the pass and, if so,
+// records its start and holder and commits them before the pass begins.
+// The start must outlive an instance killed in the middle of the pass:
+// were it rolled back with the pass, the next instance would run the
+// pass again at once and call the same APIs twice within one interval
+// (the cluster test's "0 duplicate polls"). The takeover still comes
+// within the interval of the dead pass's start.
+func claimPass(ctx context.Context, conn *sql.Conn, name, holder string, version int, every time.Duration, poked bool, now func() time.Time) (time.Time, PassDecision, error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		conn.Close()
-		return nil, 0, fmt.Errorf("engine module %s: %w", name, err)
+		return time.Time{}, 0, fmt.Errorf("engine module %s: %w", name, err)
 	}
-	fail := func(err error) (*ModulePass, PassDecision, error) {
-		tx.Rollback()
-		conn.Close()
-		return nil, 0, fmt.Errorf("engine module %s: %w", name, err)
-	}
-	skip := func(d PassDecision) (*ModulePass, PassDecision, error) {
-		tx.Rollback()
-		conn.Close()
-		return nil, d, nil
-	}
-	// SET cannot take a parameter; hold is a duration we computed.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`SET LOCAL idle_in_transaction_session_timeout = %d`, max(hold.Milliseconds(), 1000))); err != nil {
-		return fail(err)
-	}
+	defer tx.Rollback()
 	var stored int
 	var lastStart int64
 	err = tx.QueryRowContext(ctx, `SELECT version, last_start FROM engine_modules WHERE name = $1 FOR UPDATE NOWAIT`, name).
@@ -88,23 +97,66 @@ func (db *DB) BeginPass(ctx context.Context, name, holder string, version int, e
 	var pe *pgconn.PgError
 	switch {
 	case errors.As(err, &pe) && pe.Code == lockNotAvailable:
-		return skip(PassBusy)
+		return time.Time{}, PassBusy, nil
 	case err != nil:
-		return fail(err)
+		return time.Time{}, 0, fmt.Errorf("engine module %s: %w", name, err)
 	case stored > version:
-		return skip(PassStandDown)
+		return time.Time{}, PassStandDown, nil
 	}
 	start := now()
 	// A tick a little early must not skip a whole interval: passes are
 	// due when 90% of it has gone by.
 	if !poked && lastStart > 0 && start.Sub(fromUS(lastStart)) < every*9/10 {
-		return skip(PassRecent)
+		return time.Time{}, PassRecent, nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE engine_modules SET version = GREATEST(version, $2), holder = $3, last_start = $4 WHERE name = $1`,
 		name, version, holder, us(start)); err != nil {
-		return fail(err)
+		return time.Time{}, 0, fmt.Errorf("engine module %s: %w", name, err)
 	}
-	return &ModulePass{db: db, conn: conn, tx: tx, name: name, start: start, now: now}, PassRun, nil
+	if err := tx.Commit(); err != nil {
+		return time.Time{}, 0, fmt.Errorf("engine module %s: %w", name, err)
+	}
+	return start, PassRun, nil
+}
+
+// holdPass locks the module's row again for the pass: the lock is what
+// keeps others out while it runs (they get PassBusy), and it ends with
+// this instance's connection. Between the claim's commit and this lock
+// another instance may hold the row for an instant to find the pass
+// recent, so the lock waits a little; a poked pass elsewhere may have
+// claimed the module meanwhile, and then this one stands by (nil tx).
+// hold bounds how long the lock survives an instance that hangs.
+func holdPass(ctx context.Context, conn *sql.Conn, name, holder string, start time.Time, hold time.Duration) (*sql.Tx, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("engine module %s: %w", name, err)
+	}
+	// SET cannot take a parameter; both are durations we computed.
+	for _, set := range []string{
+		fmt.Sprintf(`SET LOCAL idle_in_transaction_session_timeout = %d`, max(hold.Milliseconds(), 1000)),
+		`SET LOCAL lock_timeout = 2000`,
+	} {
+		if _, err := tx.ExecContext(ctx, set); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("engine module %s: %w", name, err)
+		}
+	}
+	var gotHolder string
+	var gotStart int64
+	err = tx.QueryRowContext(ctx, `SELECT holder, last_start FROM engine_modules WHERE name = $1 FOR UPDATE`, name).Scan(&gotHolder, &gotStart)
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == lockNotAvailable:
+		tx.Rollback()
+		return nil, nil
+	case err != nil:
+		tx.Rollback()
+		return nil, fmt.Errorf("engine module %s: %w", name, err)
+	case gotHolder != holder || gotStart != us(start):
+		tx.Rollback()
+		return nil, nil
+	}
+	return tx, nil
 }
 
 // End records the pass's outcome and releases the module.

@@ -78,8 +78,10 @@ func TestModulePassSharing(t *testing.T) {
 }
 
 // An instance killed in the middle of a pass releases its module at once:
-// its connection closes, PostgreSQL rolls its transaction back, and the
-// next instance to ask runs the pass.
+// its connection closes and PostgreSQL ends its transaction. The dead
+// pass's start was committed before the pass, so it still counts: the
+// next instance runs the pass when it is due, not at once, and the APIs
+// are not called twice within one interval.
 func TestModulePassReleasedByDeath(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 	a, b, dsn := twoInstances(t, clk)
@@ -104,17 +106,22 @@ func TestModulePassReleasedByDeath(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, d, err := b.BeginPass(ctx, "outbox", "b", 1, every, time.Minute, false, clk.Now)
-		if err == nil && d == store.PassRun {
-			break // a's pass was rolled back: its start never counted
+		if err == nil && d == store.PassRecent {
+			break // the lock is gone; a's start still counts
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("b after a died: %v %v, want run", d, err)
+			t.Fatalf("b after a died: %v %v, want recent", d, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	clk.Advance(every * 9 / 10)
+	if _, d, err := b.BeginPass(ctx, "outbox", "b", 1, every, time.Minute, false, clk.Now); err != nil || d != store.PassRun {
+		t.Fatalf("b when the pass is due again: %v %v, want run", d, err)
+	}
 }
 
-// An instance that hangs holding a module loses it after hold.
+// An instance that hangs holding a module loses it after hold; the pass
+// it began counts, so another instance runs the next one when it is due.
 func TestModulePassReleasedByHang(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 	a, b, _ := twoInstances(t, clk)
@@ -125,13 +132,17 @@ func TestModulePassReleasedByHang(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, d, err := b.BeginPass(ctx, "sessions", "b", 1, time.Hour, time.Second, false, clk.Now)
-		if err == nil && d == store.PassRun {
-			return
+		if err == nil && d == store.PassRecent {
+			break // no longer busy: a's lock timed out
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("b long after a hung: %v %v, want run", d, err)
+			t.Fatalf("b long after a hung: %v %v, want recent", d, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	clk.Advance(time.Hour)
+	if _, d, err := b.BeginPass(ctx, "sessions", "b", 1, time.Hour, time.Second, false, clk.Now); err != nil || d != store.PassRun {
+		t.Fatalf("b when the pass is due again: %v %v, want run", d, err)
 	}
 }
 
