@@ -3,6 +3,7 @@
 //	vigil serve   [--config FILE] [--listen ADDR] [--data DIR] [--dsn DSN]
 //	vigil demo    [--listen ADDR] [--data DIR] [--scenario 4s]
 //	vigil migrate [--config FILE] [--data DIR] [--dsn DSN]
+//	vigil backup  [--config FILE] [--data DIR] --out FILE
 //	vigil token create --data DIR --name NAME --role viewer|responder|admin
 //	vigil user add --data DIR --email EMAIL --role ROLE   (password on stdin)
 //	vigil simulate --listen 127.0.0.1:PORT [--ca-file FILE] [--seed N] [--preload N] [--scenario 5s] [--browser-listen 127.0.0.1:PORT]
@@ -41,6 +42,7 @@ commands:
   serve          run the server
   demo           run the server with sample alerts and a throw-away database
   migrate        apply database migrations and exit
+  backup         copy the SQLite database to a new file while the server runs
   token create   create an API token (printed alone on the last line)
   user add       add a local user (password read from standard input)
   key create     create an integration key for one sender (printed alone on the last line)
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return demo(ctx, rest, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, stderr)
+	case "backup":
+		return backup(ctx, rest, stdout)
 	case "token":
 		if len(rest) == 0 || rest[0] != "create" {
 			return errors.New("usage: vigil token create --data DIR --name NAME --role ROLE")
