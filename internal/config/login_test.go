@@ -25,11 +25,17 @@ func TestLoginSection(t *testing.T) {
 					AddrInFlight: 8, DeviceSlots: 1, DeviceFailures: 4}
 			}, ""},
 		{"partial section keeps other defaults", "login:\n  addr_failures: 100\n", nil,
-			func(c Config) bool { return c.Login.AddrFailures == 100 && c.Login.HashQueue == 4 && c.Login.HashWait == 2*time.Second }, ""},
+			func(c Config) bool {
+				return c.Login.AddrFailures == 100 && c.Login.HashQueue == 4 && c.Login.HashWait == 2*time.Second
+			}, ""},
 		{"trusted proxies from the file", "trusted_proxies: [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]\n", nil,
-			func(c Config) bool { return reflect.DeepEqual(c.TrustedProxies, []string{"127.0.0.1", "10.0.0.0/8", "fd00::/8"}) }, ""},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.TrustedProxies, []string{"127.0.0.1", "10.0.0.0/8", "fd00::/8"})
+			}, ""},
 		{"trusted proxies from the environment", "", []string{"VIGIL_TRUSTED_PROXIES=127.0.0.1/32,10.0.0.0/8"},
-			func(c Config) bool { return reflect.DeepEqual(c.TrustedProxies, []string{"127.0.0.1/32", "10.0.0.0/8"}) }, ""},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.TrustedProxies, []string{"127.0.0.1/32", "10.0.0.0/8"})
+			}, ""},
 		{"misspelt login key", "login:\n  hash_slot: 3\n", nil, nil, `unknown key "login.hash_slot"`},
 		{"bad proxy", "trusted_proxies: [\"10.0.0.0/33\"]\n", nil, nil, `trusted_proxies "10.0.0.0/33"`},
 		{"negative queue", "login:\n  hash_queue: -1\n", nil, nil, "login.hash_queue -1: must be at least 0"},

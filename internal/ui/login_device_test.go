@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +69,11 @@ func TestLoginDeviceCookieWhenBusy(t *testing.T) {
 		t.Fatal("the device cookie did not outlive sign-out")
 	}
 
+	// Let the held sign-in go even if the test fails before the end, or
+	// the server's shutdown would wait for it for ever.
+	var release sync.Once
+	free := func() { release.Do(func() { close(st.release) }) }
+	defer free()
 	held := make(chan resp, 1)
 	go func() { held <- postLogin(t, e.fromAddr("127.0.0.3"), e.srv.URL, "held@example.com", "some password") }()
 	select {
@@ -82,7 +88,7 @@ func TestLoginDeviceCookieWhenBusy(t *testing.T) {
 	// browser is an untrusted attempt.
 	e.newClient().signIn(t, email[responder], password, "/board").wantCode(t, http.StatusTooManyRequests)
 	returning.signIn(t, email[responder], password, "/board").wantCode(t, http.StatusTooManyRequests)
-	close(st.release)
+	free()
 	if r := <-held; r.code != http.StatusUnauthorized {
 		t.Errorf("held sign-in: %v, want 401", r)
 	}
