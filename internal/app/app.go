@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		db.Close()
 		return nil, err
 	}
-	uo := ui.Options{Items: items, Accounts: accounts, Records: db, Proxies: proxies,
+	uo := ui.Options{Items: items, Accounts: accounts, Records: db, Proxies: proxies, Notify: db.ListenChanges,
 		ReasonPresets: writeback.ReasonPresets(), SecureCookies: cfg.SecureCookies, Clock: clk, Logger: log, Version: Version}
 	metrics := engine.NewMetrics(reg)
 	sy.health.Export(metrics)

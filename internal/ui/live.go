@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,15 +22,27 @@ type changeSource interface {
 	ChangedSince(ctx context.Context, since time.Time, limit int) ([]store.ItemChange, error)
 }
 
-// Feed turns work-item changes into live updates for open pages. It polls
+// Notify tells the feed when work items may have changed, through any
+// instance: it calls fn for each such change (and whenever changes may
+// have been missed) until ctx is done. It returns at once with an error
+// when the database cannot notify (SQLite), and the feed then polls.
+type Notify func(ctx context.Context, fn func()) error
+
+// Feed turns work-item changes into live updates for open pages. It reads
 // the store rather than listening to in-process events, so a change made
 // by any path (a user, ingest, a sync follow-up) and by any instance
-// sharing the database reaches every open board.
+// sharing the database reaches every open board. It reads every interval
+// or, given a Notify (PostgreSQL's LISTEN), when notified, with a slow
+// safety poll in case a notification was lost.
 type Feed struct {
 	src      changeSource
 	clock    clock.Clock
 	interval time.Duration
 	log      *slog.Logger
+
+	notify Notify
+	safety time.Duration // the poll's period while notify works
+	wake   chan struct{} // notify has announced a change
 
 	mu     sync.Mutex
 	subs   map[chan []store.ItemChange]struct{}
@@ -58,14 +71,30 @@ const overlap = 10 * time.Second
 func NewFeed(src changeSource, clk clock.Clock, interval time.Duration, log *slog.Logger) *Feed {
 	return &Feed{src: src, clock: clk, interval: interval, log: log,
 		subs: map[chan []store.ItemChange]struct{}{}, closed: make(chan struct{}), poke: make(chan struct{}, 1),
-		seen: map[int64]seenRev{}}
+		wake: make(chan struct{}, 1), seen: map[int64]seenRev{}}
+}
+
+// Listen makes Run read when notify announces a change, and otherwise
+// only every safety interval instead of every interval; when notify
+// fails (SQLite has no notifications), Run goes back to the interval.
+// Call it before Run.
+func (f *Feed) Listen(notify Notify, safety time.Duration) {
+	f.notify, f.safety = notify, safety
 }
 
 // Run polls until ctx is done or Close is called.
 func (f *Feed) Run(ctx context.Context) {
 	f.since = f.clock.Now()
-	t := time.NewTicker(f.interval)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listener when Close ends the feed
+	period, lost := f.interval, f.listen(ctx)
+	if lost != nil {
+		period = f.safety
+	}
+	t := time.NewTicker(period)
 	defer t.Stop()
+	var last time.Time // when the last poll started
+	var took time.Duration
 	for {
 		select {
 		case <-ctx.Done():
@@ -73,12 +102,85 @@ func (f *Feed) Run(ctx context.Context) {
 			return
 		case <-f.closed:
 			return
+		case err := <-lost:
+			lost = nil
+			f.listenLost(ctx, err)
+			t.Reset(f.interval)
+			continue
 		case <-t.C:
 		case <-f.poke:
+		case <-f.wake:
+			if !f.pace(ctx, last, took) {
+				continue
+			}
 		}
+		last = time.Now()
 		if err := f.Poll(ctx); err != nil && ctx.Err() == nil {
 			f.log.Warn("live updates: poll failed", "err", err)
 		}
+		took = time.Since(last)
+	}
+}
+
+// listen starts the notify listener, if any; the channel yields its error
+// when it stops.
+func (f *Feed) listen(ctx context.Context) <-chan error {
+	if f.notify == nil {
+		return nil
+	}
+	lost := make(chan error, 1)
+	go func() { lost <- f.notify(ctx, f.notified) }()
+	return lost
+}
+
+// listenLost logs why the listener stopped, unless the feed is stopping.
+func (f *Feed) listenLost(ctx context.Context, err error) {
+	switch {
+	case ctx.Err() != nil:
+	case errors.Is(err, store.ErrNoListen):
+		f.log.Debug("live updates: no notifications; polling", "every", f.interval)
+	default:
+		f.log.Warn("live updates: notifications stopped; polling", "every", f.interval, "err", err)
+	}
+}
+
+// notified is the listener's callback.
+func (f *Feed) notified() {
+	select {
+	case f.wake <- struct{}{}:
+	default: // a read is due already, and will see this change too
+	}
+}
+
+// Pacing of notified polls. Under a stream of changes (ingest on every
+// instance) each instance is notified many times a second; reading after
+// every notification would keep the feed querying without a pause. So a
+// notified poll waits until notifyGapFactor times the last poll's
+// duration has passed since it started, at least notifyGapMin and at
+// most the interval: the feed stays under 1/notifyGapFactor of a
+// connection, never reads more often than 1/notifyGapMin, and never
+// lags more than the plain poll would.
+const (
+	notifyGapMin    = 200 * time.Millisecond
+	notifyGapFactor = 4
+)
+
+// pace waits until a notified poll may run; false when the feed stops.
+func (f *Feed) pace(ctx context.Context, last time.Time, took time.Duration) bool {
+	gap := min(max(notifyGapFactor*took, notifyGapMin), f.interval)
+	wait := time.Until(last.Add(gap))
+	if wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-f.closed:
+		return false
 	}
 }
 

@@ -108,6 +108,12 @@ type Options struct {
 	PerColumn int
 	// LiveInterval is how often the change feed polls (default 1s).
 	LiveInterval time.Duration
+	// Notify, when set, tells the change feed of changes made through
+	// any instance (PostgreSQL's LISTEN); the feed then reads when
+	// notified and polls only every LiveSafetyInterval (default 10s).
+	// Where it cannot notify (SQLite) the feed polls every LiveInterval.
+	Notify             Notify
+	LiveSafetyInterval time.Duration
 	// StreamsPerSession and StreamsPerUser cap the open live-update
 	// streams (GET /events) of one session and of one user, across
 	// sessions (defaults 8 and 32); beyond them a stream is refused
@@ -147,6 +153,9 @@ func New(o Options) (*UI, error) {
 	if o.LiveInterval <= 0 {
 		o.LiveInterval = time.Second
 	}
+	if o.LiveSafetyInterval <= 0 {
+		o.LiveSafetyInterval = 10 * time.Second
+	}
 	if o.StreamsPerSession <= 0 {
 		o.StreamsPerSession = defaultStreamsPerSession
 	}
@@ -169,6 +178,9 @@ func New(o Options) (*UI, error) {
 	}
 	u.static = http.StripPrefix("/static/"+u.assetTag+"/", http.FileServerFS(sub))
 	u.feed = NewFeed(o.Records, o.Clock, o.LiveInterval, u.log)
+	if o.Notify != nil {
+		u.feed.Listen(o.Notify, o.LiveSafetyInterval)
+	}
 	u.streams = newStreamLimiter(o.StreamsPerSession, o.StreamsPerUser)
 	return u, nil
 }
