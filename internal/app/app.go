@@ -206,14 +206,9 @@ func (a *App) Run(ctx context.Context) error {
 	// and resent (sends are idempotent).
 	eng := a.buildEngine()
 	logRole(a.log, a.cfg.Role, eng)
-	if a.cfg.Role != config.RoleAPI {
-		wg.Go(func() { eng.Run(ctx) })
-	}
+	wg.Go(func() { eng.Run(ctx) })
 	if a.cfg.Role == config.RoleEngine {
 		a.server.Handler = engineOnly(a.server.Handler)
-	} else {
-		// Live updates serve this instance's open pages.
-		wg.Go(func() { a.UI.Run(ctx) })
 	}
 
 	serveErr := make(chan error, 1)

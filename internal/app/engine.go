@@ -85,6 +85,10 @@ func (a *App) buildEngine() *engine.Engine {
 		locker = storeLocker{db: a.DB, holder: instanceName(a.cfg.Listen), clk: a.clock}
 	}
 	e := engine.New(engine.Options{Clock: a.clock, Logger: a.log, Locker: locker, Health: a.engineHealth, Metrics: a.metrics})
+	if a.cfg.Role != config.RoleEngine {
+		// Live updates serve this instance's open pages.
+		e.AddService("live-updates", a.UI.Run)
+	}
 	if a.cfg.Role == config.RoleAPI {
 		return e // serving HTTP only: the other instances run the engine
 	}

@@ -125,8 +125,9 @@ type Engine struct {
 	health  *Health
 	metrics *Metrics
 
-	mu      sync.Mutex
-	mods    []*entry
+	mu       sync.Mutex
+	services []service
+	mods     []*entry
 	byName  map[string]*entry
 	running bool
 }
@@ -184,6 +185,50 @@ func (e *Engine) Add(m Module, s Spec) {
 	e.health.Register(m)
 }
 
+// service is work that runs for the engine's whole life rather than in
+// passes: the live-update feed, woken by notifications.
+type service struct {
+	name string
+	run  func(ctx context.Context)
+}
+
+// serviceRestart is how long a service that stopped by itself waits
+// before it runs again.
+const serviceRestart = time.Second
+
+// AddService registers run to run on this instance for as long as the
+// engine runs; should it return or panic early, it is logged and run
+// again. Services are local: every instance runs its own.
+func (e *Engine) AddService(name string, run func(ctx context.Context)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running {
+		panic("engine: AddService after Run")
+	}
+	e.services = append(e.services, service{name, run})
+}
+
+func (e *Engine) supervise(ctx context.Context, s service) {
+	for ctx.Err() == nil {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					e.log.Error("service panicked", "service", s.name, "panic", v)
+				}
+			}()
+			s.run(ctx)
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		e.log.Warn("service stopped by itself; restarting", "service", s.name)
+		select {
+		case <-ctx.Done():
+		case <-clock.After(e.clk, serviceRestart):
+		}
+	}
+}
+
 // Health is the registry every pass is recorded in.
 func (e *Engine) Health() *Health { return e.health }
 
@@ -191,9 +236,12 @@ func (e *Engine) Health() *Health { return e.health }
 func (e *Engine) Modules() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	names := make([]string, len(e.mods))
-	for i, m := range e.mods {
-		names[i] = m.m.Name()
+	names := make([]string, 0, len(e.mods)+len(e.services))
+	for _, m := range e.mods {
+		names = append(names, m.m.Name())
+	}
+	for _, s := range e.services {
+		names = append(names, s.name)
 	}
 	return names
 }
@@ -223,8 +271,12 @@ func (e *Engine) Run(ctx context.Context) {
 	e.mu.Lock()
 	e.running = true
 	mods := append([]*entry(nil), e.mods...)
+	services := append([]service(nil), e.services...)
 	e.mu.Unlock()
 	var wg sync.WaitGroup
+	for _, s := range services {
+		wg.Go(func() { e.supervise(ctx, s) })
+	}
 	for _, en := range mods {
 		wg.Go(func() { e.loop(ctx, en) })
 	}

@@ -282,3 +282,41 @@ func TestLocker(t *testing.T) {
 		t.Errorf("skipped{sync,stand-down} = %v, want 2", got)
 	}
 }
+
+// A service runs for the engine's life, and runs again if it stops or
+// panics by itself.
+func TestServiceRestarts(t *testing.T) {
+	clk := clock.NewFake(t0)
+	e := engine.New(engine.Options{Clock: clk})
+	runs := make(chan int, 10)
+	n := 0
+	e.AddService("feed", func(ctx context.Context) {
+		n++
+		runs <- n
+		switch n {
+		case 1:
+			return // stops by itself
+		case 2:
+			panic("boom")
+		}
+		<-ctx.Done()
+	})
+	start(t, e)
+	for want := 1; want <= 3; want++ {
+		select {
+		case got := <-runs:
+			if got != want {
+				t.Fatalf("run %d, want %d", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("service not run a %d. time", want)
+		}
+		if want < 3 {
+			asleep(t, clk, 1)
+			clk.Advance(time.Second)
+		}
+	}
+	if got := e.Modules(); len(got) != 1 || got[0] != "feed" {
+		t.Errorf("Modules() = %v, want [feed]", got)
+	}
+}

@@ -38,7 +38,10 @@ import (
 // Config is one run. Zero values of the optional fields take the defaults
 // of the command-line flags.
 type Config struct {
-	URL         string        // base URL of the server, e.g. http://127.0.0.1:8080
+	// URL is the base URL of the server, e.g. http://127.0.0.1:8080, or
+	// several separated by commas (instances behind no load balancer):
+	// requests go to them in turn.
+	URL         string
 	Token       string        // bearer token; empty sends no Authorization header
 	Format      string        // FormatVigil or FormatAlertmanager
 	Batch       int           // alerts per request
@@ -90,11 +93,29 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// urls are the base URLs of Config.URL.
+func (c *Config) urls() []string {
+	var out []string
+	for u := range strings.SplitSeq(c.URL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 func (c *Config) validate() error {
-	u, err := url.Parse(c.URL)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+	urls := c.urls()
+	if len(urls) == 0 {
 		return fmt.Errorf("--url %q: want an absolute http(s) URL", c.URL)
+	}
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--url %q: want an absolute http(s) URL", raw)
+		}
+	}
+	switch {
 	case c.Format != FormatVigil && c.Format != FormatAlertmanager:
 		return fmt.Errorf("--format %q: want %s or %s", c.Format, FormatVigil, FormatAlertmanager)
 	case c.Batch < 1:
@@ -115,13 +136,17 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// endpoint is the ingest path of the format.
-func (c *Config) endpoint() string {
+// endpoints are the ingest URLs of the format, one per server.
+func (c *Config) endpoints() []string {
 	path := "/api/v1/alerts"
 	if c.Format == FormatAlertmanager {
 		path = "/api/v2/alerts"
 	}
-	return strings.TrimRight(c.URL, "/") + path
+	var out []string
+	for _, u := range c.urls() {
+		out = append(out, strings.TrimRight(u, "/")+path)
+	}
+	return out
 }
 
 // Result is what a run measured. Only requests due (open loop) or started
@@ -251,11 +276,11 @@ func (s *stats) add(o outcome, lat time.Duration, at time.Time) {
 }
 
 type runner struct {
-	cfg      Config
-	gen      *generator
-	client   *http.Client
-	endpoint string
-	auth     string
+	cfg       Config
+	gen       *generator
+	client    *http.Client
+	endpoints []string // request n goes to endpoints[n % len]
+	auth      string
 
 	start, measureFrom, end time.Time
 	interval                time.Duration // open loop: time between due times
@@ -278,7 +303,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r := &runner{cfg: cfg, gen: gen, client: cfg.Client, endpoint: cfg.endpoint()}
+	r := &runner{cfg: cfg, gen: gen, client: cfg.Client, endpoints: cfg.endpoints()}
 	if r.client == nil {
 		r.client = newClient(cfg.Concurrency)
 		defer r.client.CloseIdleConnections()
@@ -416,7 +441,7 @@ func (r *runner) openWorker(ctx context.Context, s *stats, failAck func(error)) 
 func (r *runner) send(ctx context.Context, n int64, body []byte, failAck func(error)) outcome {
 	rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, r.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, r.endpoints[n%int64(len(r.endpoints))], bytes.NewReader(body))
 	if err != nil {
 		return outcome{transport: true, errMsg: err.Error()}
 	}

@@ -25,7 +25,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var ackPath string
 	var asJSON bool
-	fs.StringVar(&cfg.URL, "url", DefaultURL, "base URL of the server")
+	fs.StringVar(&cfg.URL, "url", DefaultURL, "base URL of the server; several, comma-separated, take requests in turn (instances on one database)")
 	fs.StringVar(&cfg.Token, "token", "", "bearer token (default $VIGIL_TOKEN; none is sent if both are empty, as real Alertmanager needs)")
 	fs.StringVar(&cfg.Format, "format", FormatVigil, "payload format: vigil (POST /api/v1/alerts) or alertmanager (POST /api/v2/alerts)")
 	fs.IntVar(&cfg.Batch, "batch", DefaultBatch, "alerts per request")
@@ -76,10 +76,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.Rate > 0 {
 		mode = fmt.Sprintf("open loop at %s req/s", rate(cfg.Rate))
 	}
-	target := strings.TrimRight(cfg.URL, "/")
-	if u, err := url.Parse(target); err == nil {
-		target = u.Redacted() // a password in the URL is a secret too
+	var targets []string
+	for _, t := range cfg.urls() {
+		t = strings.TrimRight(t, "/")
+		if u, err := url.Parse(t); err == nil {
+			t = u.Redacted() // a password in the URL is a secret too
+		}
+		targets = append(targets, t)
 	}
+	target := strings.Join(targets, ",")
 	fmt.Fprintf(stderr, "bench ingest: %s %s, %s, concurrency %s, batch %s, keys %s, seed %d, warmup %s, duration %s\n",
 		cfg.Format, target, mode, numfmt.Int(cfg.Concurrency), numfmt.Int(cfg.Batch), numfmt.Int(cfg.Keys), cfg.Seed, cfg.Warmup, cfg.Duration)
 

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,12 +61,15 @@ type IngestResult struct {
 var errRetryBatch = errors.New("alert inserted concurrently")
 
 // Prepared is an alert ready for IngestPrepared. The work that needs no
-// database (dedup key, entity JSON) is done by Prepare in the caller's
-// goroutine, so that the single SQLite writer does only database work.
+// database (dedup key, entity JSON, masking credentials in the payload)
+// is done by Prepare in the caller's goroutine, so that the single SQLite
+// writer, and a PostgreSQL transaction holding row locks, do only
+// database work.
 type Prepared struct {
 	alert.Alert
 	key      string // dedup key
 	entities string // entities as JSON
+	raw      any    // the raw payload as stored (nullJSON): masking it can cost a parse
 }
 
 // Prepare computes what IngestPrepared needs from a normalized alert.
@@ -74,7 +78,7 @@ func Prepare(a alert.Alert) (Prepared, error) {
 	if err != nil {
 		return Prepared{}, err
 	}
-	return Prepared{Alert: a, key: a.DedupKey(), entities: ents}, nil
+	return Prepared{Alert: a, key: a.DedupKey(), entities: ents, raw: nullJSON(a.Raw)}, nil
 }
 
 // Ingest prepares and stores alerts; see IngestPrepared.
@@ -240,22 +244,22 @@ func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult
 			newItems++
 		}
 	}
-	if ing.alertIDs, err = ing.db.allocIDs(ctx, ing.tx, "alerts", newAlerts); err != nil {
-		return nil, err
-	}
-	if ing.itemIDs, err = ing.db.allocIDs(ctx, ing.tx, "workitems", newItems); err != nil {
+	if err := ing.allocate(ctx, newAlerts, newItems); err != nil {
 		return nil, err
 	}
 	if len(ing.itemIDs) > 0 {
 		ing.lastItemID = ing.itemIDs[len(ing.itemIDs)-1]
 	}
 
-	ing.items = rowBuffer{table: "workitems", cols: []string{"id", "type", "title", "state", "severity", "source", "rev", "alert_count",
-		"previous_id", "created_at", "updated_at", "last_seen", "key_entity", "search_text", "source_resolved_at"}}
-	ing.versions = rowBuffer{table: "alert_versions", cols: []string{"alert_id", "version", "received_at", "title", "description", "severity", "status", "entities", "last_seen", "raw"}}
-	ing.links = rowBuffer{table: "workitem_alerts", cols: []string{"workitem_id", "alert_id", "linked_at"}}
-	ing.incidentLinks = rowBuffer{table: "incident_alerts", cols: []string{"incident_id", "alert_id"}}
-	ing.entries = rowBuffer{table: "timeline", cols: []string{"workitem_id", "at", "actor", "kind", "message", "reason", "data"}}
+	ing.items = newRowBuffer("workitems", "id bigint", "type text", "title text", "state text", "severity text", "source text",
+		"rev bigint", "alert_count bigint", "previous_id bigint", "created_at bigint", "updated_at bigint", "last_seen bigint",
+		"key_entity text", "search_text text", "source_resolved_at bigint")
+	ing.versions = newRowBuffer("alert_versions", "alert_id bigint", "version bigint", "received_at bigint", "title text",
+		"description text", "severity text", "status text", "entities text", "last_seen bigint", "raw json")
+	ing.links = newRowBuffer("workitem_alerts", "workitem_id bigint", "alert_id bigint", "linked_at bigint")
+	ing.incidentLinks = newRowBuffer("incident_alerts", "incident_id bigint", "alert_id bigint")
+	ing.entries = newRowBuffer("timeline", "workitem_id bigint", "at bigint", "actor text", "kind text", "message text",
+		"reason text", "data text")
 	ing.touched, ing.quiet, ing.itemSev = map[int64]int64{}, map[int64]int64{}, map[int64]string{}
 	ing.statusMoved, ing.searchAdd = map[int64]bool{}, map[int64]bool{}
 	for _, k := range state {
@@ -310,37 +314,48 @@ func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult
 // versions computed from them must not be taken by a concurrent writer.
 func (ing *ingester) lookup(ctx context.Context, alerts []Prepared) (map[string]known, error) {
 	state := make(map[string]known, len(alerts))
-	lock := ""
 	if ing.db.dialect == Postgres {
-		lock = " ORDER BY a.id FOR UPDATE OF a"
+		return state, ing.lookupPostgres(ctx, alerts, state)
 	}
 	err := ing.bySource(alerts, func(src string, ks []string) error {
 		inKeys, args := ing.inList(src, ks)
-		rows, err := ing.tx.QueryContext(ctx, ing.db.q(`SELECT a.dedup_key, a.id, a.version, COALESCE(a.workitem_id, 0), COALESCE(w.state, ''),
-		    COALESCE(w.severity, ''), a.product, a.title, a.description, a.severity, a.status, a.entities, a.firing,
-		    CASE WHEN a.item_due_at IS NULL THEN 0 ELSE 1 END,
-		    CASE WHEN EXISTS (SELECT 1 FROM workitem_incidents wi WHERE wi.workitem_id = a.workitem_id) THEN 1 ELSE 0 END
+		rows, err := ing.tx.QueryContext(ctx, ing.db.q(`SELECT a.source, `+lookupCols+`
 		    FROM alerts a LEFT JOIN workitems w ON w.id = a.workitem_id
-		    WHERE a.source = ? AND a.dedup_key `+inKeys+lock), args...)
+		    WHERE a.source = ? AND a.dedup_key `+inKeys), args...)
 		if err != nil {
 			return fmt.Errorf("look up alerts: %w", err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var key, st string
-			var k known
-			var held, via int
-			if err := rows.Scan(&key, &k.alertID, &k.version, &k.itemID, &st, &k.itemSev, &k.was.product, &k.was.title,
-				&k.was.description, &k.was.severity, &k.was.status, &k.was.entities, &k.was.firing, &held, &via); err != nil {
-				return fmt.Errorf("scan alert: %w", err)
-			}
-			k.open = k.itemID != 0 && st != "" && !ing.proc.Terminal(st)
-			k.held, k.viaIncident = held == 1 && k.itemID == 0, via == 1
-			state[src+"\x00"+key] = k
-		}
-		return rows.Err()
+		return ing.scanKnown(rows, state)
 	})
 	return state, err
+}
+
+// lookupCols are what lookup reads of a known alert and its item, after
+// its source; scanKnown reads them.
+const lookupCols = `a.dedup_key, a.id, a.version, COALESCE(a.workitem_id, 0), COALESCE(w.state, ''),
+    COALESCE(w.severity, ''), a.product, a.title, a.description, a.severity, a.status, a.entities, a.firing,
+    CASE WHEN a.item_due_at IS NULL THEN 0 ELSE 1 END,
+    CASE WHEN EXISTS (SELECT 1 FROM workitem_incidents wi WHERE wi.workitem_id = a.workitem_id) THEN 1 ELSE 0 END`
+
+// scanKnown adds the alerts of a lookup query to state.
+func (ing *ingester) scanKnown(rows *sql.Rows, state map[string]known) error {
+	for rows.Next() {
+		var src, key, st string
+		var k known
+		var held, via int
+		if err := rows.Scan(&src, &key, &k.alertID, &k.version, &k.itemID, &st, &k.itemSev, &k.was.product, &k.was.title,
+			&k.was.description, &k.was.severity, &k.was.status, &k.was.entities, &k.was.firing, &held, &via); err != nil {
+			return fmt.Errorf("scan alert: %w", err)
+		}
+		k.open = k.itemID != 0 && st != "" && !ing.proc.Terminal(st)
+		k.held, k.viaIncident = held == 1 && k.itemID == 0, via == 1
+		state[src+"\x00"+key] = k
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("look up alerts: %w", err)
+	}
+	return nil
 }
 
 // owners finds, for the batch's new alerts that wait for an incident
@@ -464,6 +479,19 @@ func (db *DB) allocIDs(ctx context.Context, tx dbtx, table string, n int) ([]int
 		ids = append(ids, max+1+int64(i))
 	}
 	return ids, nil
+}
+
+// allocate reserves the IDs of the batch's new alerts and items.
+func (ing *ingester) allocate(ctx context.Context, alerts, items int) error {
+	if ing.db.dialect == Postgres {
+		return ing.allocatePostgres(ctx, alerts, items)
+	}
+	var err error
+	if ing.alertIDs, err = ing.db.allocIDs(ctx, ing.tx, "alerts", alerts); err != nil {
+		return err
+	}
+	ing.itemIDs, err = ing.db.allocIDs(ctx, ing.tx, "workitems", items)
+	return err
 }
 
 func (ing *ingester) nextAlertID() int64 {
@@ -625,18 +653,16 @@ func (ing *ingester) maybeRaise(itemID, alertID int64, sev alert.Severity) {
 	ing.raises = append(ing.raises, raise{itemID: itemID, alertID: alertID, from: string(cur), to: string(sev)})
 }
 
-var alertCols = []string{"id", "source", "dedup_key", "source_id", "product", "title", "description", "severity", "status",
-	"entities", "first_seen", "last_seen", "version", "workitem_id", "created_at", "updated_at", "seen_count", "firing", "item_due_at"}
+// alertCols are the alerts table's columns as the batch writes them.
+var alertCols = []string{"id bigint", "source text", "dedup_key text", "source_id text", "product text", "title text",
+	"description text", "severity text", "status text", "entities text", "first_seen bigint", "last_seen bigint",
+	"version bigint", "workitem_id bigint", "created_at bigint", "updated_at bigint", "seen_count bigint", "firing text",
+	"item_due_at bigint"}
 
-// write flushes the batch, parents before children for the foreign keys.
-func (ing *ingester) write(ctx context.Context) error {
-	if err := ing.items.flush(ctx, ing.db, ing.tx, ""); err != nil {
-		return err
-	}
-	inserts := rowBuffer{table: "alerts", cols: alertCols}
-	updates := rowBuffer{table: "alerts", cols: alertCols}
-	var resent []*alertRow
-	nInserts := 0
+// alertWrites sorts the batch's alert rows into new rows, changed rows
+// (rewritten whole) and unchanged re-sends.
+func (ing *ingester) alertWrites() (inserts, updates rowBuffer, resent []*alertRow) {
+	inserts, updates = newRowBuffer("alerts", alertCols...), newRowBuffer("alerts", alertCols...)
 	for _, row := range ing.rows {
 		if !row.insert && !row.changed {
 			resent = append(resent, row)
@@ -654,13 +680,25 @@ func (ing *ingester) write(ctx context.Context) error {
 			row.cur.entities, row.firstSeen, row.lastSeen, row.version, item, ing.now, ing.now, row.seen, row.cur.firing, due}
 		if row.insert {
 			inserts.add(vals...)
-			nInserts++
 		} else {
 			updates.add(vals...)
 		}
 	}
+	return inserts, updates, resent
+}
+
+// write flushes the batch, parents before children for the foreign keys.
+func (ing *ingester) write(ctx context.Context) error {
+	inserts, updates, resent := ing.alertWrites()
+	if ing.db.dialect == Postgres {
+		return ing.writePostgres(ctx, inserts, updates, resent)
+	}
+	if err := ing.items.flush(ctx, ing.db, ing.tx, ""); err != nil {
+		return err
+	}
 	// A row that another instance inserted since our lookup is skipped
 	// here, and the shortfall sends the whole batch round again.
+	nInserts := inserts.rows()
 	n, err := inserts.exec(ctx, ing.db, ing.tx, " ON CONFLICT (source, dedup_key) DO NOTHING")
 	if err != nil {
 		return err
@@ -811,7 +849,7 @@ func sortedIDs(m map[int64]bool) []int64 {
 
 func (ing *ingester) addVersion(a *Prepared, r IngestResult) {
 	ing.versions.add(r.AlertID, r.Version, ing.now, a.Title, a.Description, string(a.Severity), string(a.Status), a.entities,
-		us(a.LastSeen), nullJSON(a.Raw))
+		us(a.LastSeen), a.raw)
 }
 
 // entryData is the structured part of an ingest timeline entry.
@@ -831,14 +869,29 @@ func (ing *ingester) addEntry(itemID int64, kind, msg string, d entryData) {
 }
 
 // rowBuffer collects rows for one table and writes them with multi-row
-// INSERTs.
+// INSERTs (SQLite) or as one array per column (PostgreSQL, see
+// ingest_pg.go).
 type rowBuffer struct {
 	table string
 	cols  []string
+	types []string // per column: the PostgreSQL type its values are sent as
 	args  []any
 }
 
+// newRowBuffer returns a buffer for table; each column is given as
+// "name type", type being bigint, text or json.
+func newRowBuffer(table string, cols ...string) rowBuffer {
+	b := rowBuffer{table: table, cols: make([]string, len(cols)), types: make([]string, len(cols))}
+	for i, c := range cols {
+		b.cols[i], b.types[i], _ = strings.Cut(c, " ")
+	}
+	return b
+}
+
 func (b *rowBuffer) add(vals ...any) { b.args = append(b.args, vals...) }
+
+// rows is the number of rows buffered.
+func (b *rowBuffer) rows() int { return len(b.args) / len(b.cols) }
 
 // chunkSize picks the largest of a few fixed statement sizes that fits n
 // rows: few distinct statements, each prepared once and cached.
