@@ -128,8 +128,8 @@ type Engine struct {
 	mu       sync.Mutex
 	services []service
 	mods     []*entry
-	byName  map[string]*entry
-	running bool
+	byName   map[string]*entry
+	running  bool
 }
 
 type entry struct {
