@@ -27,7 +27,7 @@ type amTyped struct {
 // false when the body does not decode into the typed form; the caller then
 // uses the precise path.
 func parseAlertmanagerFast(body []byte, now time.Time) (alerts []alert.Alert, first error, ok bool) {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := bytes.Trim(body, " \t\r\n") // JSON whitespace only: \f or \v after the array is garbage
 	if len(trimmed) == 0 || trimmed[0] != '[' {
 		return nil, nil, false
 	}
