@@ -326,20 +326,25 @@ func (db *DB) ListTokens(ctx context.Context) ([]Token, error) {
 // RevokeToken revokes token id at once. Revoking a revoked token again
 // changes nothing and is not an error.
 func (db *DB) RevokeToken(ctx context.Context, id int64) error {
-	err := db.tx(ctx, func(tx dbtx) error {
+	if err := db.revoke(ctx, "api_tokens", id); err != nil {
+		return fmt.Errorf("revoke token %d: %w", id, err)
+	}
+	return nil
+}
+
+// revoke sets revoked_at on row id of table (api_tokens or
+// integration_keys) unless it is set already.
+func (db *DB) revoke(ctx context.Context, table string, id int64) error {
+	return db.tx(ctx, func(tx dbtx) error {
 		var revoked sql.NullInt64
-		err := tx.QueryRowContext(ctx, db.q(`SELECT revoked_at FROM api_tokens WHERE id = ?`), id).Scan(&revoked)
+		err := tx.QueryRowContext(ctx, db.q(`SELECT revoked_at FROM `+table+` WHERE id = ?`), id).Scan(&revoked)
 		if errors.Is(err, sql.ErrNoRows) {
 			return validation.ErrNotFound
 		}
 		if err != nil || revoked.Valid {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE api_tokens SET revoked_at = ? WHERE id = ?`), us(db.clock.Now()), id)
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE `+table+` SET revoked_at = ? WHERE id = ?`), us(db.clock.Now()), id)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("revoke token %d: %w", id, err)
-	}
-	return nil
 }

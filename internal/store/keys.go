@@ -139,19 +139,7 @@ func (db *DB) TouchIntegrationKey(ctx context.Context, id int64, at time.Time) e
 // RevokeIntegrationKey revokes key id at once. Revoking a revoked key
 // again changes nothing and is not an error.
 func (db *DB) RevokeIntegrationKey(ctx context.Context, id int64) error {
-	err := db.tx(ctx, func(tx dbtx) error {
-		var revoked sql.NullInt64
-		err := tx.QueryRowContext(ctx, db.q(`SELECT revoked_at FROM integration_keys WHERE id = ?`), id).Scan(&revoked)
-		if errors.Is(err, sql.ErrNoRows) {
-			return validation.ErrNotFound
-		}
-		if err != nil || revoked.Valid {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE integration_keys SET revoked_at = ? WHERE id = ?`), us(db.clock.Now()), id)
-		return err
-	})
-	if err != nil {
+	if err := db.revoke(ctx, "integration_keys", id); err != nil {
 		return fmt.Errorf("revoke integration key %d: %w", id, err)
 	}
 	return nil
