@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/automation"
 	"github.com/vigil-soc/vigil/internal/redact"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
@@ -198,6 +199,11 @@ type ingester struct {
 	statusMoved       map[int64]bool // items whose alerts went from open to settled or back
 	searchAdd         map[int64]bool // items that gained alerts: refresh key entity and search text
 	lastItemID        int64          // the highest item ID handed out (SQLite's lazy allocation)
+
+	rules      *automation.Set      // creation rules (nil: none)
+	ruleWork   []ruleWork           // rule effects to write once the items exist
+	ruleTally  map[int64]*ruleTally // per rule: hits, closes, suppressions, newest error
+	suppressed map[int64][]int64    // rule → alerts it suppressed
 }
 
 // raise is an item severity raised by a re-fired alert.
@@ -271,6 +277,7 @@ func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult
 		ing.itemSev[o.itemID] = o.sev
 	}
 
+	ing.rules = ing.db.rules.Load()
 	rows := map[string]*alertRow{}
 	results := make([]IngestResult, len(alerts))
 	for _, i := range order {
@@ -295,6 +302,9 @@ func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult
 		}
 	}
 	if err := ing.write(ctx); err != nil {
+		return nil, err
+	}
+	if err := ing.applyRuleWork(ctx); err != nil {
 		return nil, err
 	}
 	resolved, err := ing.settleItems(ctx)
@@ -517,8 +527,32 @@ func (ing *ingester) takeItemID(ctx context.Context) (int64, error) {
 	return id, nil
 }
 
-// newItem queues a work item for a with the given id.
-func (ing *ingester) newItem(id int64, a *Prepared, previous int64) {
+// newItem queues a work item for a with the given id, as the creation
+// rules leave it. It reports false when a rule suppressed the alert: no
+// item is made.
+func (ing *ingester) newItem(id int64, a *Prepared, previous int64, alertID int64) bool {
+	state, sev := ing.proc.Initial(), string(a.Severity)
+	res := ing.automate(a, id)
+	if res != nil && res.Suppressed != nil {
+		if ing.suppressed == nil {
+			ing.suppressed = map[int64][]int64{}
+		}
+		ing.suppressed[res.Suppressed.RuleID] = append(ing.suppressed[res.Suppressed.RuleID], alertID)
+		return false
+	}
+	if res != nil && res.Changed() {
+		state, sev = res.Item.State, string(res.Item.Severity)
+		defer func() {
+			ing.ruleEntries(id, res)
+			for _, m := range res.Moves {
+				b, _ := json.Marshal(map[string]string{"from": m.From, "to": m.To, "classification": m.Classification})
+				ing.entries.add(id, ing.now, m.Rule, workitem.KindTransition, "moved from "+m.From+" to "+m.To, m.Reason, string(b))
+			}
+			ing.ruleWork = append(ing.ruleWork, ruleWork{itemID: id, res: res})
+		}()
+	} else if res != nil && len(res.Errors) > 0 {
+		defer ing.ruleEntries(id, res)
+	}
 	var prev, resolved any
 	if previous != 0 {
 		prev = previous
@@ -526,9 +560,10 @@ func (ing *ingester) newItem(id int64, a *Prepared, previous int64) {
 	if !a.Status.Open() {
 		resolved = ing.now
 	}
-	ing.items.add(id, string(ing.proc.TypeFor(a.Source)), a.Title, ing.proc.Initial(), string(a.Severity), a.Source, 1, 1,
+	ing.items.add(id, string(ing.proc.TypeFor(a.Source)), a.Title, state, sev, a.Source, 1, 1,
 		prev, ing.now, ing.now, us(a.LastSeen), alert.KeyEntity(a.Entities), alert.SearchText(a.Title, a.Entities), resolved)
-	ing.itemSev[id] = string(a.Severity)
+	ing.itemSev[id] = sev
+	return true
 }
 
 // insert handles a new alert: a new row, and a new work item, or the item
@@ -557,10 +592,13 @@ func (ing *ingester) insert(a *Prepared, o owner, claimed bool) (*alertRow, Inge
 		row.held, row.dueAt = true, ing.now+a.Grace.Microseconds()
 		r.Outcome = OutcomeHeld
 	default:
-		row.itemID = ing.itemIDs[0]
+		id := ing.itemIDs[0]
 		ing.itemIDs = ing.itemIDs[1:]
-		row.open = true
-		ing.newItem(row.itemID, a, 0)
+		if !ing.newItem(id, a, 0, row.id) {
+			r.Outcome = OutcomeSuppressed
+			break
+		}
+		row.itemID, row.open = id, true
 		r.WorkItemID = row.itemID
 		ing.links.add(r.WorkItemID, r.AlertID, ing.now)
 		ing.addEntry(r.WorkItemID, workitem.KindCreated, "created from "+a.Source+" alert "+strconv.FormatInt(r.AlertID, 10), data)
@@ -619,7 +657,13 @@ func (ing *ingester) receive(ctx context.Context, row *alertRow, a *Prepared) (I
 		if err != nil {
 			return r, err
 		}
-		ing.newItem(nid, a, old)
+		if !ing.newItem(nid, a, old, row.id) {
+			// A rule suppresses the new firing: the old item keeps the
+			// alert, closed.
+			r.Outcome = OutcomeSuppressed
+			ing.addEntry(old, workitem.KindAlert, "alert "+id+" fired again; a rule suppressed the new firing", entryData{AlertID: row.id, Version: row.version})
+			break
+		}
 		row.itemID, row.open, row.viaIncident = nid, true, false
 		r.WorkItemID, r.Outcome, r.ViaIncident = nid, OutcomeReopened, false
 		ing.links.add(nid, row.id, ing.now)

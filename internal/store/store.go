@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/vigil-soc/vigil/internal/automation"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -73,6 +74,10 @@ type DB struct {
 	cpStop  chan struct{}
 	cpDone  chan struct{}
 	walFull atomic.Bool // the WAL has outgrown walLimit
+
+	// rules are the automation rules that creation triggers run inside
+	// the ingest transaction (nil: none); see SetRules.
+	rules atomic.Pointer[automation.Set]
 }
 
 // Open connects to the database and runs pending migrations.

@@ -79,6 +79,7 @@ const (
 	KindReopened   = "reopened" // a new item was opened for a re-fired alert
 	KindSync       = "sync"     // a write-back to an external system: queued, sent, retried, failed
 	KindMerged     = "merged"   // an item was folded into the item of the incident its alert belongs to
+	KindRule       = "rule"     // an automation rule matched (or failed to evaluate) and what it did
 )
 
 // Comment is a note on an item.

@@ -1,0 +1,127 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/automation"
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/store/storetest"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// installRules saves definitions and installs them as the ingest's set.
+func installRules(t *testing.T, db *store.DB, defs ...automation.Definition) []automation.Rule {
+	t.Helper()
+	ctx := context.Background()
+	var rules []automation.Rule
+	for _, d := range defs {
+		if err := d.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := automation.Compile(d.Condition); err != nil {
+			t.Fatal(err)
+		}
+		r, err := db.SaveRule(ctx, 0, d, "admin@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	db.SetRules(automation.NewSet(rules, automation.Options{Process: workitem.DefaultProcess()}))
+	return rules
+}
+
+// TestCreationRulesInTheIngestTransaction: a suppressing rule leaves the
+// alert stored and counted with no item; an acting rule's assignee,
+// tags, severity, tasks, comment and close are on the item as it is
+// first committed, with the hit on its timeline; the rules' counters
+// move; an expired rule does nothing.
+func TestCreationRulesInTheIngestTransaction(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(now)
+	storetest.ForEach(t, clk, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		proc := workitem.DefaultProcess()
+		past := now.Add(-time.Hour)
+		rules := installRules(t, db,
+			automation.Definition{Name: "pentest week", Enabled: true, Order: 1, Triggers: []string{"alert.created"},
+				Builder: &automation.Builder{Match: "all", Rows: []automation.BuilderRow{{Property: "title", Operator: "contains", Values: []string{"pentest"}}}},
+				Actions: []automation.ActionSpec{{Type: "suppress"}}},
+			automation.Definition{Name: "web hosts", Enabled: true, Order: 2, Triggers: []string{"alert.created"}, Sources: []string{"defender"},
+				Condition: `hosts.exists(h, h.lowerAscii().startsWith("vm-web"))`,
+				Actions: []automation.ActionSpec{{Type: "assign", Assignee: "web@example.com"}, {Type: "tags", Add: []string{"web"}},
+					{Type: "severity", Severity: "critical"}, {Type: "tasks", Tasks: []string{"check IIS logs"}},
+					{Type: "comment", Text: "web tier"}, {Type: "close", Classification: "false_positive", Reason: "known scanner"}}},
+			automation.Definition{Name: "expired", Enabled: true, Order: 3, Triggers: []string{"alert.created"}, ExpiresAt: &past,
+				Actions: []automation.ActionSpec{{Type: "tags", Add: []string{"never"}}}},
+		)
+
+		quiet := testAlert("p1")
+		quiet.Title = "Pentest: port scan"
+		res, err := db.Ingest(ctx, proc, "test", []alert.Alert{quiet, testAlert("w1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Outcome != store.OutcomeSuppressed || res[0].WorkItemID != 0 {
+			t.Fatalf("suppressed alert: outcome %s item %d, want suppressed with no item", res[0].Outcome, res[0].WorkItemID)
+		}
+		if a, err := db.GetAlert(ctx, res[0].AlertID); err != nil || a.WorkItemID != 0 {
+			t.Fatalf("suppressed alert stored = %+v, %v", a, err)
+		}
+		items, err := db.ListWorkItems(ctx, workitem.Filter{States: []string{"New"}})
+		if err != nil || len(items) != 0 {
+			t.Fatalf("New items = %d (%v), want none: the suppressed alert never shows as New and the other was closed", len(items), err)
+		}
+
+		it := mustGetItem(t, db, res[1].WorkItemID)
+		if it.State != "Closed" || it.Assignee != "web@example.com" || it.Severity != alert.SeverityCritical || !slices.Equal(it.Tags, []string{"web"}) || it.ClosedAt == nil {
+			t.Errorf("item = state %s assignee %q severity %s tags %v closed %v", it.State, it.Assignee, it.Severity, it.Tags, it.ClosedAt)
+		}
+		tl := mustTimeline(t, db, it.ID)
+		var ruleMsg string
+		for _, e := range tl {
+			if e.Kind == workitem.KindRule {
+				ruleMsg = e.Message
+				if e.Actor != "rule:web hosts@v1" {
+					t.Errorf("rule entry actor = %q", e.Actor)
+				}
+			}
+			if e.Kind == workitem.KindTransition && !strings.HasPrefix(e.Reason, "false positive") {
+				t.Errorf("close reason = %q, want the classification first", e.Reason)
+			}
+		}
+		for _, want := range []string{`"web hosts" (v1)`, "assigned to web@example.com", "tagged web", "closed as false positive"} {
+			if !strings.Contains(ruleMsg, want) {
+				t.Errorf("rule entry %q lacks %q", ruleMsg, want)
+			}
+		}
+		if tasks, _ := db.Tasks(ctx, it.ID); len(tasks) != 1 || tasks[0].Title != "check IIS logs" {
+			t.Errorf("tasks = %+v", tasks)
+		}
+		if cs, _ := db.Comments(ctx, it.ID); len(cs) != 1 || cs[0].Author != "rule:web hosts@v1" {
+			t.Errorf("comments = %+v", cs)
+		}
+
+		stored, err := db.ListRules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][3]int64{}
+		for _, r := range stored {
+			got[r.Name] = [3]int64{r.Hits, r.Closed, r.Suppressed}
+		}
+		want := map[string][3]int64{"pentest week": {1, 0, 1}, "web hosts": {1, 1, 0}, "expired": {0, 0, 0}}
+		for n, w := range want {
+			if got[n] != w {
+				t.Errorf("rule %q hits/closed/suppressed = %v, want %v", n, got[n], w)
+			}
+		}
+		_ = rules
+	})
+}
