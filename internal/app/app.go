@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/engine"
 	"github.com/vigil-soc/vigil/internal/ingest"
 	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/rules"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/twoway"
 	"github.com/vigil-soc/vigil/internal/ui"
@@ -40,6 +41,8 @@ type App struct {
 	clock    clock.Clock
 	DB       *store.DB
 	Pipeline *ingest.Pipeline
+	// Rules manages automation rules and installs them for the ingest.
+	Rules    *rules.Service
 	Items    *workitem.Service
 	Accounts *account.Service
 	UI       *ui.UI
@@ -149,14 +152,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		db.Close()
 		return nil, fmt.Errorf("web interface: %w", err)
 	}
-	opts := web.Options{Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
+	ruleSvc := rules.New(db, proc, clk, log)
+	if _, err := ruleSvc.Reload(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("automation rules: %w", err)
+	}
+	opts := web.Options{Rules: ruleSvc, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
 		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies}
 	if sy.boards != nil {
 		opts.Boards = sy.boards
 	}
 	srv := web.New(opts)
 	a := &App{
-		cfg: cfg, log: log, clock: clk, DB: db, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
+		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
 		Targets: targets, sender: outbox.NewSender(db, targets, clk, log), engineHealth: engineHealth, metrics: metrics,
 		server: &http.Server{
 			Handler:           srv,

@@ -136,6 +136,13 @@ func matrix() []matrixRow {
 		{pattern: "POST /api/v1/integration-keys", path: "/api/v1/integration-keys", body: `{}`, cells: adminOn},
 		{pattern: "POST /api/v1/integration-keys/{id}/revoke", path: "/api/v1/integration-keys/{spare-key}/revoke", cells: adminOn},
 		{pattern: "GET /api/v1/audit", path: "/api/v1/audit", cells: adminOn},
+		{pattern: "GET /api/v1/rules", path: "/api/v1/rules", cells: read},
+		{pattern: "POST /api/v1/rules", path: "/api/v1/rules", body: `{}`, cells: "401 403 403 400 401 401"},
+		{pattern: "GET /api/v1/rules/vocabulary", path: "/api/v1/rules/vocabulary", cells: read},
+		{pattern: "POST /api/v1/rules/preview", path: "/api/v1/rules/preview", body: `{}`, cells: "401 400 400 400 401 401"},
+		{pattern: "GET /api/v1/rules/{id}", path: "/api/v1/rules/999", cells: "401 404 404 404 401 401"},
+		{pattern: "PUT /api/v1/rules/{id}", path: "/api/v1/rules/999", body: `{}`, cells: "401 403 403 400 401 401"},
+		{pattern: "GET /api/v1/rules/{id}/versions", path: "/api/v1/rules/999/versions", cells: "401 404 404 404 401 401"},
 		{pattern: "/api/", path: "/api/v1/no-such-thing", cells: "404 404 404 404 404 404"},
 
 		// Inbound compatibility: each takes its own sender's key.

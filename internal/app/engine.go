@@ -24,6 +24,7 @@ const (
 	syncTimeout   = 5 * time.Minute
 	purgeEvery    = time.Hour
 	purgeTimeout  = time.Minute
+	rulesEvery    = 5 * time.Second
 )
 
 // storeLocker shares engine modules between the instances on one
@@ -89,6 +90,10 @@ func (a *App) buildEngine() *engine.Engine {
 		// Live updates serve this instance's open pages.
 		e.AddService("live-updates", a.UI.Run)
 	}
+	// Every instance that ingests runs the rules it has loaded: each
+	// reloads them (another instance, or the CLI, may have changed
+	// them) and tidies expired ones.
+	e.Add(a.Rules, engine.Spec{Every: rulesEvery, Timeout: purgeTimeout, Local: true})
 	if a.cfg.Role == config.RoleAPI {
 		return e // serving HTTP only: the other instances run the engine
 	}

@@ -200,7 +200,7 @@ func stringPred(expr, base string, values []string) string {
 	lower := expr + ".lowerAscii()"
 	quoted := make([]string, len(values))
 	for i, v := range values {
-		quoted[i] = strconv.Quote(strings.ToLower(v))
+		quoted[i] = strconv.Quote(lowerASCII(v))
 	}
 	if base == OpEquals {
 		if len(quoted) == 1 {
@@ -217,4 +217,17 @@ func stringPred(expr, base string, values []string) string {
 		return alts[0]
 	}
 	return "(" + strings.Join(alts, " || ") + ")"
+}
+
+// lowerASCII lowers ASCII letters only, as CEL's lowerAscii does to the
+// property: strings.ToLower would also lower "Ü", and a value typed exactly
+// as a non-ASCII title would then never match it.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

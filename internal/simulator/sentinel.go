@@ -73,6 +73,8 @@ func (s *Simulator) sentinelRoutes() {
 	s.sentinelHandle("GET "+one+"/tasks/{child}", "sentinel.tasks.get", s.sentinelGetTask)
 	s.sentinelHandle("PUT "+one+"/tasks/{child}", "sentinel.tasks.put", s.sentinelPutTask)
 	s.sentinelHandle("DELETE "+one+"/tasks/{child}", "sentinel.tasks.delete", s.sentinelDeleteTask)
+
+	s.sentinelAutomationRuleRoutes() // automationrules.go
 }
 
 // sentinelHandle registers an ARM route: token for ARM, then the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/automation"
 	"github.com/vigil-soc/vigil/internal/validation"
 )
@@ -26,10 +27,12 @@ func (db *DB) Rules() *automation.Set { return db.rules.Load() }
 
 // RuleStats is what a rule did, for its page.
 type RuleStats struct {
-	Hits, Closed, Suppressed int64
-	LastHit                  *time.Time
-	LastError                string
-	LastErrorAt              *time.Time
+	Hits        int64      `json:"hits"`
+	Closed      int64      `json:"closed"`
+	Suppressed  int64      `json:"suppressed"`
+	LastHit     *time.Time `json:"last_hit,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
 // StoredRule is a rule with its counters.
@@ -64,7 +67,6 @@ func scanRule(s scanner) (StoredRule, error) {
 	}
 	return r, nil
 }
-
 
 // ListRules returns every rule in run order.
 func (db *DB) ListRules(ctx context.Context) ([]StoredRule, error) {
@@ -224,4 +226,72 @@ func isUnique(err error) bool {
 		return pe.Code == "23505"
 	}
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// EachAlertSince calls fn for every alert created at or after since,
+// oldest first. withRaw joins each alert's newest payload, which costs a
+// read of the version table: the preview asks for it only when the
+// condition tests a payload fact (tactics, custom details, labels).
+func (db *DB) EachAlertSince(ctx context.Context, since time.Time, withRaw bool, fn func(*alert.Alert) error) error {
+	cols := `a.id, a.source, a.source_id, a.product, a.title, a.description, a.severity, a.status, a.entities, a.first_seen,
+	    a.last_seen, COALESCE(a.workitem_id, 0)`
+	from := ` FROM alerts a`
+	if withRaw {
+		cols += `, v.raw`
+		from += ` JOIN alert_versions v ON v.alert_id = a.id AND v.version = a.version`
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+cols+from+` WHERE a.created_at >= ? ORDER BY a.id`), us(since))
+	if err != nil {
+		return fmt.Errorf("alerts since %s: %w", since.Format(time.RFC3339), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a alert.Alert
+		var ents string
+		var first, last int64
+		var raw sql.NullString
+		dest := []any{&a.ID, &a.Source, &a.SourceID, &a.Product, &a.Title, &a.Description, &a.Severity, &a.Status, &ents, &first, &last, &a.WorkItemID}
+		if withRaw {
+			dest = append(dest, &raw)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("scan alert: %w", err)
+		}
+		if ents != "" && ents != "[]" {
+			if err := json.Unmarshal([]byte(ents), &a.Entities); err != nil {
+				return fmt.Errorf("alert %d entities: %w", a.ID, err)
+			}
+		}
+		a.FirstSeen, a.LastSeen = fromUS(first), fromUS(last)
+		if raw.Valid {
+			a.Raw = json.RawMessage(raw.String)
+		}
+		if err := fn(&a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// DeleteExpiredRules deletes the rules whose expiry is before before,
+// with their history, and reports how many went.
+func (db *DB) DeleteExpiredRules(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := db.tx(ctx, func(tx dbtx) error {
+		cond := ` WHERE expires_at IS NOT NULL AND expires_at < ?`
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM automation_rule_versions WHERE rule_id IN (SELECT id FROM automation_rules`+cond+`)`), us(before)); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM automation_rules`+cond), us(before))
+		if err != nil {
+			return err
+		}
+		m, _ := res.RowsAffected()
+		n = int(m)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete expired rules: %w", err)
+	}
+	return n, nil
 }

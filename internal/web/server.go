@@ -82,6 +82,8 @@ type Options struct {
 	Connectors func() []twoway.Status
 	// Keys manages integration keys for admins; nil answers 404.
 	Keys KeyAdmin
+	// Rules manages automation rules; nil answers 404.
+	Rules RuleAdmin
 	// Proxies finds the client's address behind trusted reverse proxies,
 	// for the audit log; nil: the peer.
 	Proxies *auth.Proxies
@@ -114,6 +116,7 @@ type Server struct {
 	ui        Pages
 	health    func() []twoway.Status
 	keys      KeyAdmin
+	rules     RuleAdmin
 	proxies   *auth.Proxies
 	mux       *http.ServeMux
 	patterns  []string // every pattern registered on mux, for Routes
@@ -148,7 +151,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, proxies: o.Proxies, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, proxies: o.Proxies, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -219,6 +222,15 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"POST", "/api/v1/integration-keys", auth.ActionAdmin, s.createKey},
 		{"POST", "/api/v1/integration-keys/{id}/revoke", auth.ActionAdmin, s.revokeKey},
 		{"GET", "/api/v1/audit", auth.ActionAdmin, s.listAudit},
+
+		// Automation rules: read by all, changed by admins.
+		{"GET", "/api/v1/rules", auth.ActionRead, s.listRules},
+		{"POST", "/api/v1/rules", auth.ActionAdmin, s.saveRule},
+		{"GET", "/api/v1/rules/vocabulary", auth.ActionRead, s.ruleVocabulary},
+		{"POST", "/api/v1/rules/preview", auth.ActionRead, s.previewRule},
+		{"GET", "/api/v1/rules/{id}", auth.ActionRead, s.getRule},
+		{"PUT", "/api/v1/rules/{id}", auth.ActionAdmin, s.saveRule},
+		{"GET", "/api/v1/rules/{id}/versions", auth.ActionRead, s.ruleVersions},
 
 		// Callbacks from mirrored trackers; each authenticates its own way.
 		{"POST", "/api/v1/hooks/devops", "", s.devopsHook},
