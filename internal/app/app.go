@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vigil-soc/vigil/internal/account"
+	"github.com/vigil-soc/vigil/internal/automation"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/engine"
@@ -115,13 +116,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		db.Close()
 		return nil, fmt.Errorf("sync: %w", err)
 	}
-	items := workitem.NewService(db, proc, clk).WithPlanner(writeback.New(db).With(sy.planners...))
+	planner := writeback.New(db).With(sy.planners...)
+	items := workitem.NewService(db, proc, clk).WithPlanner(planner)
 	follow.svc = items
 	pipe.React(sourceFollower{items: items, log: log.With("component", "source-follower")})
 	targets := map[string]outbox.Target{}
 	for name, t := range sy.targets {
 		targets[name] = t
 	}
+	// What a rule's hit leaves for after commit: the write-backs of a
+	// close at creation, playbooks and pages.
+	targets[automation.Target] = rules.NewTarget(db, planner)
 	accounts := account.New(db, clk, accountOptions(cfg.Login, log))
 	proxies, err := trustedProxies(cfg)
 	if err != nil {
@@ -153,6 +158,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("web interface: %w", err)
 	}
 	ruleSvc := rules.New(db, proc, clk, log)
+	// Update triggers: rules hear the items service's committed changes
+	// and act through it.
+	ruleSvc.Act(items, db)
+	items.Observe(ruleSvc)
 	if _, err := ruleSvc.Reload(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("automation rules: %w", err)

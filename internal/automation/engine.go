@@ -125,7 +125,7 @@ func NewSet(rules []Rule, o Options) *Set {
 			s.Errors[r.ID] = err
 			continue
 		}
-		c := &Compiled{Rule: r, prg: prg, always: r.Condition == "" || r.Condition == "true", titles: exactTitles(r.Builder)}
+		c := &Compiled{Rule: r, prg: prg, always: r.Condition == "" || r.Condition == "true", titles: exactTitles(r.Builder, r.Condition)}
 		s.rules = append(s.rules, c)
 		for _, src := range r.Sources {
 			sources[src] = true
@@ -173,9 +173,15 @@ func terminalNamed(p *workitem.Process, name string) string {
 }
 
 // exactTitles returns the titles a builder's "title equals" row pins an
-// all-rows builder to, lower-cased; nil when the rule may match any.
-func exactTitles(b *Builder) []string {
+// all-rows builder to, lower-cased; nil when the rule may match any. A
+// condition edited by hand after the builder wrote it is not the
+// builder's, and pins nothing.
+func exactTitles(b *Builder, condition string) []string {
 	if b == nil || (b.Match != "all" && len(b.Rows) > 1) {
+		return nil
+	}
+	cp := *b // CEL normalizes the builder in place; leave the rule's alone
+	if cond, err := cp.CEL(); err != nil || cond != condition {
 		return nil
 	}
 	for _, r := range b.Rows {

@@ -42,6 +42,8 @@ type Service struct {
 	opts  automation.Options
 	clock clock.Clock
 	log   *slog.Logger
+	items Items    // nil until Act
+	act   ActStore // nil until Act
 }
 
 // New returns a service; call Reload to install the stored rules.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/vigil-soc/vigil/internal/automation"
+	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
 
@@ -120,6 +121,17 @@ func (ing *ingester) applyRuleWork(ctx context.Context) error {
 			if _, err := ing.tx.ExecContext(ctx, ing.db.q(`INSERT INTO tasks (workitem_id, title, created_at, updated_at) VALUES (?, ?, ?, ?)`),
 				w.itemID, t.Title, ing.now, ing.now); err != nil {
 				return fmt.Errorf("rule task on item %d: %w", w.itemID, err)
+			}
+		}
+		var msgs []outbox.Message
+		if n := len(w.res.Moves); n > 0 && w.res.Moves[n-1].To != ing.proc.Initial() {
+			last := w.res.Moves[n-1]
+			msgs = append(msgs, automation.WriteBackMessage(w.itemID, automation.WriteBack{From: ing.proc.Initial(), To: last.To, Reason: last.Reason, Rule: last.Rule}))
+		}
+		msgs = append(msgs, automation.DeferredMessages(w.itemID, w.res.Deferred)...)
+		if len(msgs) > 0 {
+			if _, err := ing.db.enqueue(ctx, ing.tx, w.itemID, msgs); err != nil {
+				return fmt.Errorf("rule work on item %d: %w", w.itemID, err)
 			}
 		}
 		for _, c := range w.res.Comments {

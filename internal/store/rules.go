@@ -295,3 +295,29 @@ func (db *DB) DeleteExpiredRules(ctx context.Context, before time.Time) (int, er
 	}
 	return n, nil
 }
+
+// RecordRuleHits adds hits and errors of rules run after commit (update
+// triggers) to the rules' counters.
+func (db *DB) RecordRuleHits(ctx context.Context, res *automation.Result) error {
+	tally := map[int64]*ruleTally{}
+	get := func(id int64) *ruleTally {
+		if tally[id] == nil {
+			tally[id] = &ruleTally{}
+		}
+		return tally[id]
+	}
+	for _, h := range res.Hits {
+		t := get(h.RuleID)
+		t.hits++
+		if h.Closed {
+			t.closed++
+		}
+	}
+	for _, e := range res.Errors {
+		get(e.RuleID).err = e.Err
+	}
+	if len(tally) == 0 {
+		return nil
+	}
+	return db.tx(ctx, func(tx dbtx) error { return db.recordRuleRun(ctx, tx, us(db.clock.Now()), tally) })
+}

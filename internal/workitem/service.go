@@ -38,10 +38,46 @@ type Store interface {
 // Handlers, the UI and automation all go through it, so the rules hold
 // whatever the entry point.
 type Service struct {
-	store   Store
-	proc    *Process
-	clock   clock.Clock
-	planner Planner
+	store    Store
+	proc     *Process
+	clock    clock.Clock
+	planner  Planner
+	observer Observer
+}
+
+// Observer hears changes after they commit: the automation rules' update
+// triggers (item.moved, item.assigned, item.commented).
+type Observer interface {
+	Changed(ctx context.Context, c Change)
+}
+
+// Change kinds.
+const (
+	ChangeMoved     = "moved"
+	ChangeAssigned  = "assigned"
+	ChangeCommented = "commented"
+)
+
+// Change is one committed change to an item.
+type Change struct {
+	Kind     string
+	Item     Item
+	Actor    string
+	From, To string // moved: states; assigned: assignees
+	Severity [2]string
+	Comment  string
+}
+
+// Observe makes o hear every committed move, assignment and comment.
+func (s *Service) Observe(o Observer) *Service {
+	s.observer = o
+	return s
+}
+
+func (s *Service) notify(ctx context.Context, c Change) {
+	if s.observer != nil {
+		s.observer.Changed(ctx, c)
+	}
 }
 
 // Planner decides the writes to external systems a transition implies.
@@ -154,10 +190,12 @@ func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to
 	if len(reason) > MaxReasonText {
 		return Item{}, validation.NewFieldError("reason", "must be at most %d bytes", MaxReasonText)
 	}
-	return s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
+	var from string
+	it, err := s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
 		if ifRev != 0 && it.Rev != ifRev {
 			return nil, nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
 		}
+		from = it.State
 		if it.MergedInto != 0 {
 			return nil, nil, &validation.ConflictError{Message: fmt.Sprintf("work item %d was merged into work item %d; move that one", id, it.MergedInto)}
 		}
@@ -184,6 +222,10 @@ func (s *Service) Transition(ctx context.Context, actor auth.Actor, id int64, to
 		entries = append(entries, queuedEntries(msgs)...)
 		return entries, msgs, nil
 	})
+	if err == nil && from != to {
+		s.notify(ctx, Change{Kind: ChangeMoved, Item: it, Actor: actor.String(), From: from, To: to})
+	}
+	return it, err
 }
 
 // Follow moves an item because a record it tracks changed at its source:
@@ -215,7 +257,7 @@ func (s *Service) follow(ctx context.Context, id int64, to, origin, cause string
 	if !s.proc.Known(to) {
 		return Item{}, false, fmt.Errorf("follow %s: unknown state %q", origin, to)
 	}
-	moved := false
+	moved, movedFrom := false, ""
 	it, err := s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
 		moved = false
 		if it.State == to || s.proc.Terminal(it.State) || it.MergedInto != 0 {
@@ -225,6 +267,7 @@ func (s *Service) follow(ctx context.Context, id int64, to, origin, cause string
 			return nil, nil, nil
 		}
 		from := it.State
+		movedFrom = from
 		var msgs []outbox.Message
 		if s.planner != nil {
 			planned, err := s.planner.Plan(ctx, *it, from, to, cause)
@@ -248,6 +291,9 @@ func (s *Service) follow(ctx context.Context, id int64, to, origin, cause string
 		entries = append(entries, queuedEntries(msgs)...)
 		return entries, msgs, nil
 	})
+	if err == nil && moved {
+		s.notify(ctx, Change{Kind: ChangeMoved, Item: it, Actor: origin, From: movedFrom, To: to})
+	}
 	return it, moved, err
 }
 
@@ -259,9 +305,18 @@ func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patc
 	if err := p.validate(); err != nil {
 		return Item{}, err
 	}
-	return s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
+	var assigned [2]string
+	var sev [2]string
+	it, err := s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
 		if ifRev != 0 && it.Rev != ifRev {
 			return nil, nil, fmt.Errorf("work item %d is at rev %d, not %d: %w", id, it.Rev, ifRev, validation.ErrStale)
+		}
+		assigned, sev = [2]string{it.Assignee, it.Assignee}, [2]string{string(it.Severity), string(it.Severity)}
+		if p.Assignee != nil {
+			assigned[1] = *p.Assignee
+		}
+		if p.Severity != nil {
+			sev[1] = string(*p.Severity)
 		}
 		var msgs []outbox.Message
 		if cp, ok := s.planner.(ChangePlanner); ok && p.Assignee != nil && *p.Assignee != it.Assignee {
@@ -298,6 +353,10 @@ func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patc
 		changes = append(changes, queuedEntries(msgs)...)
 		return changes, msgs, nil
 	})
+	if err == nil && assigned[0] != assigned[1] {
+		s.notify(ctx, Change{Kind: ChangeAssigned, Item: it, Actor: actor.String(), From: assigned[0], To: assigned[1], Severity: sev})
+	}
+	return it, err
 }
 
 // validate checks and normalizes a patch in place.
@@ -400,7 +459,13 @@ func (s *Service) Comment(ctx context.Context, actor auth.Actor, id int64, body 
 			return Comment{}, err
 		}
 	}
-	return s.store.AddCommentEffects(ctx, c, msgs)
+	c, err := s.store.AddCommentEffects(ctx, c, msgs)
+	if err == nil && s.observer != nil {
+		if it, gerr := s.store.GetWorkItem(ctx, id); gerr == nil {
+			s.notify(ctx, Change{Kind: ChangeCommented, Item: it, Actor: actor.String(), Comment: body})
+		}
+	}
+	return c, err
 }
 
 // CommentMirrors returns the writes a comment on item id would queue now,

@@ -1,0 +1,141 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/automation"
+	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// Items is the work-item service, through which rules on update triggers
+// act, so that every change is checked and on the timeline like a
+// person's.
+type Items interface {
+	Get(ctx context.Context, actor auth.Actor, id int64) (workitem.Item, error)
+	Update(ctx context.Context, actor auth.Actor, id int64, p workitem.Patch, ifRev int) (workitem.Item, error)
+	Follow(ctx context.Context, id int64, to, origin, cause string, data any) (workitem.Item, bool, error)
+	AddTask(ctx context.Context, actor auth.Actor, id int64, title string) (workitem.Task, error)
+	Comment(ctx context.Context, actor auth.Actor, id int64, body string) (workitem.Comment, error)
+}
+
+// ActStore is what acting on update triggers needs of the store.
+type ActStore interface {
+	Rules() *automation.Set
+	AppendTimeline(ctx context.Context, itemID int64, actor, kind, message string, data any) error
+	Enqueue(ctx context.Context, msgs []outbox.Message, entries []workitem.Entry) (int, error)
+	RecordRuleHits(ctx context.Context, res *automation.Result) error
+}
+
+// Actor is the identity a rule acts as: its Ref ("rule:name@v3"), which
+// the loop guard recognizes.
+func Actor(ref string) auth.Actor {
+	return auth.Actor{Kind: "rule", Name: ref, Role: auth.RoleAdmin}
+}
+
+// Act makes the service run update triggers on the items service's
+// committed changes; call items.Observe(svc) too.
+func (s *Service) Act(items Items, st ActStore) {
+	s.items, s.act = items, st
+}
+
+// Changed runs the rules whose triggers match a committed change. A
+// change a rule made never triggers rules (the loop guard). Errors are
+// logged and on the item's timeline: a rule never fails the change that
+// triggered it.
+func (s *Service) Changed(ctx context.Context, c workitem.Change) {
+	if s.act == nil || automation.IsRuleActor(c.Actor) {
+		return
+	}
+	set := s.act.Rules()
+	if set == nil || set.Len() == 0 {
+		return
+	}
+	ev := &automation.Event{Source: c.Item.Source, Item: c.Item, Actor: c.Actor}
+	switch c.Kind {
+	case workitem.ChangeMoved:
+		ev.Trigger = automation.ItemMoved
+		ev.Changes = []automation.Change{{Field: "state", From: c.From, To: c.To}}
+	case workitem.ChangeAssigned:
+		ev.Trigger = automation.ItemAssigned
+		ev.Changes = []automation.Change{{Field: "assignee", From: c.From, To: c.To}}
+		if c.Severity[0] != c.Severity[1] {
+			ev.Changes = append(ev.Changes, automation.Change{Field: "severity", From: c.Severity[0], To: c.Severity[1]})
+		}
+	case workitem.ChangeCommented:
+		ev.Trigger, ev.Comment = automation.ItemCommented, c.Comment
+	default:
+		return
+	}
+	before := c.Item
+	res := set.Evaluate(ev, s.clock.Now())
+	if err := s.apply(ctx, before, res); err != nil {
+		s.log.Warn("rule actions failed", "item", c.Item.ID, "trigger", ev.Trigger, "err", err)
+	}
+}
+
+// apply carries out a result on an existing item through the items
+// service, and records the hits.
+func (s *Service) apply(ctx context.Context, before workitem.Item, res *automation.Result) error {
+	id := before.ID
+	for _, e := range res.Errors {
+		_ = s.act.AppendTimeline(ctx, id, fmt.Sprintf("rule:%s@v%d", e.Name, e.Version), workitem.KindRule, e.Message(), e)
+	}
+	if len(res.Hits) == 0 {
+		return s.act.RecordRuleHits(ctx, res)
+	}
+	lead := Actor(fmt.Sprintf("rule:%s@v%d", res.Hits[0].Name, res.Hits[0].Version))
+	for i := range res.Hits {
+		h := &res.Hits[i]
+		_ = s.act.AppendTimeline(ctx, id, fmt.Sprintf("rule:%s@v%d", h.Name, h.Version), workitem.KindRule, h.Message(), h)
+	}
+	var errs []string
+	after := res.Item
+	var p workitem.Patch
+	if after.Assignee != before.Assignee {
+		p.Assignee = &after.Assignee
+	}
+	if after.Severity != before.Severity {
+		p.Severity = &after.Severity
+	}
+	if !slices.Equal(after.Tags, before.Tags) {
+		tags := after.Tags
+		p.Tags = &tags
+	}
+	if p.Assignee != nil || p.Severity != nil || p.Tags != nil {
+		if _, err := s.items.Update(ctx, lead, id, p, 0); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	for _, m := range res.Moves {
+		if _, _, err := s.items.Follow(ctx, id, m.To, m.Rule, m.Reason, map[string]string{"rule": m.Rule, "classification": m.Classification}); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	for _, t := range res.Tasks {
+		if _, err := s.items.AddTask(ctx, Actor(t.Rule), id, t.Title); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	for _, c := range res.Comments {
+		if _, err := s.items.Comment(ctx, Actor(c.Rule), id, c.Text); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if msgs := automation.DeferredMessages(id, res.Deferred); len(msgs) > 0 {
+		if _, err := s.act.Enqueue(ctx, msgs, nil); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if err := s.act.RecordRuleHits(ctx, res); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("item %d: %s", id, strings.Join(errs, "; "))
+	}
+	return nil
+}
