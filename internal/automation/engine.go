@@ -196,6 +196,19 @@ func exactTitles(b *Builder, condition string) []string {
 	return nil
 }
 
+// Has reports whether any enabled rule listens to t.
+func (s *Set) Has(t Trigger) bool {
+	if s == nil {
+		return false
+	}
+	for _, b := range s.index[t] {
+		if len(b.rest) > 0 || len(b.byTitle) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Len is the number of compiled, enabled rules.
 func (s *Set) Len() int { return len(s.rules) }
 

@@ -56,6 +56,12 @@ type Reactor interface {
 	SourceResolved(ctx context.Context, itemID int64, source, cause string)
 }
 
+// IngestObserver is a Reactor that also hears every committed batch (the
+// automation rules' alert.updated trigger).
+type IngestObserver interface {
+	Ingested(ctx context.Context, alerts []alert.Alert, results []store.IngestResult)
+}
+
 // ErrStopped is returned for submissions after the pipeline has stopped.
 var ErrStopped = errors.New("ingest pipeline stopped")
 
@@ -185,6 +191,9 @@ func (p *Pipeline) React(r Reactor) { p.reactor = r }
 func (p *Pipeline) react(ctx context.Context, alerts []alert.Alert, results []store.IngestResult) {
 	if p.reactor == nil {
 		return
+	}
+	if o, ok := p.reactor.(IngestObserver); ok {
+		o.Ingested(ctx, alerts, results)
 	}
 	told := map[int64]bool{}
 	for i, r := range results {

@@ -2,7 +2,10 @@ package rules
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/store"
 	"slices"
 	"strings"
 
@@ -138,4 +141,45 @@ func (s *Service) apply(ctx context.Context, before workitem.Item, res *automati
 		return fmt.Errorf("item %d: %s", id, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// ItemGetter reads an item for the alert.updated trigger.
+type ItemGetter interface {
+	GetWorkItem(ctx context.Context, id int64) (workitem.Item, error)
+}
+
+// Ingested runs alert.updated rules on the changed alerts of a committed
+// batch (the pipeline's observer). Creation triggers ran inside the
+// batch's transaction.
+func (s *Service) Ingested(ctx context.Context, alerts []alert.Alert, results []store.IngestResult) {
+	if s.act == nil {
+		return
+	}
+	set := s.act.Rules()
+	if set == nil || !set.Has(automation.AlertUpdated) {
+		return
+	}
+	get, ok := s.act.(ItemGetter)
+	if !ok {
+		return
+	}
+	for i, r := range results {
+		if r.Outcome != store.OutcomeUpdated || r.WorkItemID == 0 || i >= len(alerts) {
+			continue
+		}
+		it, err := get.GetWorkItem(ctx, r.WorkItemID)
+		if err != nil {
+			s.log.Warn("alert.updated rules: item", "item", r.WorkItemID, "err", err)
+			continue
+		}
+		a := alerts[i]
+		ev := &automation.Event{Trigger: automation.AlertUpdated, Source: a.Source, Alert: &a, Item: it, Actor: "ingest"}
+		if r.PreviousStatus != "" && r.PreviousStatus != a.Status {
+			ev.Changes = []automation.Change{{Field: "status", From: string(r.PreviousStatus), To: string(a.Status)}}
+		}
+		res := set.Evaluate(ev, s.clock.Now())
+		if err := s.apply(ctx, it, res); err != nil {
+			s.log.Warn("rule actions failed", "item", it.ID, "trigger", ev.Trigger, "err", err)
+		}
+	}
 }

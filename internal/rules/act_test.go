@@ -146,3 +146,31 @@ func TestCreationCloseQueuesWriteBack(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAlertUpdatedTrigger: a re-sent alert that changed runs
+// alert.updated rules with its status change.
+func TestAlertUpdatedTrigger(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
+	db := storetest.SQLite(t, clk)
+	ctx := context.Background()
+	svc, _ := setup(t, db, clk)
+	save(t, svc, automation.Definition{Name: "resolved at source", Enabled: true, Triggers: []string{"alert.updated"},
+		Condition: `has(changed.status) && changed.status.to == "resolved"`,
+		Actions:   []automation.ActionSpec{{Type: "tags", Add: []string{"source-resolved"}}}})
+	a := alert.Alert{Source: "api", SourceID: "a1", Title: "t", Severity: alert.SeverityLow, FirstSeen: clk.Now(), LastSeen: clk.Now(), Status: alert.StatusNew}
+	first, err := db.Ingest(ctx, workitem.DefaultProcess(), "test", []alert.Alert{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Ingested(ctx, []alert.Alert{a}, first)
+	a.Status = alert.StatusResolved
+	second, err := db.Ingest(ctx, workitem.DefaultProcess(), "test", []alert.Alert{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Ingested(ctx, []alert.Alert{a}, second)
+	it, _ := db.GetWorkItem(ctx, first[0].WorkItemID)
+	if !slices.Equal(it.Tags, []string{"source-resolved"}) {
+		t.Errorf("tags = %v, want the alert.updated rule's", it.Tags)
+	}
+}
