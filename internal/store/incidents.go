@@ -267,9 +267,20 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 			if prev != 0 {
 				prevArg = prev
 			}
+			// Creation rules run before the item exists: a suppressed
+			// incident is stored, with no item.
+			rres := db.incidentRules(proc, actor, &in, fromUS(now))
+			if rres != nil && rres.Suppressed != nil {
+				r.Outcome = OutcomeSuppressed
+				return db.recordRuleRun(ctx, tx, now, tallyOf(rres))
+			}
+			state, sev := proc.Initial(), string(in.Severity)
+			if rres != nil && rres.Changed() {
+				state, sev = rres.Item.State, string(rres.Item.Severity)
+			}
 			if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO workitems (type, title, state, severity, source, rev, alert_count, previous_id,
 			    created_at, updated_at, last_seen, search_text) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?) RETURNING id`),
-				string(proc.TypeFor(in.Source)), in.Title, proc.Initial(), string(in.Severity), in.Source, prevArg, now, now, us(in.LastSeen),
+				string(proc.TypeFor(in.Source)), in.Title, state, sev, in.Source, prevArg, now, now, us(in.LastSeen),
 				alert.SearchText(in.Title)).Scan(&itemID); err != nil {
 				return fmt.Errorf("create work item: %w", err)
 			}
@@ -292,6 +303,21 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 			if _, err := db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindCreated, Message: msg,
 				Data: map[string]any{"incident_id": r.IncidentID, "version": r.Version, "previous_id": prev}}); err != nil {
 				return err
+			}
+			if rres != nil && (rres.Changed() || len(rres.Errors) > 0) {
+				for _, e := range ruleTimeline(rres) {
+					if _, err := db.insertEntry(ctx, tx, itemID, e); err != nil {
+						return err
+					}
+				}
+				if rres.Changed() {
+					if err := db.applyRuleEffects(ctx, tx, proc, now, itemID, rres); err != nil {
+						return err
+					}
+				}
+				if err := db.recordRuleRun(ctx, tx, now, tallyOf(rres)); err != nil {
+					return err
+				}
 			}
 		} else {
 			change := describeIncidentChange(prev.Title, prevSev, prevStatus, in, membersChanged)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/automation"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/workitem"
@@ -39,15 +41,7 @@ func (ing *ingester) automate(a *Prepared, itemID int64) *automation.Result {
 		if total == nil {
 			total = res
 		} else {
-			total.Item = res.Item
-			total.Hits = append(total.Hits, res.Hits...)
-			total.Errors = append(total.Errors, res.Errors...)
-			total.Suppressed = res.Suppressed
-			total.Moves = append(total.Moves, res.Moves...)
-			total.Tasks = append(total.Tasks, res.Tasks...)
-			total.Comments = append(total.Comments, res.Comments...)
-			total.Deferred = append(total.Deferred, res.Deferred...)
-			total.Stopped = res.Stopped
+			merge(total, res)
 		}
 		it = res.Item
 		if total.Suppressed != nil || total.Stopped {
@@ -104,41 +98,8 @@ func (ing *ingester) ruleEntries(itemID int64, res *automation.Result) {
 // assignee, closing time, tags, tasks, comments, and counters.
 func (ing *ingester) applyRuleWork(ctx context.Context) error {
 	for _, w := range ing.ruleWork {
-		it := w.res.Item
-		var closed any
-		if ing.proc.Terminal(it.State) {
-			closed = ing.now
-		}
-		if _, err := ing.tx.ExecContext(ctx, ing.db.q(`UPDATE workitems SET assignee = ?, closed_at = ? WHERE id = ?`), it.Assignee, closed, w.itemID); err != nil {
-			return fmt.Errorf("rule effects on item %d: %w", w.itemID, err)
-		}
-		for _, tag := range it.Tags {
-			if _, err := ing.tx.ExecContext(ctx, ing.db.q(`INSERT INTO workitem_tags (workitem_id, tag) VALUES (?, ?)`), w.itemID, tag); err != nil {
-				return fmt.Errorf("rule tag on item %d: %w", w.itemID, err)
-			}
-		}
-		for _, t := range w.res.Tasks {
-			if _, err := ing.tx.ExecContext(ctx, ing.db.q(`INSERT INTO tasks (workitem_id, title, created_at, updated_at) VALUES (?, ?, ?, ?)`),
-				w.itemID, t.Title, ing.now, ing.now); err != nil {
-				return fmt.Errorf("rule task on item %d: %w", w.itemID, err)
-			}
-		}
-		var msgs []outbox.Message
-		if n := len(w.res.Moves); n > 0 && w.res.Moves[n-1].To != ing.proc.Initial() {
-			last := w.res.Moves[n-1]
-			msgs = append(msgs, automation.WriteBackMessage(w.itemID, automation.WriteBack{From: ing.proc.Initial(), To: last.To, Reason: last.Reason, Rule: last.Rule}))
-		}
-		msgs = append(msgs, automation.DeferredMessages(w.itemID, w.res.Deferred)...)
-		if len(msgs) > 0 {
-			if _, err := ing.db.enqueue(ctx, ing.tx, w.itemID, msgs); err != nil {
-				return fmt.Errorf("rule work on item %d: %w", w.itemID, err)
-			}
-		}
-		for _, c := range w.res.Comments {
-			if _, err := ing.tx.ExecContext(ctx, ing.db.q(`INSERT INTO comments (workitem_id, at, author, body) VALUES (?, ?, ?, ?)`),
-				w.itemID, ing.now, c.Rule, c.Text); err != nil {
-				return fmt.Errorf("rule comment on item %d: %w", w.itemID, err)
-			}
+		if err := ing.db.applyRuleEffects(ctx, ing.tx, ing.proc, ing.now, w.itemID, w.res); err != nil {
+			return err
 		}
 	}
 	for ruleID, ids := range ing.suppressed {
@@ -152,4 +113,100 @@ func (ing *ingester) applyRuleWork(ctx context.Context) error {
 		return ing.db.recordRuleRun(ctx, ing.tx, ing.now, ing.ruleTally)
 	}
 	return nil
+}
+
+// applyRuleEffects writes what creation rules did to a new item beyond
+// its row: assignee, closing time, tags, tasks, comments, and the outbox
+// work for after commit (write-backs of a close, playbooks, pages).
+func (db *DB) applyRuleEffects(ctx context.Context, tx dbtx, proc *workitem.Process, now, itemID int64, res *automation.Result) error {
+	it := res.Item
+	var closed any
+	if proc.Terminal(it.State) {
+		closed = now
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`UPDATE workitems SET assignee = ?, closed_at = ? WHERE id = ?`), it.Assignee, closed, itemID); err != nil {
+		return fmt.Errorf("rule effects on item %d: %w", itemID, err)
+	}
+	for _, tag := range it.Tags {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO workitem_tags (workitem_id, tag) VALUES (?, ?)`), itemID, tag); err != nil {
+			return fmt.Errorf("rule tag on item %d: %w", itemID, err)
+		}
+	}
+	for _, t := range res.Tasks {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO tasks (workitem_id, title, created_at, updated_at) VALUES (?, ?, ?, ?)`),
+			itemID, t.Title, now, now); err != nil {
+			return fmt.Errorf("rule task on item %d: %w", itemID, err)
+		}
+	}
+	var msgs []outbox.Message
+	if n := len(res.Moves); n > 0 && res.Moves[n-1].To != proc.Initial() {
+		last := res.Moves[n-1]
+		msgs = append(msgs, automation.WriteBackMessage(itemID, automation.WriteBack{From: proc.Initial(), To: last.To, Reason: last.Reason, Rule: last.Rule}))
+	}
+	msgs = append(msgs, automation.DeferredMessages(itemID, res.Deferred)...)
+	if len(msgs) > 0 {
+		if _, err := db.enqueue(ctx, tx, itemID, msgs); err != nil {
+			return fmt.Errorf("rule work on item %d: %w", itemID, err)
+		}
+	}
+	for _, c := range res.Comments {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO comments (workitem_id, at, author, body) VALUES (?, ?, ?, ?)`),
+			itemID, now, c.Rule, c.Text); err != nil {
+			return fmt.Errorf("rule comment on item %d: %w", itemID, err)
+		}
+	}
+	return nil
+}
+
+// ruleTimeline is the timeline entries of a run: errors, hits, moves.
+func ruleTimeline(res *automation.Result) []workitem.Entry {
+	var out []workitem.Entry
+	for _, e := range res.Errors {
+		out = append(out, workitem.Entry{Actor: fmt.Sprintf("rule:%s@v%d", e.Name, e.Version), Kind: workitem.KindRule, Message: e.Message(), Data: e})
+	}
+	for i := range res.Hits {
+		h := res.Hits[i]
+		out = append(out, workitem.Entry{Actor: fmt.Sprintf("rule:%s@v%d", h.Name, h.Version), Kind: workitem.KindRule, Message: h.Message(), Data: h})
+	}
+	for _, m := range res.Moves {
+		out = append(out, workitem.Entry{Actor: m.Rule, Kind: workitem.KindTransition, Message: "moved from " + m.From + " to " + m.To, Reason: m.Reason,
+			Data: map[string]string{"from": m.From, "to": m.To, "classification": m.Classification}})
+	}
+	return out
+}
+
+// incidentRules runs the creation rules on an incident's new item before
+// it is inserted (incident.created, then item.created).
+func (db *DB) incidentRules(proc *workitem.Process, actor string, in *alert.Incident, now time.Time) *automation.Result {
+	set := db.rules.Load()
+	if set == nil || set.Len() == 0 {
+		return nil
+	}
+	it := workitem.Item{Type: proc.TypeFor(in.Source), Title: in.Title, State: proc.Initial(), Severity: in.Severity, Source: in.Source}
+	var total *automation.Result
+	for _, t := range []automation.Trigger{automation.IncidentCreated, automation.ItemCreated} {
+		res := set.Evaluate(&automation.Event{Trigger: t, Source: in.Source, Incident: in, Item: it, Actor: actor}, now)
+		if total == nil {
+			total = res
+		} else {
+			merge(total, res)
+		}
+		it = res.Item
+		if total.Suppressed != nil || total.Stopped {
+			break
+		}
+	}
+	return total
+}
+
+func merge(total, res *automation.Result) {
+	total.Item = res.Item
+	total.Hits = append(total.Hits, res.Hits...)
+	total.Errors = append(total.Errors, res.Errors...)
+	total.Suppressed = res.Suppressed
+	total.Moves = append(total.Moves, res.Moves...)
+	total.Tasks = append(total.Tasks, res.Tasks...)
+	total.Comments = append(total.Comments, res.Comments...)
+	total.Deferred = append(total.Deferred, res.Deferred...)
+	total.Stopped = res.Stopped
 }

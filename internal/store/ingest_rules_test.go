@@ -125,3 +125,45 @@ func TestCreationRulesInTheIngestTransaction(t *testing.T) {
 		_ = rules
 	})
 }
+
+// TestIncidentCreationRules: incident.created rules see the incident's
+// labels from its payload; one acts on the new item in the same
+// transaction, another suppresses: the incident is stored with no item.
+func TestIncidentCreationRules(t *testing.T) {
+	storetest.ForEach(t, clock.NewFake(t0), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		proc := workitem.DefaultProcess()
+		installRules(t, db,
+			automation.Definition{Name: "drill", Enabled: true, Order: 1, Triggers: []string{"incident.created"},
+				Condition: `tags.exists(t, t == "drill")`, Actions: []automation.ActionSpec{{Type: "suppress"}}},
+			automation.Definition{Name: "tactics", Enabled: true, Order: 2, Triggers: []string{"incident.created"}, Sources: []string{"sentinel"},
+				Condition: `"InitialAccess" in tactics`, Actions: []automation.ActionSpec{{Type: "assign", Assignee: "ir@example.com"}, {Type: "severity", Severity: "critical"}}},
+		)
+		mk := func(id, labels string) alert.Incident {
+			in := alert.Incident{Source: "sentinel", SourceID: id, Title: "Multi-stage attack", Severity: alert.SeverityHigh,
+				Raw: []byte(`{"name":"` + id + `","properties":{"labels":[` + labels + `],"additionalData":{"tactics":["InitialAccess"]}}}`)}
+			if err := in.Normalize(t0); err != nil {
+				t.Fatal(err)
+			}
+			return in
+		}
+		r, err := db.UpsertIncident(ctx, proc, "test", mk("inc-1", `{"labelName":"Drill"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome != store.OutcomeSuppressed || r.WorkItemID != 0 {
+			t.Errorf("drill incident: outcome %s item %d, want suppressed with no item", r.Outcome, r.WorkItemID)
+		}
+		r, err = db.UpsertIncident(ctx, proc, "test", mk("inc-2", ``))
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := mustGetItem(t, db, r.WorkItemID)
+		if it.Assignee != "ir@example.com" || it.Severity != alert.SeverityCritical {
+			t.Errorf("incident item = assignee %q severity %s", it.Assignee, it.Severity)
+		}
+		if tl := mustTimeline(t, db, it.ID); !slices.Contains(kinds(tl), workitem.KindRule) {
+			t.Errorf("timeline kinds = %v, want a rule entry", kinds(tl))
+		}
+	})
+}

@@ -299,6 +299,15 @@ func (db *DB) DeleteExpiredRules(ctx context.Context, before time.Time) (int, er
 // RecordRuleHits adds hits and errors of rules run after commit (update
 // triggers) to the rules' counters.
 func (db *DB) RecordRuleHits(ctx context.Context, res *automation.Result) error {
+	tally := tallyOf(res)
+	if len(tally) == 0 {
+		return nil
+	}
+	return db.tx(ctx, func(tx dbtx) error { return db.recordRuleRun(ctx, tx, us(db.clock.Now()), tally) })
+}
+
+// tallyOf counts a run's hits, closes, suppressions and errors per rule.
+func tallyOf(res *automation.Result) map[int64]*ruleTally {
 	tally := map[int64]*ruleTally{}
 	get := func(id int64) *ruleTally {
 		if tally[id] == nil {
@@ -313,11 +322,11 @@ func (db *DB) RecordRuleHits(ctx context.Context, res *automation.Result) error 
 			t.closed++
 		}
 	}
+	if res.Suppressed != nil {
+		get(res.Suppressed.RuleID).suppressed++
+	}
 	for _, e := range res.Errors {
 		get(e.RuleID).err = e.Err
 	}
-	if len(tally) == 0 {
-		return nil
-	}
-	return db.tx(ctx, func(tx dbtx) error { return db.recordRuleRun(ctx, tx, us(db.clock.Now()), tally) })
+	return tally
 }
