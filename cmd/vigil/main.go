@@ -48,6 +48,7 @@ commands:
   key create     create an integration key for one sender (printed alone on the last line)
   key list       list integration keys
   key revoke     revoke an integration key
+  rules          export, apply (-f FILE [--dry-run]) or import-sentinel automation rules
   simulate       run the simulated Microsoft tenant (Entra ID, Sentinel, Defender, Graph, DevOps)
   bench ingest   load-test a running server
   bench signin   flood a running server's sign-in and watch its memory
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return tokenCreate(ctx, rest[1:], stdout, stderr)
 	case "key":
 		return keyCommand(ctx, rest, stdout, stderr)
+	case "rules":
+		return rulesCommand(ctx, rest, stdout, stderr)
 	case "user":
 		if len(rest) == 0 || rest[0] != "add" {
 			return errors.New("usage: vigil user add --data DIR --email EMAIL --role ROLE")

@@ -119,7 +119,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	planner := writeback.New(db).With(sy.planners...)
 	items := workitem.NewService(db, proc, clk).WithPlanner(planner)
 	follow.svc = items
-	pipe.React(sourceFollower{items: items, log: log.With("component", "source-follower")})
+	follower := &sourceFollower{items: items, log: log.With("component", "source-follower")}
+	pipe.React(follower)
 	targets := map[string]outbox.Target{}
 	for name, t := range sy.targets {
 		targets[name] = t
@@ -152,19 +153,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		}
 		uo.SSO, uo.SSOName = s, "Microsoft Entra ID"
 	}
-	face, err := ui.New(uo)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("web interface: %w", err)
-	}
 	ruleSvc := rules.New(db, proc, clk, log)
 	// Update triggers: rules hear the items service's committed changes
 	// and act through it.
 	ruleSvc.Act(items, db)
 	items.Observe(ruleSvc)
+	follower.rules = ruleSvc
 	if _, err := ruleSvc.Reload(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("automation rules: %w", err)
+	}
+	uo.Rules = ruleSvc
+	face, err := ui.New(uo)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("web interface: %w", err)
 	}
 	opts := web.Options{Rules: ruleSvc, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
 		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies}

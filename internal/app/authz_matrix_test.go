@@ -191,6 +191,15 @@ func matrix() []matrixRow {
 		{pattern: "POST /items/{id}/tasks/{task}", path: "/items/{item}/tasks/{task}", body: "", cells: uiTri},
 		{pattern: "POST /items/{id}/fields", path: "/items/{item}/fields", body: "", cells: uiTri},
 		{pattern: "POST /items/{id}/writes/{msg}/retry", path: "/items/{item}/writes/999/retry", body: "", cells: uiTri},
+		// Automation rules: every role reads them and may preview; only
+		// admins save.
+		{pattern: "GET /rules", path: "/rules", cells: page},
+		{pattern: "GET /rules/new", path: "/rules/new?from_item={item}", cells: page},
+		{pattern: "GET /rules/{id}", path: "/rules/999", cells: "303>/login 404 404 404 303>/login 303>/login"},
+		{pattern: "POST /rules", path: "/rules", body: "name=", cells: uiAdm},
+		{pattern: "POST /rules/{id}", path: "/rules/999", body: "name=", cells: uiAdm},
+		{pattern: "POST /rules/preview", path: "/rules/preview", body: "", cells: "401 ok ok ok 401 401"},
+		{pattern: "POST /rules/cel", path: "/rules/cel", body: "", cells: read},
 		// /admin leads to the first admin page, which checks.
 		{pattern: "GET /admin", path: "/admin", cells: "303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/"},
 		{pattern: "GET /admin/{$}", path: "/admin/", cells: "303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/"},

@@ -90,10 +90,9 @@ func (a *App) buildEngine() *engine.Engine {
 		// Live updates serve this instance's open pages.
 		e.AddService("live-updates", a.UI.Run)
 	}
-	// Every instance that ingests runs the rules it has loaded: each
-	// reloads them (another instance, or the CLI, may have changed
-	// them) and tidies expired ones.
-	e.Add(a.Rules, engine.Spec{Every: rulesEvery, Timeout: purgeTimeout, Local: true})
+	// Every instance ingests, so each reloads the rules it runs: another
+	// instance, or the CLI, may have changed them.
+	e.AddService("rules-reload", a.Rules.Watch(rulesEvery))
 	if a.cfg.Role == config.RoleAPI {
 		return e // serving HTTP only: the other instances run the engine
 	}
@@ -112,6 +111,8 @@ func (a *App) buildEngine() *engine.Engine {
 		e.Add(seq, engine.Spec{Every: a.sync.interval, Timeout: syncTimeout})
 	}
 	e.Add(sessionPurge{a}, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})
+	// Deleting rules expired past their retention is cluster work.
+	e.Add(a.Rules, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})
 	return e
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/connector/defender"
@@ -213,9 +214,18 @@ func httpClientFor(key, caFile string) (*http.Client, error) {
 type sourceFollower struct {
 	items *workitem.Service
 	log   *slog.Logger
+	// rules hears every committed batch (the alert.updated trigger).
+	rules ingest.IngestObserver
 }
 
-func (f sourceFollower) SourceResolved(ctx context.Context, itemID int64, source, cause string) {
+// Ingested passes a committed batch to the rules.
+func (f *sourceFollower) Ingested(ctx context.Context, alerts []alert.Alert, results []store.IngestResult) {
+	if f.rules != nil {
+		f.rules.Ingested(ctx, alerts, results)
+	}
+}
+
+func (f *sourceFollower) SourceResolved(ctx context.Context, itemID int64, source, cause string) {
 	_, moved, err := f.items.FollowSourceResolved(ctx, itemID, source, cause)
 	switch {
 	case err != nil:

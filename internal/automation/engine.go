@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -40,6 +41,30 @@ func theEnv() (*cel.Env, error) {
 // does not compile, or is not boolean, is a field error on "condition"
 // carrying CEL's message and position.
 func Compile(condition string) (cel.Program, error) {
+	if prg, ok := compiled.Load(condition); ok {
+		return prg.(cel.Program), nil
+	}
+	prg, err := compile(condition)
+	if err == nil {
+		if compiledN.Add(1) > maxCompiled {
+			compiled.Clear()
+			compiledN.Store(0)
+		}
+		compiled.Store(condition, prg)
+	}
+	return prg, err
+}
+
+// compiled caches programs by condition: reloading 500 rules after one
+// changed recompiles one. Programs are safe for concurrent use.
+var (
+	compiled  sync.Map
+	compiledN atomic.Int64
+)
+
+const maxCompiled = 10_000
+
+func compile(condition string) (cel.Program, error) {
 	e, err := theEnv()
 	if err != nil {
 		return nil, fmt.Errorf("automation: CEL environment: %w", err)

@@ -56,6 +56,12 @@ type Reactor interface {
 	SourceResolved(ctx context.Context, itemID int64, source, cause string)
 }
 
+// RulePrecomputer evaluates creation rules on prepared alerts in the
+// submitting goroutine, off the single writer (store.DB).
+type RulePrecomputer interface {
+	PrecomputeRules(proc *workitem.Process, actor string, ps []store.Prepared)
+}
+
 // IngestObserver is a Reactor that also hears every committed batch (the
 // automation rules' alert.updated trigger).
 type IngestObserver interface {
@@ -158,6 +164,9 @@ func (p *Pipeline) Submit(ctx context.Context, actor string, alerts []alert.Aler
 		if prepared[i], err = store.Prepare(a); err != nil {
 			return nil, fmt.Errorf("alert %d: %w", i, err)
 		}
+	}
+	if rp, ok := p.store.(RulePrecomputer); ok {
+		rp.PrecomputeRules(p.proc, actor, prepared)
 	}
 	req := &request{actor: actor, alerts: prepared, done: make(chan struct{})}
 	p.mu.RLock()

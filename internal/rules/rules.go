@@ -75,9 +75,9 @@ func (s *Service) Reload(ctx context.Context) (*automation.Set, error) {
 // Name is the engine module's name.
 func (s *Service) Name() string { return "rules" }
 
-// UpdateAll is the engine module: it reloads the rules (another instance
-// or the CLI may have changed them) and deletes rules expired for longer
-// than Retention.
+// UpdateAll is the engine module: it deletes rules expired for longer
+// than Retention. One instance at a time runs it; reloading is Watch's,
+// on every instance.
 func (s *Service) UpdateAll(ctx context.Context) error {
 	n, err := s.st.DeleteExpiredRules(ctx, s.clock.Now().Add(-Retention))
 	if err != nil {
@@ -86,8 +86,26 @@ func (s *Service) UpdateAll(ctx context.Context) error {
 	if n > 0 {
 		s.log.Info("deleted rules expired for longer than the retention", "count", n, "retention", Retention.String())
 	}
-	_, err = s.Reload(ctx)
-	return err
+	return nil
+}
+
+// Watch returns a service that reloads the rules every interval until its
+// context ends. Every instance that ingests runs one: another instance, or
+// the CLI, may have changed the rules, and a rule's expiry is checked at
+// evaluation, so a reload is only needed for edits.
+func (s *Service) Watch(every time.Duration) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-clock.After(s.clock, every):
+			}
+			if _, err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("reload rules", "err", err)
+			}
+		}
+	}
 }
 
 // List returns every rule with its counters.

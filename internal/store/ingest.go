@@ -71,6 +71,11 @@ type Prepared struct {
 	key      string // dedup key
 	entities string // entities as JSON
 	raw      any    // the raw payload as stored (nullJSON): masking it can cost a parse
+	// pre is the creation rules' result computed before the writer, by
+	// preSet for preActor (see PrecomputeRules).
+	pre      *automation.Result
+	preSet   *automation.Set
+	preActor string
 }
 
 // Prepare computes what IngestPrepared needs from a normalized alert.

@@ -31,13 +31,24 @@ func (ing *ingester) automate(a *Prepared, itemID int64) *automation.Result {
 	if ing.rules == nil || ing.rules.Len() == 0 {
 		return nil
 	}
-	it := workitem.Item{ID: itemID, Type: ing.proc.TypeFor(a.Source), Title: a.Title, State: ing.proc.Initial(),
-		Severity: a.Severity, Source: a.Source, AlertCount: 1}
-	now := fromUS(ing.now)
+	res := a.pre
+	if res == nil || a.preSet != ing.rules || a.preActor != ing.actor {
+		res = createRules(ing.rules, ing.proc, &a.Alert, ing.actor, fromUS(ing.now))
+	}
+	ing.tallyRules(res)
+	return res
+}
+
+// createRules evaluates the alert.created and item.created rules of set
+// on a new alert's item as it would be made.
+func createRules(set *automation.Set, proc *workitem.Process, a *alert.Alert, actor string, now time.Time) *automation.Result {
+	it := workitem.Item{Type: proc.TypeFor(a.Source), Title: a.Title, State: proc.Initial(), Severity: a.Severity, Source: a.Source, AlertCount: 1}
 	var total *automation.Result
 	for _, t := range []automation.Trigger{automation.AlertCreated, automation.ItemCreated} {
-		ev := &automation.Event{Trigger: t, Source: a.Source, Alert: &a.Alert, Item: it, Actor: ing.actor}
-		res := ing.rules.Evaluate(ev, now)
+		if !set.Has(t) {
+			continue
+		}
+		res := set.Evaluate(&automation.Event{Trigger: t, Source: a.Source, Alert: a, Item: it, Actor: actor}, now)
 		if total == nil {
 			total = res
 		} else {
@@ -48,8 +59,27 @@ func (ing *ingester) automate(a *Prepared, itemID int64) *automation.Result {
 			break
 		}
 	}
-	ing.tallyRules(total)
+	if total == nil {
+		total = &automation.Result{Item: it}
+	}
 	return total
+}
+
+// PrecomputeRules evaluates the creation rules for prepared alerts in the
+// caller's goroutine, before they queue for the writer: CEL then runs on
+// every request's goroutine in parallel instead of inside the single
+// SQLite writer. An alert that turns out to exist already wastes its
+// evaluation; one whose rule set changed meanwhile is evaluated again.
+func (db *DB) PrecomputeRules(proc *workitem.Process, actor string, ps []Prepared) {
+	set := db.rules.Load()
+	if set == nil || set.Len() == 0 {
+		return
+	}
+	now := db.clock.Now()
+	for i := range ps {
+		ps[i].pre = createRules(set, proc, &ps[i].Alert, actor, now)
+		ps[i].preSet, ps[i].preActor = set, actor
+	}
 }
 
 func (ing *ingester) tallyRules(res *automation.Result) {

@@ -90,8 +90,10 @@ type Options struct {
 	Items    *workitem.Service
 	Accounts Accounts
 	Records  Records
-	SSO      SSO
-	SSOName  string // the sign-in button's label, e.g. "Microsoft Entra ID"
+	// Rules manages automation rules; nil hides the rules pages.
+	Rules   Rules
+	SSO     SSO
+	SSOName string // the sign-in button's label, e.g. "Microsoft Entra ID"
 	// Connectors reports the sync modules' health; nil when sync is off.
 	Connectors func() []twoway.Status
 	// ReasonPresets are phrases offered when a move needs a reason; the
@@ -163,7 +165,7 @@ func New(o Options) (*UI, error) {
 		o.StreamsPerUser = defaultStreamsPerUser
 	}
 	u := &UI{o: o, log: o.Logger.With("component", "ui"), clock: o.Clock}
-	tmpl, err := template.New("").Funcs(u.funcs()).ParseFS(templateFS, "templates/*.html")
+	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
@@ -251,6 +253,14 @@ func (u *UI) Register(mux Mux) {
 	page("POST /items/{id}/tasks/{task}", u.toggleTask)
 	page("POST /items/{id}/fields", u.updateFields)
 	page("POST /items/{id}/writes/{msg}/retry", u.retryWrite)
+
+	page("GET /rules", u.rulesList)
+	page("GET /rules/new", u.ruleNew)
+	page("GET /rules/{id}", u.ruleEdit)
+	page("POST /rules", u.ruleSave)
+	page("POST /rules/{id}", u.ruleSave)
+	page("POST /rules/preview", u.rulePreview)
+	page("POST /rules/cel", u.ruleCEL)
 
 	handle("GET /admin", http.RedirectHandler(adminHome, http.StatusSeeOther))
 	handle("GET /admin/{$}", http.RedirectHandler(adminHome, http.StatusSeeOther))
