@@ -26,23 +26,15 @@ type Rules interface {
 	Save(ctx context.Context, actor auth.Actor, id int64, d automation.Definition) (automation.Rule, error)
 	Versions(ctx context.Context, actor auth.Actor, id int64) ([]store.RuleVersion, error)
 	Preview(ctx context.Context, actor auth.Actor, d automation.Definition, days int) (rules.Preview, error)
+	Noise(ctx context.Context, actor auth.Actor, days, limit int) (rules.NoiseReport, error)
 }
+
+// noiseRows is how many of the noisiest kinds the rules page lists.
+const noiseRows = 10
 
 // expiryLayout is what an <input type="datetime-local"> sends; the form
 // says the time is UTC.
 const expiryLayout = "2006-01-02T15:04"
-
-// suppressDays is the default life of a rule proposed by "Suppress
-// similar": long enough for a test campaign, short enough to be forgotten
-// safely.
-const suppressDays = 7
-
-// entityProperties maps an item's key entity kind ("host vm-web-01") to
-// the builder's list property that holds it.
-var entityProperties = map[string]string{
-	"host": "hosts", "ip": "ips", "account": "accounts", "url": "urls",
-	"filehash": "file_hashes", "domain": "domains", "cloud_resource": "azure_resources",
-}
 
 type ruleRow struct {
 	store.StoredRule
@@ -50,7 +42,12 @@ type ruleRow struct {
 	Stale  bool   // expired
 }
 
-type rulesListData struct{ Rules []ruleRow }
+type rulesListData struct {
+	Rules []ruleRow
+	// Noise is the last 30 days' noise; NoiseErr says why it is missing.
+	Noise    rules.NoiseReport
+	NoiseErr string
+}
 
 // ruleForm is the editor: what the form holds, so that a refused save
 // keeps every input.
@@ -141,6 +138,11 @@ func (u *UI) rulesList(w http.ResponseWriter, r *http.Request, v *view) {
 		d.Rules[i].StoredRule = sr
 		d.Rules[i].Expiry, d.Rules[i].Stale = expiryText(now, sr.ExpiresAt)
 	}
+	// The noise report helps, but the rules page works without it.
+	if d.Noise, err = u.o.Rules.Noise(r.Context(), v.Actor, 0, noiseRows); err != nil {
+		u.log.Warn("noise statistics", "err", err)
+		d.NoiseErr = "Noise statistics are unavailable: " + err.Error()
+	}
 	v.Title, v.Nav, v.Data = "Automation rules", "rules", d
 	v.Flash = u.takeFlash(w, r).Text
 	u.render(w, http.StatusOK, "rules.html", v)
@@ -176,34 +178,31 @@ func (u *UI) ruleNew(w http.ResponseWriter, r *http.Request, v *view) {
 			u.fail(w, r, v, err)
 			return
 		}
+	} else if q := r.URL.Query(); q.Get("similar_title") != "" {
+		// A noise suggestion: the same proposal, disabled until the
+		// analyst has previewed it.
+		d := rules.Similar(q.Get("similar_title"), q.Get("similar_source"), q.Get("similar_entity"), u.clock.Now(),
+			"Proposed by the noise report.")
+		f.Builder, d.Builder = *d.Builder, nil
+		f.Def = d
+		f.ExpiresTxt = d.ExpiresAt.Format(expiryLayout)
 	}
 	u.renderRuleForm(w, r, v, http.StatusOK, f)
 }
 
 // suppressSimilar fills f with a rule that closes items like item id as
-// false positives for a week: same title, same source and, when the item
-// has one, the same key entity.
+// false positives for a week (rules.Similar), enabled: the analyst
+// previews it and confirms.
 func (u *UI) suppressSimilar(ctx context.Context, actor auth.Actor, id int64, f *ruleForm) error {
 	it, err := u.o.Items.Get(ctx, actor, id)
 	if err != nil {
 		return err
 	}
-	rows := []automation.BuilderRow{
-		{Property: "title", Operator: automation.OpEquals, Values: []string{it.Title}},
-		{Property: "source", Operator: automation.OpEquals, Values: []string{it.Source}},
-	}
-	if kind, value, ok := strings.Cut(it.KeyEntity, " "); ok {
-		if prop, known := entityProperties[kind]; known && strings.TrimSpace(value) != "" {
-			rows = append(rows, automation.BuilderRow{Property: prop, Operator: automation.OpEquals, Values: []string{value}})
-		}
-	}
-	exp := u.clock.Now().UTC().Add(suppressDays * 24 * time.Hour).Truncate(time.Minute)
-	f.Def = automation.Definition{Name: "Suppress: " + it.Title, Enabled: true,
-		Description: fmt.Sprintf("Proposed from item #%d.", it.ID),
-		Triggers:    []string{string(automation.AlertCreated)}, ExpiresAt: &exp,
-		Actions: []automation.ActionSpec{{Type: automation.ActClose, Classification: automation.FalsePositive, Reason: "suppressed similar"}}}
-	f.Builder = automation.Builder{Match: "all", Rows: rows}
-	f.ExpiresTxt = exp.Format(expiryLayout)
+	d := rules.Similar(it.Title, it.Source, it.KeyEntity, u.clock.Now(), fmt.Sprintf("Proposed from item #%d.", it.ID))
+	d.Enabled = true
+	f.Builder, d.Builder = *d.Builder, nil
+	f.Def = d
+	f.ExpiresTxt = d.ExpiresAt.Format(expiryLayout)
 	return nil
 }
 
@@ -537,5 +536,23 @@ func ruleFuncs() template.FuncMap {
 			return op
 		},
 		"classLabel": automation.ClassificationPhrase,
+		"pct":        func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+		"span":       spanText,
 	}
+}
+
+// spanText is a median time to close, "" when nothing closed.
+func spanText(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second))
+	switch {
+	case d <= 0:
+		return ""
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }

@@ -148,3 +148,25 @@ func TestRuleCELAndPreview(t *testing.T) {
 	bad := url.Values{"row_property": {"nope"}, "row_operator": {"equals"}, "row_values": {"x"}}
 	c.post(t, "/rules/cel", bad, "X-Requested-With", "fetch").wantCode(t, http.StatusBadRequest).wantBody(t, "builder.rows[0]")
 }
+
+// TestRulesNoise: the rules page lists the noisiest kinds of items and
+// suggests a rule for one closed as noise five times out of five; the
+// suggestion opens the editor with the rule filled in and disabled.
+func TestRulesNoise(t *testing.T) {
+	e, _ := newRulesEnv(t)
+	for range 5 {
+		id := e.ingest(t, spec{source: "defender", title: "Red team beacon", entities: []alert.Entity{{Kind: alert.EntityHost, Value: "vm-pt-01"}}})[0]
+		e.move(t, id, "Removed", "false positive: red team week")
+	}
+	e.ingest(t, spec{source: "sentinel", title: "Impossible travel"})
+	r := e.as(t, viewer).get(t, "/rules").wantCode(t, http.StatusOK).
+		wantBody(t, `id="noise-table"`, "Red team beacon", "host vm-pt-01", "100%", "Impossible travel", "5 of 5 items")
+	if strings.Contains(r.body, "Propose a rule") {
+		t.Error("a viewer is offered to propose a rule")
+	}
+	r = e.as(t, admin).get(t, "/rules").wantCode(t, http.StatusOK)
+	link := "/rules/new?similar_title=Red%20team%20beacon&amp;similar_source=defender&amp;similar_entity=host%20vm-pt-01"
+	r.wantBody(t, link)
+	e.as(t, admin).get(t, html.UnescapeString(link)).wantCode(t, http.StatusOK).
+		wantBody(t, `value="Suppress: Red team beacon"`, ">vm-pt-01</textarea>", `<option value="false_positive" selected>`, `id="rule-enabled" type="checkbox" name="enabled" value="1">`)
+}

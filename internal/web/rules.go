@@ -19,6 +19,7 @@ type RuleAdmin interface {
 	Save(ctx context.Context, actor auth.Actor, id int64, d automation.Definition) (automation.Rule, error)
 	Versions(ctx context.Context, actor auth.Actor, id int64) ([]store.RuleVersion, error)
 	Preview(ctx context.Context, actor auth.Actor, d automation.Definition, days int) (rules.Preview, error)
+	Noise(ctx context.Context, actor auth.Actor, days, limit int) (rules.NoiseReport, error)
 }
 
 func (s *Server) rulesOff(w http.ResponseWriter) bool {
@@ -134,6 +135,35 @@ func (s *Server) previewRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
+}
+
+// ruleNoise answers GET /api/v1/rules/noise?days=N&limit=M: the noise per
+// type, title, key entity and source, and the suppression rules proposed
+// for the noisiest.
+func (s *Server) ruleNoise(w http.ResponseWriter, r *http.Request) {
+	if s.rulesOff(w) {
+		return
+	}
+	q := r.URL.Query()
+	var n [2]int
+	for i, name := range []string{"days", "limit"} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		x, err := strconv.Atoi(v)
+		if err != nil || x <= 0 {
+			s.fail(w, r, validation.NewFieldError(name, "must be a positive whole number"))
+			return
+		}
+		n[i] = x
+	}
+	rep, err := s.rules.Noise(r.Context(), auth.FromContext(r.Context()), n[0], n[1])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
 }
 
 func (s *Server) ruleVocabulary(w http.ResponseWriter, r *http.Request) {

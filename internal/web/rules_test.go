@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/rules"
 	"github.com/vigil-soc/vigil/internal/web"
@@ -119,5 +120,47 @@ func TestRulesAPI(t *testing.T) {
 				t.Errorf("error = field %q message %q; want field %q mentioning %q", ae.Error.Field, ae.Error.Message, c.field, c.msg)
 			}
 		})
+	}
+}
+
+// TestRuleNoiseAPI: six items of one title removed as false positives
+// make the noisiest row and a suggested suppression that saves as it is;
+// a bad window is a 400 naming the field.
+func TestRuleNoiseAPI(t *testing.T) {
+	e := rulesEnv(t)
+	var ing struct {
+		Results []struct {
+			WorkItemID int64 `json:"workitem_id"`
+		} `json:"results"`
+	}
+	for i := range 6 {
+		e.do(t, responder, "POST", "/api/v1/alerts", map[string]any{"source": "api", "source_id": fmt.Sprintf("pt-%d", i),
+			"title": "Pentest beacon", "severity": "medium"}).wantCode(t, http.StatusOK).decode(t, &ing)
+		e.do(t, responder, "POST", fmt.Sprintf("/api/v1/workitems/%d/transitions", ing.Results[0].WorkItemID),
+			map[string]any{"to": "Removed", "reason": "False positive: the red team"}).wantCode(t, http.StatusOK)
+	}
+	e.do(t, responder, "POST", "/api/v1/alerts", map[string]any{"source": "api", "source_id": "real", "title": "Real attack", "severity": "high"}).wantCode(t, http.StatusOK)
+
+	var rep rules.NoiseReport
+	e.do(t, viewer, "GET", "/api/v1/rules/noise?days=7", nil).wantCode(t, http.StatusOK).decode(t, &rep)
+	if len(rep.Rows) != 2 || rep.Rows[0].Title != "Pentest beacon" || rep.Rows[0].Items != 6 || rep.Rows[0].FalsePositive != 6 || rep.Rows[0].NoiseShare != 1 {
+		t.Fatalf("noise rows = %+v; want Pentest beacon first with 6 items, 6 false positives", rep.Rows)
+	}
+	if len(rep.Suggestions) != 1 || rep.Suggestions[0].Rule.Enabled || rep.Suggestions[0].Rule.ExpiresAt == nil {
+		t.Fatalf("suggestions = %+v; want one disabled rule with an expiry", rep.Suggestions)
+	}
+	if want := e.clk.Now().Add(7 * 24 * time.Hour); rep.Suggestions[0].Rule.ExpiresAt.Sub(want).Abs() > time.Minute {
+		t.Errorf("suggested expiry = %v, want about %v", rep.Suggestions[0].Rule.ExpiresAt, want)
+	}
+	var r ruleAnswer
+	e.do(t, admin, "POST", "/api/v1/rules", rep.Suggestions[0].Rule).wantCode(t, http.StatusCreated).decode(t, &r)
+	if r.Name != "Suppress: Pentest beacon" {
+		t.Errorf("saved suggestion = %+v", r)
+	}
+	for _, q := range []string{"days=0", "days=x", "limit=-1"} {
+		ae := e.do(t, viewer, "GET", "/api/v1/rules/noise?"+q, nil).wantCode(t, http.StatusBadRequest).apiErr(t)
+		if name, _, _ := strings.Cut(q, "="); ae.Error.Field != name {
+			t.Errorf("GET noise?%s: field %q, want %q", q, ae.Error.Field, name)
+		}
 	}
 }

@@ -228,6 +228,7 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"POST", "/api/v1/rules", auth.ActionAdmin, s.saveRule},
 		{"GET", "/api/v1/rules/vocabulary", auth.ActionRead, s.ruleVocabulary},
 		{"POST", "/api/v1/rules/preview", auth.ActionRead, s.previewRule},
+		{"GET", "/api/v1/rules/noise", auth.ActionRead, s.ruleNoise},
 		{"GET", "/api/v1/rules/{id}", auth.ActionRead, s.getRule},
 		{"PUT", "/api/v1/rules/{id}", auth.ActionAdmin, s.saveRule},
 		{"GET", "/api/v1/rules/{id}/versions", auth.ActionRead, s.ruleVersions},
