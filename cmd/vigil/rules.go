@@ -31,6 +31,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/rules"
 	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/yamlfile"
 )
 
 const rulesUsage = "usage: vigil rules export [-o FILE] | vigil rules apply -f FILE [--dry-run]" +
@@ -40,6 +41,16 @@ const rulesUsage = "usage: vigil rules export [-o FILE] | vigil rules apply -f F
 // `vigil rules apply` reads: the rules in run order.
 type RulesFile struct {
 	Rules []automation.Definition `yaml:"rules"`
+}
+
+// parseRulesFile reads a rules file strictly: a misspelt key
+// ("condtion") must fail, not drop the condition.
+func parseRulesFile(raw []byte) (RulesFile, error) {
+	var f RulesFile
+	if err := yamlfile.Strict(raw, &f); err != nil {
+		return RulesFile{}, err
+	}
+	return f, nil
 }
 
 // rulesCommand manages automation rules as YAML files, for teams that
@@ -149,9 +160,8 @@ func rulesApply(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("read rules: %w", err)
 	}
-	var f RulesFile
-	// Strict: a misspelt key ("condtion") must fail, not drop the condition.
-	if err := yaml.UnmarshalWithOptions(raw, &f, yaml.Strict()); err != nil {
+	f, err := parseRulesFile(raw)
+	if err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	env, err := openRules(ctx, load, stderr)

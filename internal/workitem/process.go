@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/goccy/go-yaml"
+	"github.com/vigil-soc/vigil/internal/yamlfile"
 
 	"github.com/vigil-soc/vigil/internal/validation"
 )
@@ -76,26 +76,13 @@ func LoadProcess(path string) (*Process, error) {
 // ParseProcess parses and validates a process definition.
 func ParseProcess(b []byte) (*Process, error) {
 	var p Process
-	if err := unmarshalStrict(b, &p); err != nil {
+	if err := yamlfile.Strict(b, &p); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
 	if err := p.compile(); err != nil {
 		return nil, err
 	}
 	return &p, nil
-}
-
-// unmarshalStrict decodes YAML, rejecting unknown keys. goccy/go-yaml
-// (v1.19.2) panics on some malformed input, such as a tagged scalar where
-// a list belongs (`to: !!str Closed`, found by FuzzParseProcess); a bad
-// process file must be reported as one, not crash vigil at start-up.
-func unmarshalStrict(b []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed YAML (the YAML decoder failed: %v)", r)
-		}
-	}()
-	return yaml.UnmarshalWithOptions(b, v, yaml.Strict())
 }
 
 func (p *Process) compile() error {
