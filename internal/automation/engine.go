@@ -41,18 +41,36 @@ func theEnv() (*cel.Env, error) {
 // does not compile, or is not boolean, is a field error on "condition"
 // carrying CEL's message and position.
 func Compile(condition string) (cel.Program, error) {
-	if prg, ok := compiled.Load(condition); ok {
-		return prg.(cel.Program), nil
+	p, err := compileCached(condition)
+	if err != nil {
+		return nil, err
 	}
-	prg, err := compile(condition)
+	return p.tracked, nil
+}
+
+// program is a compiled condition: tracked runs under CEL's cost limit;
+// fast, when the condition's worst case over values within the
+// vocabulary's bounds is under the limit, runs without tracking, on
+// events whose values (vars) are within the bounds.
+type program struct {
+	tracked cel.Program
+	fast    cel.Program
+	vars    varMask
+}
+
+func compileCached(condition string) (*program, error) {
+	if p, ok := compiled.Load(condition); ok {
+		return p.(*program), nil
+	}
+	p, err := compile(condition)
 	if err == nil {
 		if compiledN.Add(1) > maxCompiled {
 			compiled.Clear()
 			compiledN.Store(0)
 		}
-		compiled.Store(condition, prg)
+		compiled.Store(condition, p)
 	}
-	return prg, err
+	return p, err
 }
 
 // compiled caches programs by condition: reloading 500 rules after one
@@ -64,7 +82,7 @@ var (
 
 const maxCompiled = 10_000
 
-func compile(condition string) (cel.Program, error) {
+func compile(condition string) (*program, error) {
 	e, err := theEnv()
 	if err != nil {
 		return nil, fmt.Errorf("automation: CEL environment: %w", err)
@@ -79,17 +97,23 @@ func compile(condition string) (cel.Program, error) {
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, validation.NewFieldError("condition", "must be a boolean expression, not %s", ast.OutputType())
 	}
-	prg, err := e.Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize))
-	if err != nil {
+	p := &program{}
+	if p.tracked, err = e.Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize)); err != nil {
 		return nil, validation.NewFieldError("condition", "%s", err.Error())
 	}
-	return prg, nil
+	if Bounded(e, ast) {
+		if p.fast, err = e.Program(ast, cel.EvalOptions(cel.OptOptimize)); err != nil {
+			return nil, validation.NewFieldError("condition", "%s", err.Error())
+		}
+		p.vars = referenced(ast)
+	}
+	return p, nil
 }
 
 // Compiled is a rule ready to evaluate.
 type Compiled struct {
 	Rule
-	prg    cel.Program
+	prg    *program
 	always bool     // the condition is "true"
 	titles []string // lower-cased: the rule can match only these titles (nil: any)
 }
@@ -145,7 +169,7 @@ func NewSet(rules []Rule, o Options) *Set {
 		if !r.Enabled {
 			continue
 		}
-		prg, err := Compile(r.Condition)
+		prg, err := compileCached(r.Condition)
 		if err != nil {
 			s.Errors[r.ID] = err
 			continue
@@ -174,6 +198,11 @@ func NewSet(rules []Rule, o Options) *Set {
 				for _, title := range c.titles {
 					b.byTitle[title] = append(b.byTitle[title], c)
 				}
+			}
+			// Each title's list holds the rules for any title too, in
+			// order, so that an evaluation merges nothing.
+			for title, titled := range b.byTitle {
+				b.byTitle[title] = mergeOrdered(titled, b.rest)
 			}
 			per[src] = b
 		}
@@ -253,18 +282,23 @@ func (s *Set) candidates(ev *Event, title string) []*Compiled {
 	if b == nil {
 		b = per[""]
 	}
-	titled := b.byTitle[strings.ToLower(title)]
-	if len(titled) == 0 {
-		return b.rest
-	}
-	if len(b.rest) == 0 {
+	if titled, ok := b.byTitle[strings.ToLower(title)]; ok {
 		return titled
 	}
-	out := make([]*Compiled, 0, len(titled)+len(b.rest))
-	out = append(out, titled...)
-	out = append(out, b.rest...)
-	slices.SortStableFunc(out, func(a, b *Compiled) int { return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.ID, b.ID)) })
-	return out
+	return b.rest
+}
+
+// mergeOrdered merges two lists of rules, each in run order, into one.
+func mergeOrdered(a, b []*Compiled) []*Compiled {
+	out := make([]*Compiled, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if cmp.Or(cmp.Compare(a[0].Order, b[0].Order), cmp.Compare(a[0].ID, b[0].ID)) <= 0 {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // IsRuleActor reports whether actor is a rule (Rule.Ref): the loop guard.
@@ -293,7 +327,11 @@ func (s *Set) Evaluate(ev *Event, now time.Time) *Result {
 		}
 		matched := c.always
 		if !matched {
-			out, _, err := c.prg.Eval(act)
+			prg := c.prg.tracked
+			if c.prg.fast != nil && act.fits(c.prg.vars) {
+				prg = c.prg.fast
+			}
+			out, _, err := prg.Eval(act)
 			if err != nil {
 				res.Errors = append(res.Errors, RuleError{RuleID: c.ID, Name: c.Name, Version: c.Version, Err: err.Error()})
 				continue
@@ -312,7 +350,7 @@ func (s *Set) Evaluate(ev *Event, now time.Time) *Result {
 		res.Hits = append(res.Hits, hit)
 		// Later rules see the changed item.
 		ev.Item = res.Item
-		act.cache = nil
+		act.cache, act.checked, act.over = nil, 0, 0
 		if res.Suppressed != nil || c.Stop {
 			res.Stopped = c.Stop
 			break

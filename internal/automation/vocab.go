@@ -119,6 +119,9 @@ type activation struct {
 	ev    *Event
 	cache map[string]any
 	raw   *rawFacts
+	// checked and over are fits' verdicts: the variables checked
+	// against the bounds, and those found over them.
+	checked, over varMask
 }
 
 func newActivation(ev *Event) *activation { return &activation{ev: ev} }
