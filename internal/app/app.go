@@ -158,6 +158,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// and act through it.
 	ruleSvc.Act(items, db)
 	items.Observe(ruleSvc)
+	db.ObserveIncidents(ruleSvc)
 	follower.rules = ruleSvc
 	if _, err := ruleSvc.Reload(ctx); err != nil {
 		db.Close()

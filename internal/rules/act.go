@@ -183,3 +183,36 @@ func (s *Service) Ingested(ctx context.Context, alerts []alert.Alert, results []
 		}
 	}
 }
+
+// IncidentUpdated runs incident.updated rules on an incident whose change
+// was stored on its item (the store's incident observer), with what
+// changed: status and severity, as Sentinel's PropertyChanged.
+func (s *Service) IncidentUpdated(ctx context.Context, actor string, in alert.Incident, r store.IncidentResult) {
+	if s.act == nil {
+		return
+	}
+	set := s.act.Rules()
+	if set == nil || !set.Has(automation.IncidentUpdated) {
+		return
+	}
+	get, ok := s.act.(ItemGetter)
+	if !ok {
+		return
+	}
+	it, err := get.GetWorkItem(ctx, r.WorkItemID)
+	if err != nil {
+		s.log.Warn("incident.updated rules: item", "item", r.WorkItemID, "err", err)
+		return
+	}
+	ev := &automation.Event{Trigger: automation.IncidentUpdated, Source: in.Source, Incident: &in, Item: it, Actor: actor}
+	if r.PreviousStatus != "" && r.PreviousStatus != in.Status {
+		ev.Changes = append(ev.Changes, automation.Change{Field: "status", From: string(r.PreviousStatus), To: string(in.Status)})
+	}
+	if r.PreviousSeverity != "" && r.PreviousSeverity != in.Severity {
+		ev.Changes = append(ev.Changes, automation.Change{Field: "severity", From: string(r.PreviousSeverity), To: string(in.Severity)})
+	}
+	res := set.Evaluate(ev, s.clock.Now())
+	if err := s.apply(ctx, it, res); err != nil {
+		s.log.Warn("rule actions failed", "item", it.ID, "trigger", ev.Trigger, "err", err)
+	}
+}

@@ -174,3 +174,53 @@ func TestAlertUpdatedTrigger(t *testing.T) {
 		t.Errorf("tags = %v, want the alert.updated rule's", it.Tags)
 	}
 }
+
+// TestIncidentUpdatedTrigger: an incident raised to high at its source
+// fires the incident.updated rule testing the severity change, through
+// the store's observer; an update that changes the severity otherwise (or
+// not at all) does not.
+func TestIncidentUpdatedTrigger(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
+	db := storetest.SQLite(t, clk)
+	ctx := context.Background()
+	svc, _ := setup(t, db, clk)
+	db.ObserveIncidents(svc)
+	save(t, svc, automation.Definition{Name: "escalated at source", Enabled: true, Triggers: []string{"incident.updated"},
+		Condition: `has(changed.severity) && changed.severity.to == "high" && changed.severity.from != "critical"`,
+		Actions:   []automation.ActionSpec{{Type: "assign", Assignee: "tier2@example.com"}, {Type: "comment", Text: "raised at the source"}}})
+	proc := workitem.DefaultProcess()
+	in := alert.Incident{Source: "sentinel", SourceID: "inc-1", Title: "Multi-stage attack", Severity: alert.SeverityMedium,
+		Status: alert.StatusNew, FirstSeen: clk.Now(), LastSeen: clk.Now()}
+	first, err := db.UpsertIncident(ctx, proc, "sentinel", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name     string
+		change   func(*alert.Incident)
+		assignee string
+	}{
+		{"title only", func(in *alert.Incident) { in.Title = "Multi-stage attack (2)" }, ""},
+		{"raised to high", func(in *alert.Incident) { in.Severity = alert.SeverityHigh }, "tier2@example.com"},
+	}
+	for _, st := range steps {
+		st.change(&in)
+		if _, err := db.UpsertIncident(ctx, proc, "sentinel", in); err != nil {
+			t.Fatal(err)
+		}
+		it, _ := db.GetWorkItem(ctx, first.WorkItemID)
+		if it.Assignee != st.assignee {
+			t.Errorf("%s: assignee %q, want %q", st.name, it.Assignee, st.assignee)
+		}
+	}
+	var hit bool
+	tl, _ := db.Timeline(ctx, first.WorkItemID, 0, 100)
+	for _, e := range tl {
+		if strings.Contains(e.Message, "escalated at source") {
+			hit = true
+		}
+	}
+	if !hit {
+		t.Error("the rule's hit is not on the item's timeline")
+	}
+}

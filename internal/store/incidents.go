@@ -25,7 +25,20 @@ type IncidentResult struct {
 	// incident), so that a connector can tell "closed in Sentinel" apart
 	// from "still closed".
 	PreviousStatus alert.Status `json:"previous_status,omitempty"`
+	// PreviousSeverity is the severity before this change, for the
+	// incident.updated trigger's "changed" conditions.
+	PreviousSeverity alert.Severity `json:"-"`
 }
+
+// IncidentObserver hears, after commit, each incident whose change was
+// stored as a new version on an item: the incident.updated trigger.
+type IncidentObserver interface {
+	IncidentUpdated(ctx context.Context, actor string, in alert.Incident, r IncidentResult)
+}
+
+// ObserveIncidents sets the observer of updated incidents. Call it
+// before the store is in use.
+func (db *DB) ObserveIncidents(o IncidentObserver) { db.incidents = o }
 
 // resolveMembers finds the alert rows of an incident's members (AlertRefs
 // within its own source, Members in any source) and links them to the
@@ -193,7 +206,7 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 		case err != nil:
 			return fmt.Errorf("look up incident: %w", err)
 		}
-		r.PreviousStatus = alert.Status(prevStatus)
+		r.PreviousStatus, r.PreviousSeverity = alert.Status(prevStatus), alert.Severity(prevSev)
 
 		membersChanged, err := db.replaceMembers(ctx, tx, r.IncidentID, in.Members, existed)
 		if err != nil {
@@ -338,6 +351,10 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 	})
 	if err != nil {
 		return IncidentResult{}, fmt.Errorf("store incident %s/%s: %w", in.Source, in.SourceID, err)
+	}
+	if db.incidents != nil && r.Outcome == OutcomeUpdated && r.WorkItemID != 0 {
+		in.ID = r.IncidentID
+		db.incidents.IncidentUpdated(ctx, actor, in, r)
 	}
 	return r, nil
 }

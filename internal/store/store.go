@@ -78,6 +78,9 @@ type DB struct {
 	// rules are the automation rules that creation triggers run inside
 	// the ingest transaction (nil: none); see SetRules.
 	rules atomic.Pointer[automation.Set]
+	// incidents hears incidents that changed, after commit (nil: none);
+	// see ObserveIncidents.
+	incidents IncidentObserver
 }
 
 // Open connects to the database and runs pending migrations.
