@@ -1,6 +1,7 @@
 package automation
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,29 @@ func TestOversizeValuesRunTracked(t *testing.T) {
 				t.Errorf("hits = %d, errors %v; want the rule to match", len(res.Hits), res.Errors)
 			}
 		})
+	}
+}
+
+// TestReads: the variables a condition reads come from the checked
+// expression, not from its text: a name inside a string literal does not
+// count, nor does an iteration variable (one that shadows a vocabulary
+// name counts that name too: a harmless superset).
+func TestReads(t *testing.T) {
+	for _, tc := range []struct {
+		cond string
+		want string
+	}{
+		{`"Impact" in tactics && title == "labels"`, "[title tactics]"},
+		{`hosts.exists(h, h == "ips")`, "[hosts]"},
+		{`hosts.exists(title, title == "x")`, "[title hosts]"},
+		{``, "[]"},
+	} {
+		got, err := Reads(tc.cond)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		if s := fmt.Sprint(got); s != tc.want {
+			t.Errorf("Reads(%s) = %s, want %s", tc.cond, s, tc.want)
+		}
 	}
 }

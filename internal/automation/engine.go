@@ -51,7 +51,8 @@ func Compile(condition string) (cel.Program, error) {
 // program is a compiled condition: tracked runs under CEL's cost limit;
 // fast, when the condition's worst case over values within the
 // vocabulary's bounds is under the limit, runs without tracking, on
-// events whose values (vars) are within the bounds.
+// events whose values are within the bounds. vars are the variables the
+// condition reads.
 type program struct {
 	tracked cel.Program
 	fast    cel.Program
@@ -101,13 +102,29 @@ func compile(condition string) (*program, error) {
 	if p.tracked, err = e.Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize)); err != nil {
 		return nil, validation.NewFieldError("condition", "%s", err.Error())
 	}
+	p.vars = referenced(ast)
 	if Bounded(e, ast) {
 		if p.fast, err = e.Program(ast, cel.EvalOptions(cel.OptOptimize)); err != nil {
 			return nil, validation.NewFieldError("condition", "%s", err.Error())
 		}
-		p.vars = referenced(ast)
 	}
 	return p, nil
+}
+
+// Reads returns the vocabulary variables a condition reads, in the
+// vocabulary's order. The condition must compile.
+func Reads(condition string) ([]string, error) {
+	p, err := compileCached(condition)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, v := range Vocabulary {
+		if p.vars&(1<<i) != 0 {
+			out = append(out, v.Name)
+		}
+	}
+	return out, nil
 }
 
 // Compiled is a rule ready to evaluate.

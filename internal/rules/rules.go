@@ -209,8 +209,9 @@ type Sample struct {
 // MaxSamples caps a preview's sample.
 const MaxSamples = 20
 
-// rawVars are the vocabulary that only the payload holds: a condition
-// naming none of them is previewed without reading payloads.
+// rawVars are the vocabulary that only the payload holds (or that the
+// payload adds to): a condition reading none of them is previewed
+// without reading payloads.
 var rawVars = []string{"provider", "alert_type", "labels", "tactics", "techniques", "analytic_rule_ids", "custom_details",
 	"processes", "mailboxes", "tags", "accounts", "hosts", "product"}
 
@@ -236,11 +237,13 @@ func (s *Service) Preview(ctx context.Context, actor auth.Actor, d automation.De
 	if err := set.Errors[1]; err != nil {
 		return Preview{}, err
 	}
+	reads, err := automation.Reads(d.Condition)
+	if err != nil {
+		return Preview{}, err
+	}
 	withRaw := false
-	for _, v := range rawVars {
-		if strings.Contains(d.Condition, v) {
-			withRaw = true
-		}
+	for _, v := range reads {
+		withRaw = withRaw || slices.Contains(rawVars, v)
 	}
 	p := Preview{Days: days, ByAction: map[string]int{}, Samples: []Sample{}}
 	now := s.clock.Now()
@@ -254,7 +257,7 @@ func (s *Service) Preview(ctx context.Context, actor auth.Actor, d automation.De
 		return Preview{}, validation.NewFieldError("triggers", "a preview replays stored alerts: name alert.created, item.created, incident.created or alert.updated")
 	}
 	proc := s.opts.Process
-	err := s.st.EachAlertSince(ctx, now.AddDate(0, 0, -days), withRaw, func(a *alert.Alert) error {
+	err = s.st.EachAlertSince(ctx, now.AddDate(0, 0, -days), withRaw, func(a *alert.Alert) error {
 		p.Scanned++
 		it := workitem.Item{ID: a.WorkItemID, Title: a.Title, Severity: a.Severity, Source: a.Source, AlertCount: 1}
 		if proc != nil {

@@ -143,6 +143,7 @@ type known struct {
 	itemSev     string
 	viaIncident bool // the item is an incident's, not the alert's own
 	held        bool // no item yet: waiting for an incident to claim it
+	suppressed  bool // no item: a rule suppressed it
 	was         content
 }
 
@@ -169,6 +170,7 @@ type alertRow struct {
 	open        bool
 	viaIncident bool
 	held        bool
+	suppressed  bool
 	dueAt       int64
 	a           *Prepared
 	cur         content
@@ -205,10 +207,11 @@ type ingester struct {
 	searchAdd         map[int64]bool // items that gained alerts: refresh key entity and search text
 	lastItemID        int64          // the highest item ID handed out (SQLite's lazy allocation)
 
-	rules      *automation.Set      // creation rules (nil: none)
-	ruleWork   []ruleWork           // rule effects to write once the items exist
-	ruleTally  map[int64]*ruleTally // per rule: hits, closes, suppressions, newest error
-	suppressed map[int64][]int64    // rule → alerts it suppressed
+	rules        *automation.Set      // creation rules (nil: none)
+	ruleWork     []ruleWork           // rule effects to write once the items exist
+	ruleTally    map[int64]*ruleTally // per rule: hits, closes, suppressions, newest error
+	suppressed   map[int64][]int64    // rule → alerts it suppressed
+	unsuppressed []int64              // suppressed alerts that got an item on a new firing
 }
 
 // raise is an item severity raised by a re-fired alert.
@@ -291,7 +294,7 @@ func (ing *ingester) run(ctx context.Context, alerts []Prepared) ([]IngestResult
 		if !ok {
 			if k, known := state[keys[i]]; known {
 				row = &alertRow{id: k.alertID, version: k.version, itemID: k.itemID, open: k.open, viaIncident: k.viaIncident,
-					held: k.held, cur: k.was, firstSeen: us(a.FirstSeen), lastSeen: us(a.LastSeen), a: a}
+					held: k.held, suppressed: k.suppressed, cur: k.was, firstSeen: us(a.FirstSeen), lastSeen: us(a.LastSeen), a: a}
 			} else {
 				o, claimed := owners[keys[i]]
 				row, results[i] = ing.insert(a, o, claimed)
@@ -351,20 +354,22 @@ func (ing *ingester) lookup(ctx context.Context, alerts []Prepared) (map[string]
 const lookupCols = `a.dedup_key, a.id, a.version, COALESCE(a.workitem_id, 0), COALESCE(w.state, ''),
     COALESCE(w.severity, ''), a.product, a.title, a.description, a.severity, a.status, a.entities, a.firing,
     CASE WHEN a.item_due_at IS NULL THEN 0 ELSE 1 END,
-    CASE WHEN EXISTS (SELECT 1 FROM workitem_incidents wi WHERE wi.workitem_id = a.workitem_id) THEN 1 ELSE 0 END`
+    CASE WHEN EXISTS (SELECT 1 FROM workitem_incidents wi WHERE wi.workitem_id = a.workitem_id) THEN 1 ELSE 0 END,
+    CASE WHEN a.suppressed_by IS NULL THEN 0 ELSE 1 END`
 
 // scanKnown adds the alerts of a lookup query to state.
 func (ing *ingester) scanKnown(rows *sql.Rows, state map[string]known) error {
 	for rows.Next() {
 		var src, key, st string
 		var k known
-		var held, via int
+		var held, via, suppressed int
 		if err := rows.Scan(&src, &key, &k.alertID, &k.version, &k.itemID, &st, &k.itemSev, &k.was.product, &k.was.title,
-			&k.was.description, &k.was.severity, &k.was.status, &k.was.entities, &k.was.firing, &held, &via); err != nil {
+			&k.was.description, &k.was.severity, &k.was.status, &k.was.entities, &k.was.firing, &held, &via, &suppressed); err != nil {
 			return fmt.Errorf("scan alert: %w", err)
 		}
 		k.open = k.itemID != 0 && st != "" && !ing.proc.Terminal(st)
 		k.held, k.viaIncident = held == 1 && k.itemID == 0, via == 1
+		k.suppressed = suppressed == 1 && k.itemID == 0
 		state[src+"\x00"+key] = k
 	}
 	if err := rows.Err(); err != nil {
@@ -655,6 +660,24 @@ func (ing *ingester) receive(ctx context.Context, row *alertRow, a *Prepared) (I
 	id := strconv.FormatInt(row.id, 10)
 	data := entryData{AlertID: row.id, Version: row.version}
 	switch {
+	case row.itemID == 0 && row.suppressed && newFiring:
+		// A rule suppressed this alert when it fired before. A new
+		// firing is judged again: once the suppression has expired, or
+		// no longer matches, the alert gets its item.
+		nid, err := ing.takeItemID(ctx)
+		if err != nil {
+			return r, err
+		}
+		if !ing.newItem(nid, a, 0, row.id) {
+			r.Outcome = OutcomeSuppressed
+			break
+		}
+		row.itemID, row.open, row.suppressed = nid, true, false
+		r.WorkItemID, r.Outcome = nid, OutcomeCreated
+		ing.links.add(nid, row.id, ing.now)
+		ing.unsuppressed = append(ing.unsuppressed, row.id)
+		ing.addEntry(nid, workitem.KindCreated, "created because alert "+id+" fired again; a rule had suppressed its earlier firing, and none suppressed this one",
+			entryData{AlertID: row.id, Version: row.version, Source: a.Source, SourceID: a.SourceID})
 	case row.itemID == 0: // held: the item it joins will show its history
 	case !row.open && newFiring:
 		old := row.itemID

@@ -132,6 +132,11 @@ func (ing *ingester) applyRuleWork(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, id := range ing.unsuppressed {
+		if _, err := ing.tx.ExecContext(ctx, ing.db.q(`UPDATE alerts SET suppressed_by = NULL WHERE id = ?`), id); err != nil {
+			return fmt.Errorf("alert %d no longer suppressed: %w", id, err)
+		}
+	}
 	for ruleID, ids := range ing.suppressed {
 		for _, id := range ids {
 			if _, err := ing.tx.ExecContext(ctx, ing.db.q(`UPDATE alerts SET suppressed_by = ? WHERE id = ?`), ruleID, id); err != nil {

@@ -167,3 +167,63 @@ func TestIncidentCreationRules(t *testing.T) {
 		}
 	})
 }
+
+// TestSuppressionExpiresOnANewFiring: a suppressed alert stays without an
+// item while it re-sends, and a new firing is judged again: suppressed
+// again while the rule lasts, given its item once the rule has expired,
+// on a fake clock.
+func TestSuppressionExpiresOnANewFiring(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(now)
+	storetest.ForEach(t, clk, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		proc := workitem.DefaultProcess()
+		until := clk.Now().Add(time.Hour) // the clock is shared by the dialects' runs
+		installRules(t, db, automation.Definition{Name: "pentest hour", Enabled: true, Triggers: []string{"alert.created"},
+			Condition: `title.contains("Pentest")`, ExpiresAt: &until, Actions: []automation.ActionSpec{{Type: "suppress"}}})
+		a := testAlert("pt-1")
+		a.Title = "Pentest: port scan"
+		ingest := func(status alert.Status) store.IngestResult {
+			t.Helper()
+			a.Status, a.LastSeen = status, clk.Now()
+			res, err := db.Ingest(ctx, proc, "test", []alert.Alert{a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res[0]
+		}
+		steps := []struct {
+			name    string
+			advance time.Duration
+			status  alert.Status
+			want    store.Outcome
+			item    bool
+		}{
+			{"first firing", 0, alert.StatusNew, store.OutcomeSuppressed, false},
+			{"re-sent unchanged", time.Minute, alert.StatusNew, store.OutcomeUnchanged, false},
+			{"resolved", time.Minute, alert.StatusResolved, store.OutcomeUpdated, false},
+			{"fires again within the hour", time.Minute, alert.StatusNew, store.OutcomeSuppressed, false},
+			{"resolved again", time.Minute, alert.StatusResolved, store.OutcomeUpdated, false},
+			{"fires after the rule expired", 2 * time.Hour, alert.StatusNew, store.OutcomeCreated, true},
+		}
+		var last store.IngestResult
+		for _, st := range steps {
+			clk.Advance(st.advance)
+			last = ingest(st.status)
+			if last.Outcome != st.want || (last.WorkItemID != 0) != st.item {
+				t.Fatalf("%s: outcome %s, item %d; want %s, item %v", st.name, last.Outcome, last.WorkItemID, st.want, st.item)
+			}
+		}
+		tl := mustTimeline(t, db, last.WorkItemID)
+		if len(tl) == 0 || !strings.Contains(tl[0].Message, "a rule had suppressed its earlier firing") {
+			t.Errorf("timeline = %+v, want the creation to say the earlier firing was suppressed", tl)
+		}
+		rs, _ := db.ListRules(ctx)
+		if len(rs) != 1 || rs[0].Suppressed != 2 {
+			t.Errorf("rule suppressed count = %+v, want 2", rs)
+		}
+		if stored, err := db.GetAlert(ctx, last.AlertID); err != nil || stored.WorkItemID != last.WorkItemID {
+			t.Errorf("alert's item = %d (%v), want %d", stored.WorkItemID, err, last.WorkItemID)
+		}
+	})
+}
