@@ -33,23 +33,27 @@ func (db *DB) ReleaseHeldAlerts(ctx context.Context, proc *workitem.Process, act
 		now := us(db.clock.Now())
 		lock := ""
 		if db.dialect == Postgres {
-			lock = " FOR UPDATE SKIP LOCKED"
+			lock = " FOR UPDATE OF a SKIP LOCKED"
 		}
-		rows, err := tx.QueryContext(ctx, db.q(`SELECT id, source, source_id, title, severity, status, entities, last_seen, created_at, item_due_at
-		    FROM alerts WHERE item_due_at IS NOT NULL AND item_due_at <= ? AND workitem_id IS NULL ORDER BY id LIMIT 500`+lock), now)
+		rows, err := tx.QueryContext(ctx, db.q(`SELECT a.id, a.source, a.source_id, a.title, a.severity, a.status, a.entities, a.last_seen,
+		    a.created_at, a.item_due_at, a.product, a.description, COALESCE(CAST(v.raw AS TEXT), '')
+		    FROM alerts a LEFT JOIN alert_versions v ON v.alert_id = a.id AND v.version = a.version
+		    WHERE a.item_due_at IS NOT NULL AND a.item_due_at <= ? AND a.workitem_id IS NULL ORDER BY a.id LIMIT 500`+lock), now)
 		if err != nil {
 			return fmt.Errorf("held alerts: %w", err)
 		}
 		type held struct {
-			id                       int64
-			source, sourceID, title  string
-			sev, status, ents        string
-			lastSeen, created, dueAt int64
+			id                        int64
+			source, sourceID, title   string
+			sev, status, ents         string
+			lastSeen, created, dueAt  int64
+			product, description, raw string
 		}
 		var hs []held
 		for rows.Next() {
 			var h held
-			if err := rows.Scan(&h.id, &h.source, &h.sourceID, &h.title, &h.sev, &h.status, &h.ents, &h.lastSeen, &h.created, &h.dueAt); err != nil {
+			if err := rows.Scan(&h.id, &h.source, &h.sourceID, &h.title, &h.sev, &h.status, &h.ents, &h.lastSeen, &h.created, &h.dueAt,
+				&h.product, &h.description, &h.raw); err != nil {
 				rows.Close()
 				return fmt.Errorf("scan held alert: %w", err)
 			}
@@ -66,11 +70,32 @@ func (db *DB) ReleaseHeldAlerts(ctx context.Context, proc *workitem.Process, act
 			if !alert.Status(h.status).Open() {
 				resolved = now
 			}
+			// The creation rules run now, when the alert gets its own
+			// item, as they would have had it not been held.
+			a := alert.Alert{ID: h.id, Source: h.source, SourceID: h.sourceID, Product: h.product, Title: h.title, Description: h.description,
+				Severity: alert.Severity(h.sev), Status: alert.Status(h.status), Entities: ents}
+			if h.raw != "" {
+				a.Raw = json.RawMessage(h.raw)
+			}
+			rres := db.heldRules(proc, actor, &a, fromUS(now))
+			if rres != nil && rres.Suppressed != nil {
+				if _, err := tx.ExecContext(ctx, db.q(`UPDATE alerts SET suppressed_by = ?, item_due_at = NULL WHERE id = ?`), rres.Suppressed.RuleID, h.id); err != nil {
+					return fmt.Errorf("suppress held alert %d: %w", h.id, err)
+				}
+				if err := db.recordRuleRun(ctx, tx, now, tallyOf(rres)); err != nil {
+					return err
+				}
+				continue
+			}
+			state, sev := proc.Initial(), h.sev
+			if rres != nil && rres.Changed() {
+				state, sev = rres.Item.State, string(rres.Item.Severity)
+			}
 			var itemID int64
 			if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO workitems (type, title, state, severity, source, rev, alert_count,
 			    created_at, updated_at, last_seen, key_entity, search_text, source_resolved_at)
 			    VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?, ?, ?) RETURNING id`),
-				string(proc.TypeFor(h.source)), h.title, proc.Initial(), h.sev, h.source, now, now, h.lastSeen,
+				string(proc.TypeFor(h.source)), h.title, state, sev, h.source, now, now, h.lastSeen,
 				alert.KeyEntity(ents), alert.SearchText(h.title, ents), resolved).Scan(&itemID); err != nil {
 				return fmt.Errorf("create item for held alert %d: %w", h.id, err)
 			}
@@ -84,6 +109,9 @@ func (db *DB) ReleaseHeldAlerts(ctx context.Context, proc *workitem.Process, act
 			if _, err := db.insertEntry(ctx, tx, itemID, workitem.Entry{Actor: actor, Kind: workitem.KindCreated,
 				Message: fmt.Sprintf("created from %s alert %d: no incident contained it within %s", h.source, h.id, waited.Round(time.Second)),
 				Data:    map[string]any{"alert_id": h.id, "source": h.source, "source_id": h.sourceID, "waited_seconds": int64(waited.Seconds())}}); err != nil {
+				return err
+			}
+			if err := db.writeRuleResult(ctx, tx, proc, now, itemID, rres); err != nil {
 				return err
 			}
 			made++

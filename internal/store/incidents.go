@@ -317,20 +317,8 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 				Data: map[string]any{"incident_id": r.IncidentID, "version": r.Version, "previous_id": prev}}); err != nil {
 				return err
 			}
-			if rres != nil && (rres.Changed() || len(rres.Errors) > 0) {
-				for _, e := range ruleTimeline(rres) {
-					if _, err := db.insertEntry(ctx, tx, itemID, e); err != nil {
-						return err
-					}
-				}
-				if rres.Changed() {
-					if err := db.applyRuleEffects(ctx, tx, proc, now, itemID, rres); err != nil {
-						return err
-					}
-				}
-				if err := db.recordRuleRun(ctx, tx, now, tallyOf(rres)); err != nil {
-					return err
-				}
+			if err := db.writeRuleResult(ctx, tx, proc, now, itemID, rres); err != nil {
+				return err
 			}
 		} else {
 			change := describeIncidentChange(prev.Title, prevSev, prevStatus, in, membersChanged)

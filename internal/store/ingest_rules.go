@@ -210,6 +210,36 @@ func ruleTimeline(res *automation.Result) []workitem.Entry {
 	return out
 }
 
+// heldRules runs the creation rules on a held alert as it gets its own
+// item (ReleaseHeldAlerts).
+func (db *DB) heldRules(proc *workitem.Process, actor string, a *alert.Alert, now time.Time) *automation.Result {
+	set := db.rules.Load()
+	if set == nil || set.Len() == 0 {
+		return nil
+	}
+	return createRules(set, proc, a, actor, now)
+}
+
+// writeRuleResult writes what creation rules did to a new item outside
+// the batch ingest (an incident's item, a released alert's): the hits on
+// its timeline, their effects and the rules' counters.
+func (db *DB) writeRuleResult(ctx context.Context, tx dbtx, proc *workitem.Process, now, itemID int64, rres *automation.Result) error {
+	if rres == nil || (!rres.Changed() && len(rres.Errors) == 0) {
+		return nil
+	}
+	for _, e := range ruleTimeline(rres) {
+		if _, err := db.insertEntry(ctx, tx, itemID, e); err != nil {
+			return err
+		}
+	}
+	if rres.Changed() {
+		if err := db.applyRuleEffects(ctx, tx, proc, now, itemID, rres); err != nil {
+			return err
+		}
+	}
+	return db.recordRuleRun(ctx, tx, now, tallyOf(rres))
+}
+
 // incidentRules runs the creation rules on an incident's new item before
 // it is inserted (incident.created, then item.created).
 func (db *DB) incidentRules(proc *workitem.Process, actor string, in *alert.Incident, now time.Time) *automation.Result {

@@ -227,3 +227,58 @@ func TestSuppressionExpiresOnANewFiring(t *testing.T) {
 		}
 	})
 }
+
+// TestHeldAlertsRunCreationRulesOnRelease: an alert held for its incident
+// is judged by the creation rules when no incident claimed it and it gets
+// its own item: one is suppressed (no item, never released again), one
+// gets the rule's tags and payload-based assignment.
+func TestHeldAlertsRunCreationRulesOnRelease(t *testing.T) {
+	clk := clock.NewFake(t0)
+	storetest.ForEach(t, clk, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		installRules(t, db,
+			automation.Definition{Name: "quiet lab", Enabled: true, Order: 1, Triggers: []string{"alert.created"},
+				Condition: `hosts.exists(h, h.startsWith("VM-LAB"))`, Actions: []automation.ActionSpec{{Type: "suppress"}}},
+			automation.Definition{Name: "tag defender", Enabled: true, Order: 2, Triggers: []string{"item.created"}, Sources: []string{"defender"},
+				Condition: `product == "Azure Security Center"`,
+				Actions:   []automation.ActionSpec{{Type: "tags", Add: []string{"mdc"}}, {Type: "assign", Assignee: "cloud@example.com"}}})
+		lab, prod := graced(t, "lab-1", alert.SeverityMedium), graced(t, "prod-1", alert.SeverityHigh)
+		lab.Entities[0].Value = "VM-LAB-1"
+		lab.Product, prod.Product = "Azure Security Center", "Azure Security Center"
+		res, err := db.Ingest(ctx, workitem.DefaultProcess(), "test", []alert.Alert{lab, prod})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Outcome != store.OutcomeHeld || res[1].Outcome != store.OutcomeHeld {
+			t.Fatalf("outcomes = %s, %s; want both held", res[0].Outcome, res[1].Outcome)
+		}
+		clk.Advance(11 * time.Minute)
+		if n := mustRelease(t, db); n != 1 {
+			t.Fatalf("released %d items, want 1 (the other suppressed)", n)
+		}
+		if n := mustRelease(t, db); n != 0 {
+			t.Errorf("a second release made %d items, want none", n)
+		}
+		if a, _ := db.GetAlert(ctx, res[0].AlertID); a.WorkItemID != 0 {
+			t.Errorf("suppressed alert has item %d", a.WorkItemID)
+		}
+		a, _ := db.GetAlert(ctx, res[1].AlertID)
+		it := mustGetItem(t, db, a.WorkItemID)
+		if !slices.Equal(it.Tags, []string{"mdc"}) || it.Assignee != "cloud@example.com" {
+			t.Errorf("released item: tags %v assignee %q; want [mdc], cloud@example.com", it.Tags, it.Assignee)
+		}
+		var hit bool
+		for _, e := range mustTimeline(t, db, it.ID) {
+			hit = hit || (e.Kind == workitem.KindRule && e.Actor == "rule:tag defender@v1")
+		}
+		if !hit {
+			t.Error("the rule's hit is not on the released item's timeline")
+		}
+		rs, _ := db.ListRules(ctx)
+		for _, r := range rs {
+			if r.Hits != 1 {
+				t.Errorf("rule %q hits = %d, want 1", r.Name, r.Hits)
+			}
+		}
+	})
+}
