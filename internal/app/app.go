@@ -22,7 +22,9 @@ import (
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/engine"
 	"github.com/vigil-soc/vigil/internal/ingest"
+	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/paging"
 	"github.com/vigil-soc/vigil/internal/rules"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/twoway"
@@ -43,7 +45,10 @@ type App struct {
 	DB       *store.DB
 	Pipeline *ingest.Pipeline
 	// Rules manages automation rules and installs them for the ingest.
-	Rules    *rules.Service
+	Rules *rules.Service
+	// Pager is on-call: schedules, escalation policies, services, pages.
+	Pager    *paging.Pager
+	poker    *enginePoker
 	Items    *workitem.Service
 	Accounts *account.Service
 	UI       *ui.UI
@@ -127,7 +132,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	// What a rule's hit leaves for after commit: the write-backs of a
 	// close at creation, playbooks and pages.
-	targets[automation.Target] = rules.NewTarget(db, planner)
+	ruleTarget := rules.NewTarget(db, planner)
+	targets[automation.Target] = ruleTarget
 	accounts := account.New(db, clk, accountOptions(cfg.Login, log))
 	proxies, err := trustedProxies(cfg)
 	if err != nil {
@@ -157,9 +163,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// Update triggers: rules hear the items service's committed changes
 	// and act through it.
 	ruleSvc.Act(items, db)
-	items.Observe(ruleSvc)
 	db.ObserveIncidents(ruleSvc)
 	follower.rules = ruleSvc
+	// On-call: pages follow their items (a closed item resolves its page),
+	// routing pages new items, and a rule's page action pages a service.
+	poker := &enginePoker{}
+	pager := paging.New(db, items, paging.Options{BaseURL: baseURL(cfg), Clock: clk, Logger: log, Poke: poker.poke("outbox")})
+	items.Observe(observers{ruleSvc, pager})
+	db.ObserveIncidents(pager)
+	follower.pager = pager
+	ruleTarget.Use(pager)
+	nt, err := notifyTarget(cfg.Paging, pager, clk, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	targets[notify.TargetName] = nt
 	if _, err := ruleSvc.Reload(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("automation rules: %w", err)
@@ -170,14 +189,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		db.Close()
 		return nil, fmt.Errorf("web interface: %w", err)
 	}
-	opts := web.Options{Rules: ruleSvc, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
+	opts := web.Options{Rules: ruleSvc, Pager: pager, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
 		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies}
 	if sy.boards != nil {
 		opts.Boards = sy.boards
 	}
 	srv := web.New(opts)
 	a := &App{
-		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
+		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pager: pager, poker: poker, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
 		Targets: targets, sender: outbox.NewSender(db, targets, clk, log), engineHealth: engineHealth, metrics: metrics,
 		server: &http.Server{
 			Handler:           srv,

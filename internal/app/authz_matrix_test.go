@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/paging"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/web"
 	"github.com/vigil-soc/vigil/internal/workitem"
@@ -87,6 +88,44 @@ func triageRefused(t *testing.T, e *matrixEnv, col string, res matrixResp) {
 	}
 }
 
+// badTokenIs404 returns a check that a public route whose secret path is
+// the credential answers a wrong secret with 404 (tried once, with the
+// none column).
+func badTokenIs404(path string) func(t *testing.T, e *matrixEnv, col string, res matrixResp) {
+	return func(t *testing.T, e *matrixEnv, col string, res matrixResp) {
+		t.Helper()
+		if col != "none" {
+			return
+		}
+		if r := e.send(t, "GET", path, "", nil); r.code != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404 for a wrong token", path, r.code)
+		}
+	}
+}
+
+// ackLink checks the acknowledgement link's page: it shows the page in
+// state want (a GET acknowledges nothing), and a forged or tampered
+// token is 404.
+func ackLink(want string) func(t *testing.T, e *matrixEnv, col string, res matrixResp) {
+	return func(t *testing.T, e *matrixEnv, col string, res matrixResp) {
+		t.Helper()
+		if !strings.Contains(res.body, `<strong id="state">`+want+`</strong>`) {
+			t.Errorf("ack link as %s: the page does not show state %s: %.300s", col, want, res.body)
+		}
+		if col != "none" {
+			return
+		}
+		tok := e.fixtures["{ack}"]
+		for _, bad := range []string{"x", tok + "x", "e30." + tok[strings.Index(tok, ".")+1:]} {
+			for _, m := range []string{"GET", "POST"} {
+				if r := e.send(t, m, "/ack/"+bad, "action=acknowledge", nil); r.code != http.StatusNotFound {
+					t.Errorf("%s /ack/%s: status %d, want 404 for a bad token", m, bad, r.code)
+				}
+			}
+		}
+	}
+}
+
 // Abbreviations of the common rows.
 const (
 	read    = "401 2xx 2xx 2xx 401 401" // API reads: every role
@@ -144,6 +183,42 @@ func matrix() []matrixRow {
 		{pattern: "GET /api/v1/rules/{id}", path: "/api/v1/rules/999", cells: "401 404 404 404 401 401"},
 		{pattern: "PUT /api/v1/rules/{id}", path: "/api/v1/rules/999", body: `{}`, cells: "401 403 403 400 401 401"},
 		{pattern: "GET /api/v1/rules/{id}/versions", path: "/api/v1/rules/999/versions", cells: "401 404 404 404 401 401"},
+
+		// On-call: every role reads the definitions, the schedules and
+		// the pages; admins change definitions; responders act on pages.
+		{pattern: "GET /api/v1/oncall/now", path: "/api/v1/oncall/now", cells: read},
+		// A schedule's feed is for every role; a user's, only for
+		// themself or an admin (below, with the contact methods).
+		{pattern: "POST /api/v1/oncall/feeds", path: "/api/v1/oncall/feeds", body: `{"kind":"schedule","name":"matrix"}`, cells: read},
+		{pattern: "GET /api/v1/oncall/schedules/{name}/shifts", path: "/api/v1/oncall/schedules/matrix/shifts", cells: read},
+		{pattern: "GET /api/v1/oncall/{kind}", path: "/api/v1/oncall/policies", cells: read},
+		{pattern: "GET /api/v1/oncall/{kind}/{name}", path: "/api/v1/oncall/services/matrix", cells: read},
+		{pattern: "PUT /api/v1/oncall/{kind}/{name}", path: "/api/v1/oncall/teams/matrix-spare",
+			body: `{"members":["responder@matrix.example"]}`, cells: "401 403 403 2xx 401 401"},
+		{pattern: "DELETE /api/v1/oncall/{kind}/{name}", path: "/api/v1/oncall/teams/matrix-spare", cells: "401 403 403 2xx 401 401"},
+		// The feed's secret path is its credential: any or no
+		// Authorization header changes nothing, and a wrong token is 404.
+		{pattern: "GET /api/v1/calendar/{token}", path: "/api/v1/calendar/{feed}.ics", cells: open,
+			check: badTokenIs404("/api/v1/calendar/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.ics")},
+		{pattern: "GET /api/v1/pages", path: "/api/v1/pages", cells: read},
+		// The page item's page is open already: 200 with it, no second one.
+		{pattern: "POST /api/v1/pages", path: "/api/v1/pages", body: `{"workitem_id":{page-item},"service":"matrix"}`, cells: "401 403 2xx 2xx 401 401"},
+		{pattern: "GET /api/v1/pages/{id}", path: "/api/v1/pages/{page}", cells: read},
+		{pattern: "POST /api/v1/pages/{id}/{action}", path: "/api/v1/pages/{page}/escalate", cells: "401 403 2xx 2xx 401 401"},
+		// A user's contact methods, feeds and notification rules are
+		// theirs: the route lets every role in, and the service then
+		// allows only the user themself or an admin, so a role's token,
+		// which is no user, is refused (a session would be the user).
+		{pattern: "GET /api/v1/users/{user}/contact-methods", path: "/api/v1/users/viewer@matrix.example/contact-methods", cells: "401 403 403 2xx 401 401"},
+		{pattern: "POST /api/v1/users/{user}/contact-methods", path: "/api/v1/users/viewer@matrix.example/contact-methods",
+			body: `{"type":"email","value":"viewer@matrix.example"}`, cells: "401 403 403 2xx 401 401"},
+		// The admin gets in, and the fixture's code is not 000000.
+		{pattern: "POST /api/v1/contact-methods/{id}/verify", path: "/api/v1/contact-methods/{cm}/verify", body: `{"code":"000000"}`, cells: "401 403 403 400 401 401"},
+		{pattern: "DELETE /api/v1/contact-methods/{id}", path: "/api/v1/contact-methods/{spare-cm}", cells: "401 403 403 2xx 401 401"},
+		// Rules name only contact method ids and delays: every role reads them.
+		{pattern: "GET /api/v1/users/{user}/notification-rules", path: "/api/v1/users/viewer@matrix.example/notification-rules", cells: read},
+		{pattern: "PUT /api/v1/users/{user}/notification-rules", path: "/api/v1/users/viewer@matrix.example/notification-rules",
+			body: `{"rules":[]}`, cells: "401 403 403 2xx 401 401"},
 		{pattern: "/api/", path: "/api/v1/no-such-thing", cells: "404 404 404 404 404 404"},
 
 		// Inbound compatibility: each takes its own sender's key.
@@ -216,6 +291,12 @@ func matrix() []matrixRow {
 		{pattern: "POST /admin/keys/{id}/revoke", path: "/admin/keys/{spare-key}/revoke", body: "", cells: uiAdm},
 		{pattern: "GET /admin/audit", path: "/admin/audit", cells: uiAdmG},
 		{pattern: "GET /admin/audit/export", path: "/admin/audit/export", cells: uiAdmG},
+		// A notification's acknowledgement link: its signed token is the
+		// credential, whatever else comes with it; a forged one is 404.
+		// Opening it changes nothing; the first POST acknowledges and the
+		// others find it acknowledged already.
+		{pattern: "GET /ack/{token}", path: "/ack/{ack}", cells: open, check: ackLink("triggered")},
+		{pattern: "POST /ack/{token}", path: "/ack/{ack}", body: "action=acknowledge", cells: open, check: ackLink("acknowledged")},
 		{pattern: "/", path: "/no-such-page", cells: "404 404 404 404 404 404"},
 	}
 }
@@ -345,6 +426,7 @@ func (e *matrixEnv) setup(t *testing.T, ctx context.Context, a *App) {
 		t.Fatalf("add the fixture task: %v", err)
 	}
 	e.fixtures["{task}"] = itoa(task.ID)
+	e.setupOnCall(t, ctx, a)
 
 	// The static files' path carries a content tag; the sign-in page
 	// links to it.
@@ -354,6 +436,60 @@ func (e *matrixEnv) setup(t *testing.T, ctx context.Context, a *App) {
 		t.Fatalf("no stylesheet link on the sign-in page: %.300s", r.body)
 	}
 	e.fixtures["{asset}"] = m[1]
+}
+
+// setupOnCall makes what the on-call rows act on: a team, a schedule, a
+// policy and a service named matrix; two items with a page each (one for
+// the API, one for the acknowledgement link); a calendar feed; contact
+// methods.
+func (e *matrixEnv) setupOnCall(t *testing.T, ctx context.Context, a *App) {
+	t.Helper()
+	defs := []struct{ kind, body string }{
+		{paging.KindTeam, `{"members":["responder@matrix.example"]}`},
+		{paging.KindSchedule, `{"time_zone":"UTC","layers":[{"name":"l1","type":"daily","start":"2026-01-01T09:00",
+			"time_zone":"UTC","participants":["responder@matrix.example","admin@matrix.example"]}]}`},
+		{paging.KindPolicy, `{"repeat":0,"steps":[{"delay_minutes":5,"targets":[{"type":"schedule","name":"matrix"}]},
+			{"delay_minutes":5,"targets":[{"type":"team","name":"matrix"}]}]}`},
+		{paging.KindService, `{"policy":"matrix","urgency":"high"}`},
+	}
+	for _, d := range defs {
+		if _, _, err := a.Pager.Put(ctx, auth.System, d.kind, "matrix", []byte(d.body)); err != nil {
+			t.Fatalf("put %s matrix: %v", d.kind, err)
+		}
+	}
+	for i, name := range []string{"{page}", "{ack-page}"} {
+		res, err := a.Pipeline.Submit(ctx, "matrix", []alert.Alert{{Source: "matrix", SourceID: fmt.Sprintf("p%d", i), Title: "paged", Severity: alert.SeverityHigh}})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("ingest a paged fixture: %v, %v", res, err)
+		}
+		p, _, err := a.Pager.Trigger(ctx, auth.System, res[0].WorkItemID, "matrix", "", "")
+		if err != nil {
+			t.Fatalf("page the fixture: %v", err)
+		}
+		e.fixtures[name] = itoa(p.ID)
+		if name == "{page}" {
+			e.fixtures["{page-item}"] = itoa(res[0].WorkItemID)
+		}
+	}
+	ackPage, _ := strconv.ParseInt(e.fixtures["{ack-page}"], 10, 64)
+	tok, err := a.Pager.LinkToken(ctx, ackPage, "responder@matrix.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fixtures["{ack}"] = tok
+	feed, _, err := a.Pager.CalendarFeed(ctx, auth.System, paging.KindSchedule, "matrix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fixtures["{feed}"] = feed
+	for i, name := range []string{"{cm}", "{spare-cm}"} {
+		cm, err := a.Pager.AddContactMethod(ctx, auth.System, store.ContactMethod{User: "viewer@matrix.example", Type: "email",
+			Value: fmt.Sprintf("viewer+%d@matrix.example", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.fixtures[name] = itoa(cm.ID)
+	}
 }
 
 func (e *matrixEnv) signIn(t *testing.T, role auth.Role) string {

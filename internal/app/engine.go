@@ -25,6 +25,7 @@ const (
 	purgeEvery    = time.Hour
 	purgeTimeout  = time.Minute
 	rulesEvery    = 5 * time.Second
+	pagingEvery   = time.Second
 )
 
 // storeLocker shares engine modules between the instances on one
@@ -86,6 +87,7 @@ func (a *App) buildEngine() *engine.Engine {
 		locker = storeLocker{db: a.DB, holder: instanceName(a.cfg.Listen), clk: a.clock}
 	}
 	e := engine.New(engine.Options{Clock: a.clock, Logger: a.log, Locker: locker, Health: a.engineHealth, Metrics: a.metrics})
+	a.poker.e.Store(e)
 	if a.cfg.Role != config.RoleEngine {
 		// Live updates serve this instance's open pages.
 		e.AddService("live-updates", a.UI.Run)
@@ -110,6 +112,8 @@ func (a *App) buildEngine() *engine.Engine {
 			Log: a.log.With("component", "sync"), Health: a.sync.health, Activity: act})
 		e.Add(seq, engine.Spec{Every: a.sync.interval, Timeout: syncTimeout})
 	}
+	// Escalation: due pages notify their next step.
+	e.Add(a.Pager, engine.Spec{Every: pagingEvery, Timeout: outboxTimeout, After: e.Poker("outbox")})
 	e.Add(sessionPurge{a}, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})
 	// Deleting rules expired past their retention is cluster work.
 	e.Add(a.Rules, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})

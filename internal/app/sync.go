@@ -214,14 +214,19 @@ func httpClientFor(key, caFile string) (*http.Client, error) {
 type sourceFollower struct {
 	items *workitem.Service
 	log   *slog.Logger
-	// rules hears every committed batch (the alert.updated trigger).
+	// rules hears every committed batch (the alert.updated trigger);
+	// pager routes the new items to services.
 	rules ingest.IngestObserver
+	pager ingest.IngestObserver
 }
 
-// Ingested passes a committed batch to the rules.
+// Ingested passes a committed batch to the rules, then to paging.
 func (f *sourceFollower) Ingested(ctx context.Context, alerts []alert.Alert, results []store.IngestResult) {
 	if f.rules != nil {
 		f.rules.Ingested(ctx, alerts, results)
+	}
+	if f.pager != nil {
+		f.pager.Ingested(ctx, alerts, results)
 	}
 }
 

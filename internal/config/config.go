@@ -50,6 +50,8 @@ type Config struct {
 	TrustedProxies []string `koanf:"trusted_proxies"`
 	// Login bounds what sign-ins may cost (the file's login: section).
 	Login Login `koanf:"login"`
+	// Paging configures on-call notifications (the file's paging: section).
+	Paging Paging `koanf:"paging"`
 	// Role is what this instance does: "all" (the default) serves HTTP and
 	// runs the background engine, "api" only serves HTTP, "engine" only
 	// runs the engine (and answers health checks and metrics). Several
@@ -105,7 +107,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		// A misspelt key would otherwise be ignored silently.
 		for _, key := range fk.Keys() {
-			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] && !loginKeys[key] {
+			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] && !loginKeys[key] && !pagingKeys[key] {
 				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, key)
 			}
 		}
@@ -139,7 +141,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		c.DatabaseDSN = strings.TrimSpace(string(b))
 	}
-	if err := errors.Join(c.Sync.resolve(environ), c.OIDC.resolve(environ)); err != nil {
+	if err := errors.Join(c.Sync.resolve(environ), c.OIDC.resolve(environ), c.Paging.resolve(environ)); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

@@ -188,7 +188,7 @@ func (s *Service) Ingested(ctx context.Context, alerts []alert.Alert, results []
 // was stored on its item (the store's incident observer), with what
 // changed: status and severity, as Sentinel's PropertyChanged.
 func (s *Service) IncidentUpdated(ctx context.Context, actor string, in alert.Incident, r store.IncidentResult) {
-	if s.act == nil {
+	if s.act == nil || r.Outcome != store.OutcomeUpdated {
 		return
 	}
 	set := s.act.Rules()

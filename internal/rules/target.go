@@ -23,6 +23,17 @@ type TargetStore interface {
 type OutboxTarget struct {
 	st      TargetStore
 	planner workitem.Planner
+	runners map[string]automation.Runner
+}
+
+// Use makes r run the extension actions of its kind (on-call's "page"),
+// for this target only: each app wires its own.
+func (t *OutboxTarget) Use(r automation.Runner) *OutboxTarget {
+	if t.runners == nil {
+		t.runners = map[string]automation.Runner{}
+	}
+	t.runners[r.Kind()] = r
+	return t
 }
 
 // NewTarget returns the target; planner may be nil (nothing to write back).
@@ -66,6 +77,9 @@ func (t *OutboxTarget) Send(ctx context.Context, m outbox.Message) error {
 		var d automation.DeferredAction
 		if err := json.Unmarshal(m.Payload, &d); err != nil {
 			return fmt.Errorf("%s payload: %w", m.Op, err)
+		}
+		if r, ok := t.runners[m.Op]; ok {
+			return r.Run(ctx, m.WorkItemID, d)
 		}
 		if ext, ok := automation.ExtensionFor(m.Op); ok {
 			if r, ok := ext.(automation.Runner); ok {

@@ -30,15 +30,16 @@ type IncidentResult struct {
 	PreviousSeverity alert.Severity `json:"-"`
 }
 
-// IncidentObserver hears, after commit, each incident whose change was
-// stored as a new version on an item: the incident.updated trigger.
+// IncidentObserver hears, after commit, each incident stored on a work
+// item as new or as a new version (r.Outcome says which): the
+// incident.updated trigger, and paging's routing of new items.
 type IncidentObserver interface {
 	IncidentUpdated(ctx context.Context, actor string, in alert.Incident, r IncidentResult)
 }
 
-// ObserveIncidents sets the observer of updated incidents. Call it
-// before the store is in use.
-func (db *DB) ObserveIncidents(o IncidentObserver) { db.incidents = o }
+// ObserveIncidents adds an observer of stored incidents. Call it before
+// the store is in use.
+func (db *DB) ObserveIncidents(o IncidentObserver) { db.incidents = append(db.incidents, o) }
 
 // resolveMembers finds the alert rows of an incident's members (AlertRefs
 // within its own source, Members in any source) and links them to the
@@ -340,9 +341,11 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 	if err != nil {
 		return IncidentResult{}, fmt.Errorf("store incident %s/%s: %w", in.Source, in.SourceID, err)
 	}
-	if db.incidents != nil && r.Outcome == OutcomeUpdated && r.WorkItemID != 0 {
+	if r.WorkItemID != 0 && (r.Outcome == OutcomeUpdated || r.Outcome == OutcomeCreated || r.Outcome == OutcomeReopened) {
 		in.ID = r.IncidentID
-		db.incidents.IncidentUpdated(ctx, actor, in, r)
+		for _, o := range db.incidents {
+			o.IncidentUpdated(ctx, actor, in, r)
+		}
 	}
 	return r, nil
 }

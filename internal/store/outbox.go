@@ -45,10 +45,18 @@ func (db *DB) enqueue(ctx context.Context, tx dbtx, itemID int64, msgs []outbox.
 		var wid any
 		if itemID != 0 {
 			wid = itemID
+		} else if m.WorkItemID != 0 {
+			wid = m.WorkItemID
+		}
+		// A message may be due later (a notification rule's "SMS after 2
+		// minutes"); it waits in the outbox, durable and cancellable.
+		next := now
+		if !m.NextAt.IsZero() {
+			next = max(now, us(m.NextAt))
 		}
 		res, err := db.exec(ctx, tx, `INSERT INTO outbox (workitem_id, target, op, resource, payload, idem_key, state, next_at, created_at, updated_at)
 		    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-			wid, m.Target, m.Op, m.Resource, payload, m.IdemKey, outbox.Pending, now, now, now)
+			wid, m.Target, m.Op, m.Resource, payload, m.IdemKey, outbox.Pending, next, now, now)
 		if err != nil {
 			return queued, fmt.Errorf("enqueue %s %s: %w", m.Op, m.Resource, err)
 		}

@@ -80,7 +80,7 @@ type DB struct {
 	rules atomic.Pointer[automation.Set]
 	// incidents hears incidents that changed, after commit (nil: none);
 	// see ObserveIncidents.
-	incidents IncidentObserver
+	incidents []IncidentObserver
 }
 
 // Open connects to the database and runs pending migrations.

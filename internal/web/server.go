@@ -84,6 +84,8 @@ type Options struct {
 	Keys KeyAdmin
 	// Rules manages automation rules; nil answers 404.
 	Rules RuleAdmin
+	// Pager is on-call; nil answers 404.
+	Pager Pager
 	// Proxies finds the client's address behind trusted reverse proxies,
 	// for the audit log; nil: the peer.
 	Proxies *auth.Proxies
@@ -117,6 +119,7 @@ type Server struct {
 	health    func() []twoway.Status
 	keys      KeyAdmin
 	rules     RuleAdmin
+	pager     Pager
 	proxies   *auth.Proxies
 	mux       *http.ServeMux
 	patterns  []string // every pattern registered on mux, for Routes
@@ -151,7 +154,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, proxies: o.Proxies, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -232,6 +235,32 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"GET", "/api/v1/rules/{id}", auth.ActionRead, s.getRule},
 		{"PUT", "/api/v1/rules/{id}", auth.ActionAdmin, s.saveRule},
 		{"GET", "/api/v1/rules/{id}/versions", auth.ActionRead, s.ruleVersions},
+
+		// On-call: definitions changed by admins; pages acted on by
+		// responders; each person manages their own contact methods (the
+		// service checks it is theirs).
+		{"GET", "/api/v1/oncall/now", auth.ActionRead, s.onCallNow},
+		{"POST", "/api/v1/oncall/feeds", auth.ActionRead, s.createFeed},
+		{"GET", "/api/v1/oncall/schedules/{name}/shifts", auth.ActionRead, s.scheduleShifts},
+		{"GET", "/api/v1/oncall/{kind}", auth.ActionRead, s.listOnCall},
+		{"GET", "/api/v1/oncall/{kind}/{name}", auth.ActionRead, s.getOnCall},
+		{"PUT", "/api/v1/oncall/{kind}/{name}", auth.ActionAdmin, s.putOnCall},
+		{"DELETE", "/api/v1/oncall/{kind}/{name}", auth.ActionAdmin, s.deleteOnCall},
+		{"GET", "/api/v1/calendar/{token}", "", s.calendar}, // the secret path is the credential
+		{"GET", "/api/v1/pages", auth.ActionRead, s.listPages},
+		{"POST", "/api/v1/pages", auth.ActionTriage, s.createPage},
+		{"GET", "/api/v1/pages/{id}", auth.ActionRead, s.getPage},
+		{"POST", "/api/v1/pages/{id}/{action}", auth.ActionTriage, s.pageAction},
+		{"GET", "/api/v1/users/{user}/contact-methods", auth.ActionRead, s.listContactMethods},
+		{"POST", "/api/v1/users/{user}/contact-methods", auth.ActionRead, s.addContactMethod},
+		{"POST", "/api/v1/contact-methods/{id}/verify", auth.ActionRead, s.verifyContactMethod},
+		{"DELETE", "/api/v1/contact-methods/{id}", auth.ActionRead, s.deleteContactMethod},
+		{"GET", "/api/v1/users/{user}/notification-rules", auth.ActionRead, s.getNotificationRules},
+		{"PUT", "/api/v1/users/{user}/notification-rules", auth.ActionRead, s.putNotificationRules},
+		// A notification's acknowledgement link: its signed token is the
+		// credential; GET shows, POST acts.
+		{"GET", "/ack/{token}", "", s.ackLink},
+		{"POST", "/ack/{token}", "", s.ackLink},
 
 		// Callbacks from mirrored trackers; each authenticates its own way.
 		{"POST", "/api/v1/hooks/devops", "", s.devopsHook},

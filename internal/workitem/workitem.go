@@ -80,6 +80,7 @@ const (
 	KindSync       = "sync"     // a write-back to an external system: queued, sent, retried, failed
 	KindMerged     = "merged"   // an item was folded into the item of the incident its alert belongs to
 	KindRule       = "rule"     // an automation rule matched (or failed to evaluate) and what it did
+	KindPage       = "page"     // on-call: a page was raised, escalated, acknowledged, resolved, and its notifications
 )
 
 // Comment is a note on an item.

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/engine"
+	"github.com/vigil-soc/vigil/internal/notify"
+	"github.com/vigil-soc/vigil/internal/paging"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// notifyTarget builds the outbox target of notifications: email when an
+// SMTP server is configured, and signed webhooks, whose secrets the
+// pager derives.
+func notifyTarget(cfg config.Paging, pager *paging.Pager, clk clock.Clock, log *slog.Logger) (*notify.Target, error) {
+	chs := []notify.Channel{}
+	if cfg.SMTP.Host != "" {
+		ec := notify.EmailConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+			From: cfg.SMTP.From, TLS: cfg.SMTP.TLS, Clock: clk}
+		if cfg.SMTP.CAFile != "" {
+			pem, err := os.ReadFile(cfg.SMTP.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("paging.smtp.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("paging.smtp.ca_file %s: no certificate found", cfg.SMTP.CAFile)
+			}
+			ec.TLSConfig = &tls.Config{RootCAs: pool, ServerName: cfg.SMTP.Host, MinVersion: tls.VersionTLS12}
+		}
+		email, err := notify.NewEmail(ec)
+		if err != nil {
+			return nil, fmt.Errorf("paging.smtp: %w", err)
+		}
+		chs = append(chs, email)
+	} else {
+		log.Info("paging: no SMTP server configured (paging.smtp.host): email contact methods get nothing")
+	}
+	wh, err := notify.NewWebhook(notify.WebhookConfig{Secret: pager.WebhookSecret, Clock: clk})
+	if err != nil {
+		return nil, fmt.Errorf("webhook channel: %w", err)
+	}
+	chs = append(chs, wh)
+	return notify.NewTarget(chs...).Prepare(pager.Prepare), nil
+}
+
+// observers fans the items service's committed changes out to several
+// observers (the rules' update triggers, paging).
+type observers []workitem.Observer
+
+func (os observers) Changed(ctx context.Context, c workitem.Change) {
+	for _, o := range os {
+		o.Changed(ctx, c)
+	}
+}
+
+// enginePoker wakes an engine module from code built before the engine
+// (the pager wakes the outbox sender when it queues notifications).
+type enginePoker struct{ e atomic.Pointer[engine.Engine] }
+
+func (p *enginePoker) poke(name string) func() {
+	return func() {
+		if e := p.e.Load(); e != nil {
+			e.Poke(name)
+		}
+	}
+}
+
+// baseURL is where people reach vigil, for links in notifications:
+// paging.base_url, or the listen address over http.
+func baseURL(cfg config.Config) string {
+	if cfg.Paging.BaseURL != "" {
+		return cfg.Paging.BaseURL
+	}
+	return "http://" + cfg.Listen
+}

@@ -1,0 +1,68 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Paging configures on-call paging (the file's paging: section): where
+// people reach vigil, for the links in notifications, and the SMTP server
+// email goes through.
+type Paging struct {
+	// BaseURL is vigil's address as people reach it (https://vigil.example.com);
+	// default http:// plus the listen address.
+	BaseURL string `koanf:"base_url"`
+	SMTP    SMTP   `koanf:"smtp"`
+}
+
+// SMTP is the mail server for email notifications. No host: email
+// contact methods get nothing, and their notifications fail visibly.
+type SMTP struct {
+	Host     string `koanf:"host"`
+	Port     int    `koanf:"port"`
+	Username string `koanf:"username"`
+	// The password comes from an environment variable or a file, never
+	// the config file itself.
+	PasswordEnv  string `koanf:"password_env"`
+	PasswordFile string `koanf:"password_file"`
+	Password     string `koanf:"-"`
+	From         string `koanf:"from"`
+	// TLS is starttls (the default, mandatory), opportunistic, tls
+	// (implicit, port 465) or none (loopback test servers only).
+	TLS string `koanf:"tls"`
+	// CAFile adds a CA to trust (a private mail relay's).
+	CAFile string `koanf:"ca_file"`
+}
+
+var pagingKeys = map[string]bool{}
+
+func init() {
+	for _, k := range []string{"base_url", "smtp.host", "smtp.port", "smtp.username", "smtp.password_env", "smtp.password_file",
+		"smtp.from", "smtp.tls", "smtp.ca_file"} {
+		pagingKeys["paging."+k] = true
+	}
+}
+
+func (p *Paging) resolve(environ []string) error {
+	if p.BaseURL != "" {
+		u, err := url.Parse(p.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("paging.base_url %q: want an http or https URL", p.BaseURL)
+		}
+		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+	}
+	s := &p.SMTP
+	if s.PasswordEnv != "" && s.PasswordFile != "" {
+		return fmt.Errorf("paging.smtp: set password_env or password_file, not both")
+	}
+	pw, err := secret("paging.smtp.password", s.PasswordEnv, s.PasswordFile, environ)
+	if err != nil {
+		return err
+	}
+	s.Password = pw
+	if s.Host != "" && s.From == "" {
+		return fmt.Errorf("paging.smtp.from: required when paging.smtp.host is set")
+	}
+	return nil
+}

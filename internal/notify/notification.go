@@ -1,0 +1,141 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/validation"
+)
+
+// Kinds of notification.
+const (
+	KindPage         = "page"         // a page was triggered or escalated to this person
+	KindAcknowledged = "acknowledged" // someone acknowledged the page
+	KindResolved     = "resolved"     // the page was resolved
+	KindVerify       = "verify"       // verification of a new contact method
+	KindTest         = "test"         // a test sent from the contact method's settings
+)
+
+// Contact method types, which are also the channel types.
+const (
+	TypeEmail   = "email"
+	TypeWebhook = "webhook"
+)
+
+// TargetName is the outbox target that delivers notifications.
+const TargetName = "notify"
+
+// ContactMethod is where a notification goes.
+type ContactMethod struct {
+	ID    int64  `json:"id"`
+	Type  string `json:"type"`  // TypeEmail or TypeWebhook
+	Value string `json:"value"` // an email address or an http(s) URL
+	Name  string `json:"name,omitempty"`
+	// User owns the method: the responder an acknowledgement link is for.
+	User string `json:"user,omitempty"`
+}
+
+// Notification is one message to one contact method. It is stored in the
+// outbox, so it holds no credentials.
+type Notification struct {
+	// ID is stable and unique per notification and contact method: it is
+	// the outbox idempotency key, the webhook-id, and the email
+	// Message-ID's local part. Letters, digits, '.', '_' and '-' only.
+	ID      string        `json:"id"`
+	Kind    string        `json:"kind"`
+	To      ContactMethod `json:"to"`
+	Subject string        `json:"subject"`
+	Text    string        `json:"text"` // plain body; the channel adds the links
+
+	PageID     int64     `json:"page_id,omitempty"`
+	WorkItemID int64     `json:"work_item_id,omitempty"`
+	Title      string    `json:"title,omitempty"`
+	Severity   string    `json:"severity,omitempty"`
+	Urgency    string    `json:"urgency,omitempty"`
+	Service    string    `json:"service,omitempty"`
+	Summary    string    `json:"summary,omitempty"`
+	AckURL     string    `json:"ack_url,omitempty"`
+	ResolveURL string    `json:"resolve_url,omitempty"`
+	ItemURL    string    `json:"item_url,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Channel delivers notifications of one contact method type. Send must
+// be safe to call again for the same notification (delivery is at least
+// once) and must classify its errors: *outbox.RetryableError for a
+// failure worth retrying, any other error for a permanent one.
+type Channel interface {
+	Type() string
+	Send(ctx context.Context, n Notification) error
+}
+
+const maxIDLen = 200
+
+// Validate checks what every channel relies on.
+func (n Notification) Validate() error {
+	switch {
+	case n.ID == "":
+		return validation.NewFieldError("id", "is required")
+	case len(n.ID) > maxIDLen:
+		return validation.NewFieldError("id", "is longer than %d characters", maxIDLen)
+	case !isAtom(n.ID):
+		return validation.NewFieldError("id", "may hold only letters, digits, '.', '_' and '-'")
+	}
+	switch n.Kind {
+	case KindPage, KindAcknowledged, KindResolved, KindVerify, KindTest:
+	default:
+		return validation.NewFieldError("kind", "unknown kind %q", n.Kind)
+	}
+	switch n.To.Type {
+	case TypeEmail, TypeWebhook:
+	default:
+		return validation.NewFieldError("to.type", "unknown contact method type %q", n.To.Type)
+	}
+	if n.To.Value == "" {
+		return validation.NewFieldError("to.value", "is required")
+	}
+	if n.To.Type == TypeWebhook {
+		if _, err := parseWebhookURL(n.To.Value); err != nil {
+			return validation.NewFieldError("to.value", "%v", err)
+		}
+	}
+	return nil
+}
+
+// Message builds the outbox message that delivers n. The message carries
+// the work item so that its delivery status lands on the item's timeline.
+func Message(n Notification) (outbox.Message, error) {
+	if err := n.Validate(); err != nil {
+		return outbox.Message{}, err
+	}
+	payload, err := json.Marshal(n)
+	if err != nil {
+		return outbox.Message{}, fmt.Errorf("encode notification %s: %w", n.ID, err)
+	}
+	return outbox.Message{
+		WorkItemID: n.WorkItemID,
+		Target:     TargetName,
+		Op:         opFor(n.To.Type),
+		Resource:   fmt.Sprintf("contact_method:%d", n.To.ID),
+		IdemKey:    "notify:" + n.ID,
+		Payload:    payload,
+	}, nil
+}
+
+func opFor(channelType string) string { return "notify." + channelType }
+
+// isAtom reports whether s is made of characters that are safe verbatim
+// in a Message-ID, a header and a URL.
+func isAtom(s string) bool {
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+		default:
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,158 @@
+package paging
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+// setupBasic is one user on a one-step policy of a service with support
+// hours (Helsinki, weekdays 09–17).
+func setupBasic(t *testing.T, start time.Time) *harness {
+	h := newHarness(t, start)
+	h.user("ana@example.com")
+	h.user("ben@example.com")
+	h.put(KindPolicy, "p", Policy{Name: "p", Steps: []Step{{DelayMinutes: 5, Targets: []Target{{Type: TargetUser, Name: "ana@example.com"}}}}})
+	h.put(KindService, "s", Service{Name: "s", Policy: "p", HighFrom: "high",
+		SupportHours: &SupportHours{TimeZone: "Europe/Helsinki", Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00"}})
+	return h
+}
+
+// TestPageLifecycle: one open page per item; low urgency waits for support
+// hours; escalate now, reassign; resolving the page closes the item and
+// closing the item resolves the page.
+func TestPageLifecycle(t *testing.T) {
+	// Saturday 2026-12-05 12:00 UTC: outside support hours.
+	h := setupBasic(t, time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
+
+	low := h.page("s", alert.SeverityMedium)
+	if low.Urgency != UrgencyLow || low.Step != -1 || low.NextAt == nil || !low.NextAt.Equal(time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)) {
+		t.Fatalf("low urgency page on a Saturday = %+v; want waiting until Monday 09:00 Helsinki (07:00 UTC)", low)
+	}
+	if n := h.notified(low.WorkItemID); len(n) != 0 {
+		t.Errorf("low urgency notified at once: %s", h.show(n))
+	}
+	again, created, err := h.p.Trigger(h.ctx, auth.System, low.WorkItemID, "s", "", "")
+	if err != nil || created || again.ID != low.ID {
+		t.Errorf("second trigger: page %d created %v err %v; want the open page %d", again.ID, created, err, low.ID)
+	}
+	h.run(2*24*time.Hour - 4*time.Hour) // to Monday 08:00 UTC
+	if n := h.notified(low.WorkItemID); len(n) != 1 || n[0].at != "12-07 07:00" || n[0].to != "ana@example.com" {
+		t.Errorf("low urgency notifications = %s; want ana at Monday 07:00 UTC", h.show(n))
+	}
+
+	high := h.page("s", alert.SeverityCritical)
+	if high.Urgency != UrgencyHigh || len(h.notified(high.WorkItemID)) != 1 {
+		t.Fatalf("high urgency page = %+v, notified %s", high, h.show(h.notified(high.WorkItemID)))
+	}
+	responder := auth.Actor{Kind: "user", Name: "ben@example.com", Role: auth.RoleResponder}
+	if _, err := h.p.Reassign(h.ctx, responder, high.ID, "ben@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	n := h.notified(high.WorkItemID)
+	if len(n) != 2 || n[1].to != "ben@example.com" {
+		t.Errorf("after reassign: %s; want ben notified", h.show(n))
+	}
+	if it, _ := h.items.Get(h.ctx, auth.System, high.WorkItemID); it.Assignee != "ben@example.com" {
+		t.Errorf("reassigned item's assignee = %q", it.Assignee)
+	}
+	if _, err := h.p.Escalate(h.ctx, responder, high.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := h.db.GetPage(h.ctx, high.ID); p.Step != 0 || p.Rounds != 0 || p.NextAt != nil {
+		// One step, no repeat: escalating now exhausts the policy.
+		t.Errorf("escalated page = step %d round %d next %v", p.Step, p.Rounds, p.NextAt)
+	}
+
+	// Resolving the page closes the item.
+	if _, err := h.p.Resolve(h.ctx, responder, high.ID); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := h.items.Get(h.ctx, auth.System, high.WorkItemID); it.State != "Closed" {
+		t.Errorf("item of a resolved page is %s, want Closed", it.State)
+	}
+	// Closing the item resolves the page.
+	if _, err := h.items.Transition(h.ctx, responder, low.WorkItemID, "Removed", "false positive", 0); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := h.db.GetPage(h.ctx, low.ID); p.State != store.PageResolved {
+		t.Errorf("page of a removed item is %s, want resolved", p.State)
+	}
+	var saw bool
+	for _, e := range mustTimeline(t, h, low.WorkItemID) {
+		saw = saw || strings.Contains(e, "resolved: item")
+	}
+	if !saw {
+		t.Error("the page's resolution is not on the item's timeline")
+	}
+}
+
+func mustTimeline(t *testing.T, h *harness, id int64) []string {
+	t.Helper()
+	tl, err := h.db.Timeline(h.ctx, id, 0, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(tl))
+	for i, e := range tl {
+		out[i] = e.Message
+	}
+	return out
+}
+
+// TestAckLinks: a link names its page and user, and is refused when
+// tampered with, malformed or expired.
+func TestAckLinks(t *testing.T) {
+	h := setupBasic(t, time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	tok, err := h.p.LinkToken(h.ctx, 42, "ana@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := h.p.CheckLink(h.ctx, tok)
+	if err != nil || l.Page != 42 || l.User != "ana@example.com" {
+		t.Fatalf("CheckLink = %+v, %v", l, err)
+	}
+	payload, sig, _ := strings.Cut(tok, ".")
+	for name, bad := range map[string]string{
+		"tampered payload": flip(payload) + "." + sig,
+		"tampered sig":     payload + "." + strings.Repeat("A", len(sig)),
+		"no dot":           payload,
+		"empty":            "",
+	} {
+		if _, err := h.p.CheckLink(h.ctx, bad); err != ErrBadLink {
+			t.Errorf("%s: err = %v, want ErrBadLink", name, err)
+		}
+	}
+	h.clk.Advance(LinkTTL + time.Second)
+	if _, err := h.p.CheckLink(h.ctx, tok); err != ErrBadLink {
+		t.Errorf("expired link: err = %v, want ErrBadLink", err)
+	}
+}
+
+// TestPathToActive: the acknowledgement walks the default process from
+// New to Active through Approved.
+func TestPathToActive(t *testing.T) {
+	h := newHarness(t, time.Now())
+	proc := h.items.Process()
+	for _, tc := range []struct{ from, want string }{
+		{"New", "[Approved Active]"}, {"Approved", "[Active]"}, {"Active", "[]"}, {"Closed", "[]"},
+	} {
+		got := pathTo(proc, tc.from, ActiveState)
+		if s := "[" + strings.Join(got, " ") + "]"; s != tc.want {
+			t.Errorf("pathTo(%s) = %s, want %s", tc.from, s, tc.want)
+		}
+	}
+}
+
+// flip changes a token's last character.
+func flip(s string) string {
+	last := s[len(s)-1]
+	if last == 'A' {
+		return s[:len(s)-1] + "B"
+	}
+	return s[:len(s)-1] + "A"
+}

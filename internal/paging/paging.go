@@ -1,0 +1,375 @@
+// Package paging is vigil's on-call: escalation policies, services and
+// teams around the schedules of package oncall, and pages, the on-call
+// side of work items. A page notifies the targets of its policy's steps in
+// turn through the outbox (package notify's channels), until someone
+// acknowledges it; an acknowledgement assigns the work item to the
+// responder and moves it toward Active, so that the item, the page and
+// Sentinel's incident (through the item's write-backs) agree.
+//
+// Decisions where the issue is silent:
+//   - A user with no notification rules is notified on every verified
+//     contact method at once; an unverified method is never used.
+//   - Notification rules' delays are outbox messages due later: they
+//     survive a restart, and an acknowledgement cancels those still
+//     waiting.
+//   - A low-urgency page outside its service's support hours waits, with
+//     no notification, until they begin; high urgency pages at once.
+//   - In a maintenance window a service opens no page; the item is
+//     recorded, with the reason on its timeline.
+//   - When a policy's steps and repeats are exhausted the page stays
+//     triggered, with nobody left to notify, as PagerDuty's does.
+package paging
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/oncall"
+	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/validation"
+	"github.com/vigil-soc/vigil/internal/workitem"
+)
+
+// Store is the persistence paging needs.
+type Store interface {
+	PutOnCallDef(ctx context.Context, kind, name string, def json.RawMessage, actor string) (store.OnCallDef, bool, error)
+	GetOnCallDef(ctx context.Context, kind, name string) (store.OnCallDef, error)
+	ListOnCallDefs(ctx context.Context, kind string) ([]store.OnCallDef, error)
+	DeleteOnCallDef(ctx context.Context, kind, name string) error
+
+	AddContactMethod(ctx context.Context, c store.ContactMethod, codeHash string, codeExpires time.Time) (store.ContactMethod, error)
+	ContactMethods(ctx context.Context, user string) ([]store.ContactMethod, error)
+	GetContactMethod(ctx context.Context, id int64) (store.ContactMethod, error)
+	VerifyContactMethod(ctx context.Context, id int64, codeHash string) (bool, error)
+	SetContactMethodCode(ctx context.Context, id int64, codeHash string, expires time.Time) error
+	DeleteContactMethod(ctx context.Context, id int64) error
+	SetNotificationRules(ctx context.Context, user string, rules []store.NotificationRule) error
+	NotificationRules(ctx context.Context, users ...string) ([]store.NotificationRule, error)
+
+	CreatePage(ctx context.Context, p store.Page, build func(store.Page) (store.PageEffects, error)) (store.Page, bool, error)
+	UpdatePage(ctx context.Context, id int64, fn func(*store.Page) (store.PageEffects, error)) (store.Page, error)
+	GetPage(ctx context.Context, id int64) (store.Page, error)
+	OpenPageForItem(ctx context.Context, itemID int64) (store.Page, bool, error)
+	OpenPageInGroup(ctx context.Context, service, groupKey string, since time.Time) (store.Page, bool, error)
+	ListPages(ctx context.Context, f store.PageFilter) ([]store.Page, error)
+	DuePages(ctx context.Context, now time.Time, limit int) ([]int64, error)
+
+	AddCalendarFeed(ctx context.Context, tokenHash, kind, name, actor string) (store.CalendarFeed, error)
+	CalendarFeedByHash(ctx context.Context, tokenHash string) (store.CalendarFeed, error)
+	SharedSecret(ctx context.Context, name string, fresh []byte) ([]byte, error)
+	AppendTimeline(ctx context.Context, itemID int64, actor, kind, message string, data any) error
+	Enqueue(ctx context.Context, msgs []outbox.Message, entries []workitem.Entry) (int, error)
+}
+
+// Items is what paging does to work items, through the items service so
+// that the process, the timeline and the write-backs hold.
+type Items interface {
+	Get(ctx context.Context, actor auth.Actor, id int64) (workitem.Item, error)
+	Update(ctx context.Context, actor auth.Actor, id int64, p workitem.Patch, ifRev int) (workitem.Item, error)
+	Transition(ctx context.Context, actor auth.Actor, id int64, to, reason string, ifRev int) (workitem.Item, error)
+	Process() *workitem.Process
+}
+
+// Options configure the service.
+type Options struct {
+	// BaseURL is where people reach vigil: the links in notifications.
+	BaseURL string
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	// Poke, if set, wakes the outbox sender after a page's notifications
+	// are queued, so that the first goes out at once.
+	Poke func()
+}
+
+// Pager manages on-call definitions and pages.
+type Pager struct {
+	st    Store
+	items Items
+	o     Options
+	log   *slog.Logger
+	keys  *linkKeys
+	rt    routes
+}
+
+// New returns the service.
+func New(st Store, items Items, o Options) *Pager {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	return &Pager{st: st, items: items, o: o, log: o.Logger.With("component", "paging"), keys: &linkKeys{st: st}}
+}
+
+// Def is a decoded definition of any kind, as the API shows it.
+type Def struct {
+	store.OnCallDef
+}
+
+// decode reads and checks a definition of kind, with name forced to the
+// given one (the URL's).
+func decode(kind, name string, raw json.RawMessage) (any, error) {
+	var v interface{ Normalize() error }
+	switch kind {
+	case KindSchedule:
+		v = &oncall.Schedule{}
+	case KindPolicy:
+		v = &Policy{}
+	case KindService:
+		v = &Service{}
+	case KindTeam:
+		v = &Team{}
+	default:
+		return nil, fmt.Errorf("on-call kind %q: %w", kind, validation.ErrNotFound)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return nil, validation.NewFieldError("body", "not a valid %s: %s", kind, err)
+	}
+	setName(v, name)
+	if err := v.Normalize(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func setName(v any, name string) {
+	switch d := v.(type) {
+	case *oncall.Schedule:
+		if d.Name == "" {
+			d.Name = name
+		}
+	case *Policy:
+		if d.Name == "" {
+			d.Name = name
+		}
+	case *Service:
+		if d.Name == "" {
+			d.Name = name
+		}
+	case *Team:
+		if d.Name == "" {
+			d.Name = name
+		}
+	}
+}
+
+func nameOf(v any) string {
+	switch d := v.(type) {
+	case *oncall.Schedule:
+		return d.Name
+	case *Policy:
+		return d.Name
+	case *Service:
+		return d.Name
+	case *Team:
+		return d.Name
+	}
+	return ""
+}
+
+// Put creates or replaces a definition (admins). References are checked:
+// a service's policy, and a policy's schedules and teams, must exist.
+func (s *Pager) Put(ctx context.Context, actor auth.Actor, kind, name string, raw json.RawMessage) (store.OnCallDef, bool, error) {
+	if err := actor.Check(auth.ActionAdmin); err != nil {
+		return store.OnCallDef{}, false, err
+	}
+	v, err := decode(kind, name, raw)
+	if err != nil {
+		return store.OnCallDef{}, false, err
+	}
+	if n := nameOf(v); n != name {
+		return store.OnCallDef{}, false, validation.NewFieldError("name", "%q does not match the URL's %q", n, name)
+	}
+	if err := s.checkRefs(ctx, v); err != nil {
+		return store.OnCallDef{}, false, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return store.OnCallDef{}, false, fmt.Errorf("encode %s: %w", kind, err)
+	}
+	if kind == KindService {
+		defer s.forget()
+	}
+	return s.st.PutOnCallDef(ctx, kind, name, b, actor.String())
+}
+
+func (s *Pager) checkRefs(ctx context.Context, v any) error {
+	switch d := v.(type) {
+	case *Service:
+		if _, err := s.st.GetOnCallDef(ctx, KindPolicy, d.Policy); err != nil {
+			return validation.NewFieldError("policy", "no escalation policy named %q", d.Policy)
+		}
+	case *Policy:
+		for i, st := range d.Steps {
+			for j, t := range st.Targets {
+				kind := map[string]string{TargetSchedule: KindSchedule, TargetTeam: KindTeam}[t.Type]
+				if kind == "" {
+					continue
+				}
+				if _, err := s.st.GetOnCallDef(ctx, kind, t.Name); err != nil {
+					return validation.NewFieldError(fmt.Sprintf("steps[%d].targets[%d].name", i, j), "no %s named %q", kind, t.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Get returns one definition.
+func (s *Pager) Get(ctx context.Context, actor auth.Actor, kind, name string) (store.OnCallDef, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return store.OnCallDef{}, err
+	}
+	if !validKind(kind) {
+		return store.OnCallDef{}, fmt.Errorf("on-call kind %q: %w", kind, validation.ErrNotFound)
+	}
+	return s.st.GetOnCallDef(ctx, kind, name)
+}
+
+// List returns the definitions of a kind.
+func (s *Pager) List(ctx context.Context, actor auth.Actor, kind string) ([]store.OnCallDef, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	if !validKind(kind) {
+		return nil, fmt.Errorf("on-call kind %q: %w", kind, validation.ErrNotFound)
+	}
+	return s.st.ListOnCallDefs(ctx, kind)
+}
+
+// Delete deletes a definition (admins).
+func (s *Pager) Delete(ctx context.Context, actor auth.Actor, kind, name string) error {
+	if err := actor.Check(auth.ActionAdmin); err != nil {
+		return err
+	}
+	if !validKind(kind) {
+		return fmt.Errorf("on-call kind %q: %w", kind, validation.ErrNotFound)
+	}
+	return s.st.DeleteOnCallDef(ctx, kind, name)
+}
+
+func validKind(k string) bool {
+	for _, v := range Kinds {
+		if v == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Pager) schedule(ctx context.Context, name string) (*oncall.Schedule, error) {
+	d, err := s.st.GetOnCallDef(ctx, KindSchedule, name)
+	if err != nil {
+		return nil, err
+	}
+	var sc oncall.Schedule
+	if err := json.Unmarshal(d.Definition, &sc); err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", name, err)
+	}
+	if err := sc.Normalize(); err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", name, err)
+	}
+	return &sc, nil
+}
+
+func (s *Pager) policy(ctx context.Context, name string) (*Policy, error) {
+	d, err := s.st.GetOnCallDef(ctx, KindPolicy, name)
+	if err != nil {
+		return nil, err
+	}
+	var p Policy
+	if err := json.Unmarshal(d.Definition, &p); err != nil {
+		return nil, fmt.Errorf("policy %q: %w", name, err)
+	}
+	return &p, p.Normalize()
+}
+
+func (s *Pager) service(ctx context.Context, name string) (*Service, error) {
+	d, err := s.st.GetOnCallDef(ctx, KindService, name)
+	if err != nil {
+		return nil, err
+	}
+	var sv Service
+	if err := json.Unmarshal(d.Definition, &sv); err != nil {
+		return nil, fmt.Errorf("service %q: %w", name, err)
+	}
+	return &sv, sv.Normalize()
+}
+
+func (s *Pager) team(ctx context.Context, name string) (*Team, error) {
+	d, err := s.st.GetOnCallDef(ctx, KindTeam, name)
+	if err != nil {
+		return nil, err
+	}
+	var t Team
+	if err := json.Unmarshal(d.Definition, &t); err != nil {
+		return nil, fmt.Errorf("team %q: %w", name, err)
+	}
+	return &t, t.Normalize()
+}
+
+// OnCall is who is on call on one schedule now, and the next shifts.
+type OnCall struct {
+	Schedule string         `json:"schedule"`
+	Users    []string       `json:"users"`
+	Next     []oncall.Shift `json:"next"`
+}
+
+// WhoIsOnCall answers "who is on call" at for every schedule.
+func (s *Pager) WhoIsOnCall(ctx context.Context, actor auth.Actor, at time.Time) ([]OnCall, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	defs, err := s.st.ListOnCallDefs(ctx, KindSchedule)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OnCall, 0, len(defs))
+	for _, d := range defs {
+		sc, err := s.schedule(ctx, d.Name)
+		if err != nil {
+			return nil, err
+		}
+		users := sc.OnCall(at)
+		if users == nil {
+			users = []string{}
+		}
+		next := sc.NextShifts(at, 3)
+		if next == nil {
+			next = []oncall.Shift{}
+		}
+		out = append(out, OnCall{Schedule: d.Name, Users: users, Next: next})
+	}
+	return out, nil
+}
+
+// Shifts returns a schedule's shifts between from and to (at most 92
+// days).
+func (s *Pager) Shifts(ctx context.Context, actor auth.Actor, name string, from, to time.Time) ([]oncall.Shift, error) {
+	if err := actor.Check(auth.ActionRead); err != nil {
+		return nil, err
+	}
+	if !to.After(from) || to.Sub(from) > 92*24*time.Hour {
+		return nil, validation.NewFieldError("to", "must be after from, and at most 92 days later")
+	}
+	sc, err := s.schedule(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := sc.Shifts(from, to)
+	if out == nil {
+		out = []oncall.Shift{}
+	}
+	return out, nil
+}
