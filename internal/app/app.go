@@ -168,7 +168,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// On-call: pages follow their items (a closed item resolves its page),
 	// routing pages new items, and a rule's page action pages a service.
 	poker := &enginePoker{}
-	pager := paging.New(db, items, paging.Options{BaseURL: baseURL(cfg), Clock: clk, Logger: log, Poke: poker.poke("outbox")})
+	pager := paging.New(db, items, paging.Options{BaseURL: baseURL(cfg), Clock: clk, Logger: log, Poke: poker.poke("outbox"),
+		Health: func() []paging.Health { return connectorHealth(self.connectors(), clk.Now()) }, SelfService: cfg.Paging.SelfService,
+		ConnectorFailure: time.Duration(cfg.Paging.ConnectorFailureMinutes) * time.Minute})
 	items.Observe(observers{ruleSvc, pager})
 	db.ObserveIncidents(pager)
 	follower.pager = pager
@@ -184,6 +186,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("automation rules: %w", err)
 	}
 	uo.Rules = ruleSvc
+	uo.Pager = pager
 	face, err := ui.New(uo)
 	if err != nil {
 		db.Close()

@@ -187,6 +187,7 @@ func matrix() []matrixRow {
 		// On-call: every role reads the definitions, the schedules and
 		// the pages; admins change definitions; responders act on pages.
 		{pattern: "GET /api/v1/oncall/now", path: "/api/v1/oncall/now", cells: read},
+		{pattern: "POST /api/v1/heartbeats/{name}", path: "/api/v1/heartbeats/nope", cells: "401 403 404 404 401 401"},
 		// A schedule's feed is for every role; a user's, only for
 		// themself or an admin (below, with the contact methods).
 		{pattern: "POST /api/v1/oncall/feeds", path: "/api/v1/oncall/feeds", body: `{"kind":"schedule","name":"matrix"}`, cells: read},
@@ -276,6 +277,20 @@ func matrix() []matrixRow {
 		{pattern: "POST /rules/{id}", path: "/rules/999", body: "name=", cells: uiAdm},
 		{pattern: "POST /rules/preview", path: "/rules/preview", body: "", cells: "401 ok ok ok 401 401"},
 		{pattern: "POST /rules/cel", path: "/rules/cel", body: "", cells: read},
+		// On call: every role reads; admins save overrides and policies
+		// (the empty forms are refused with 400 after authorization);
+		// responders and admins act on pages (a page that does not exist
+		// is 404 after authorization).
+		{pattern: "GET /oncall", path: "/oncall", cells: page},
+		{pattern: "GET /oncall/schedules/{name}", path: "/oncall/schedules/matrix?view=month", cells: page},
+		{pattern: "POST /oncall/schedules/{name}/overrides", path: "/oncall/schedules/matrix/overrides", body: "user=", cells: uiAdm},
+		{pattern: "GET /oncall/policies", path: "/oncall/policies", cells: page},
+		{pattern: "GET /oncall/policies/{name}", path: "/oncall/policies/matrix", cells: page},
+		{pattern: "POST /oncall/policies/{name}", path: "/oncall/policies/matrix", body: "repeat=0", cells: uiAdm},
+		{pattern: "GET /oncall/services", path: "/oncall/services", cells: page},
+		{pattern: "GET /pages", path: "/pages", cells: page},
+		{pattern: "POST /pages/{id}/acknowledge", path: "/pages/999999/acknowledge", body: "", cells: uiTri},
+		{pattern: "POST /pages/{id}/resolve", path: "/pages/999999/resolve", body: "", cells: uiTri},
 		// /admin leads to the first admin page, which checks.
 		{pattern: "GET /admin", path: "/admin", cells: "303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/"},
 		{pattern: "GET /admin/{$}", path: "/admin/", cells: "303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/"},

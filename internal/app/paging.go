@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
@@ -82,3 +83,25 @@ func baseURL(cfg config.Config) string {
 	}
 	return "http://" + cfg.Listen
 }
+
+// connectorHealth is what the pager's connector monitor reads of the
+// connectors' health: a connector whose last pass failed has been
+// failing since its last success (since start, if it never succeeded).
+func connectorHealth(ss []engine.Status, now time.Time) []paging.Health {
+	out := make([]paging.Health, 0, len(ss))
+	for _, s := range ss {
+		h := paging.Health{Name: s.Name, LastError: s.LastError}
+		if s.LastError != "" && s.ConsecutiveFailures > 0 {
+			h.FailingSince = s.LastSuccess
+			if h.FailingSince.IsZero() {
+				h.FailingSince = processStart
+			}
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// processStart stands for "since start" for a connector that never
+// succeeded.
+var processStart = time.Now()

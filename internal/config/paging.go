@@ -14,6 +14,10 @@ type Paging struct {
 	// default http:// plus the listen address.
 	BaseURL string `koanf:"base_url"`
 	SMTP    SMTP   `koanf:"smtp"`
+	// SelfService is the on-call service vigil pages about itself: a
+	// connector failing for ConnectorFailureMinutes (default 15).
+	SelfService             string `koanf:"self_service"`
+	ConnectorFailureMinutes int    `koanf:"connector_failure_minutes"`
 }
 
 // SMTP is the mail server for email notifications. No host: email
@@ -39,7 +43,7 @@ var pagingKeys = map[string]bool{}
 
 func init() {
 	for _, k := range []string{"base_url", "smtp.host", "smtp.port", "smtp.username", "smtp.password_env", "smtp.password_file",
-		"smtp.from", "smtp.tls", "smtp.ca_file"} {
+		"smtp.from", "smtp.tls", "smtp.ca_file", "self_service", "connector_failure_minutes"} {
 		pagingKeys["paging."+k] = true
 	}
 }
@@ -61,6 +65,12 @@ func (p *Paging) resolve(environ []string) error {
 		return err
 	}
 	s.Password = pw
+	if p.ConnectorFailureMinutes < 0 {
+		return fmt.Errorf("paging.connector_failure_minutes: must not be negative")
+	}
+	if p.ConnectorFailureMinutes == 0 {
+		p.ConnectorFailureMinutes = 15
+	}
 	if s.Host != "" && s.From == "" {
 		return fmt.Errorf("paging.smtp.from: required when paging.smtp.host is set")
 	}

@@ -20,7 +20,7 @@ const (
 )
 
 // Kinds lists the definition kinds the API manages.
-var Kinds = []string{KindSchedule, KindPolicy, KindService, KindTeam}
+var Kinds = []string{KindSchedule, KindPolicy, KindService, KindTeam, KindHeartbeat}
 
 // Target types of an escalation step.
 const (

@@ -301,6 +301,9 @@ func (s *Pager) UpdateAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("page %d: %w", id, err))
 		}
 	}
+	if err := s.checkMonitors(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if len(ids) > 0 && s.o.Poke != nil {
 		s.o.Poke()
 	}
@@ -385,20 +388,26 @@ func (s *Pager) Acknowledge(ctx context.Context, actor auth.Actor, id int64, res
 		responder = actor.Name
 	}
 	responder = strings.ToLower(responder)
+	changed := false
 	p, err := s.st.UpdatePage(ctx, id, func(p *store.Page) (store.PageEffects, error) {
 		switch p.State {
 		case store.PageAcknowledged:
+			// Already someone's: a second acknowledgement takes nothing.
 			return store.PageEffects{}, store.ErrPageUnchanged
 		case store.PageResolved:
 			return store.PageEffects{}, &validation.ConflictError{Message: fmt.Sprintf("page %d is resolved", id)}
 		}
 		now := s.o.Clock.Now()
 		p.State, p.AckBy, p.AckAt, p.NextAt = store.PageAcknowledged, responder, &now, nil
+		changed = true
 		return store.PageEffects{CancelPending: true, Entries: []workitem.Entry{{Actor: actor.String(), Kind: workitem.KindPage,
 			Message: fmt.Sprintf("page #%d acknowledged by %s: escalation stopped", id, responder)}}}, nil
 	})
 	if err != nil {
 		return store.Page{}, err
+	}
+	if !changed {
+		return p, nil
 	}
 	if err := s.takeItem(ctx, p, responder); err != nil {
 		s.log.Warn("acknowledged page: item not updated", "page", id, "item", p.WorkItemID, "err", err)

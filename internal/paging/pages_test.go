@@ -156,3 +156,70 @@ func flip(s string) string {
 	}
 	return s[:len(s)-1] + "A"
 }
+
+// TestMonitors: a heartbeat monitor that goes silent raises vigil's own
+// alert and pages its service once; a beat resolves the page; a connector
+// failing for longer than the threshold pages the self-monitoring
+// service, and pages again only after it has recovered and failed again.
+func TestMonitors(t *testing.T) {
+	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	h := setupBasic(t, start)
+	var failing time.Time
+	h.p.o.Health = func() []Health {
+		return []Health{{Name: "sentinel", FailingSince: failing, LastError: "401 Unauthorized"}}
+	}
+	h.p.o.SelfService, h.p.o.ConnectorFailure = "s", 15*time.Minute
+	h.put(KindHeartbeat, "backup-job", Heartbeat{Name: "backup-job", IntervalMinutes: 10, Service: "s"})
+	if err := h.p.Beat(h.ctx, auth.Actor{Kind: "key", Name: "k", Role: auth.RoleIntegration}, "backup-job"); err != nil {
+		t.Fatal(err)
+	}
+	open := func() []store.Page {
+		ps, err := h.db.ListPages(h.ctx, store.PageFilter{States: []string{store.PageTriggered}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	h.run(9 * time.Minute)
+	if ps := open(); len(ps) != 0 {
+		t.Fatalf("pages before the heartbeat is late: %+v", ps)
+	}
+	h.run(2 * time.Minute)
+	ps := open()
+	if len(ps) != 1 || !strings.Contains(ps[0].Title, "Heartbeat backup-job is silent") {
+		t.Fatalf("silent heartbeat: pages %+v", ps)
+	}
+	h.run(30 * time.Minute) // still silent: no second page
+	if n := len(open()); n != 1 {
+		t.Errorf("a silence paged %d times", n)
+	}
+	if err := h.p.Beat(h.ctx, auth.Actor{Kind: "key", Name: "k", Role: auth.RoleIntegration}, "backup-job"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := h.db.GetPage(h.ctx, ps[0].ID); p.State != store.PageResolved {
+		t.Errorf("a beat left the silence's page %s", p.State)
+	}
+
+	// The connector fails: nothing for 15 minutes, then one page.
+	if err := h.p.Delete(h.ctx, admin, KindHeartbeat, "backup-job"); err != nil {
+		t.Fatal(err)
+	}
+	failing = h.clk.Now()
+	for range 2 {
+		h.run(14 * time.Minute)
+		if n := len(open()); n != 0 {
+			t.Fatalf("connector paged before the threshold: %d", n)
+		}
+		h.run(2 * time.Minute)
+		ps = open()
+		if len(ps) != 1 || !strings.Contains(ps[0].Title, "Connector sentinel has been failing") {
+			t.Fatalf("failing connector: pages %+v", ps)
+		}
+		failing = time.Time{} // it recovers: the page resolves
+		h.run(time.Minute)
+		if p, _ := h.db.GetPage(h.ctx, ps[0].ID); p.State != store.PageResolved {
+			t.Fatalf("recovered connector's page is %s", p.State)
+		}
+		failing = h.clk.Now() // and fails again: a new outage pages again
+	}
+}

@@ -26,8 +26,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/oncall"
@@ -66,6 +68,9 @@ type Store interface {
 	SharedSecret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 	AppendTimeline(ctx context.Context, itemID int64, actor, kind, message string, data any) error
 	Enqueue(ctx context.Context, msgs []outbox.Message, entries []workitem.Entry) (int, error)
+	Beat(ctx context.Context, name string) error
+	Beats(ctx context.Context) (map[string]time.Time, error)
+	SelfAlert(ctx context.Context, proc *workitem.Process, a alert.Alert) (store.IngestResult, error)
 }
 
 // Items is what paging does to work items, through the items service so
@@ -86,6 +91,11 @@ type Options struct {
 	// Poke, if set, wakes the outbox sender after a page's notifications
 	// are queued, so that the first goes out at once.
 	Poke func()
+	// Health, SelfService and ConnectorFailure page SelfService when a
+	// connector has been failing for ConnectorFailure (0: never).
+	Health           func() []Health
+	SelfService      string
+	ConnectorFailure time.Duration
 }
 
 // Pager manages on-call definitions and pages.
@@ -96,6 +106,9 @@ type Pager struct {
 	log   *slog.Logger
 	keys  *linkKeys
 	rt    routes
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedDef
 }
 
 // New returns the service.
@@ -128,6 +141,8 @@ func decode(kind, name string, raw json.RawMessage) (any, error) {
 		v = &Service{}
 	case KindTeam:
 		v = &Team{}
+	case KindHeartbeat:
+		v = &Heartbeat{}
 	default:
 		return nil, fmt.Errorf("on-call kind %q: %w", kind, validation.ErrNotFound)
 	}
@@ -161,6 +176,10 @@ func setName(v any, name string) {
 		if d.Name == "" {
 			d.Name = name
 		}
+	case *Heartbeat:
+		if d.Name == "" {
+			d.Name = name
+		}
 	}
 }
 
@@ -173,6 +192,8 @@ func nameOf(v any) string {
 	case *Service:
 		return d.Name
 	case *Team:
+		return d.Name
+	case *Heartbeat:
 		return d.Name
 	}
 	return ""
@@ -198,6 +219,7 @@ func (s *Pager) Put(ctx context.Context, actor auth.Actor, kind, name string, ra
 	if err != nil {
 		return store.OnCallDef{}, false, fmt.Errorf("encode %s: %w", kind, err)
 	}
+	defer s.forgetDefs()
 	if kind == KindService {
 		defer s.forget()
 	}
@@ -209,6 +231,10 @@ func (s *Pager) checkRefs(ctx context.Context, v any) error {
 	case *Service:
 		if _, err := s.st.GetOnCallDef(ctx, KindPolicy, d.Policy); err != nil {
 			return validation.NewFieldError("policy", "no escalation policy named %q", d.Policy)
+		}
+	case *Heartbeat:
+		if _, err := s.st.GetOnCallDef(ctx, KindService, d.Service); err != nil {
+			return validation.NewFieldError("service", "no service named %q", d.Service)
 		}
 	case *Policy:
 		for i, st := range d.Steps {
@@ -256,6 +282,7 @@ func (s *Pager) Delete(ctx context.Context, actor auth.Actor, kind, name string)
 	if !validKind(kind) {
 		return fmt.Errorf("on-call kind %q: %w", kind, validation.ErrNotFound)
 	}
+	defer s.forgetDefs()
 	return s.st.DeleteOnCallDef(ctx, kind, name)
 }
 
@@ -269,54 +296,104 @@ func validKind(k string) bool {
 }
 
 func (s *Pager) schedule(ctx context.Context, name string) (*oncall.Schedule, error) {
-	d, err := s.st.GetOnCallDef(ctx, KindSchedule, name)
+	v, err := s.def(ctx, KindSchedule, name, func(raw []byte) (any, error) {
+		var sc oncall.Schedule
+		if err := json.Unmarshal(raw, &sc); err != nil {
+			return nil, err
+		}
+		return &sc, sc.Normalize()
+	})
 	if err != nil {
 		return nil, err
 	}
-	var sc oncall.Schedule
-	if err := json.Unmarshal(d.Definition, &sc); err != nil {
-		return nil, fmt.Errorf("schedule %q: %w", name, err)
-	}
-	if err := sc.Normalize(); err != nil {
-		return nil, fmt.Errorf("schedule %q: %w", name, err)
-	}
-	return &sc, nil
+	return v.(*oncall.Schedule), nil
 }
 
 func (s *Pager) policy(ctx context.Context, name string) (*Policy, error) {
-	d, err := s.st.GetOnCallDef(ctx, KindPolicy, name)
+	v, err := s.def(ctx, KindPolicy, name, func(raw []byte) (any, error) {
+		var p Policy
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return &p, p.Normalize()
+	})
 	if err != nil {
 		return nil, err
 	}
-	var p Policy
-	if err := json.Unmarshal(d.Definition, &p); err != nil {
-		return nil, fmt.Errorf("policy %q: %w", name, err)
-	}
-	return &p, p.Normalize()
+	return v.(*Policy), nil
 }
 
 func (s *Pager) service(ctx context.Context, name string) (*Service, error) {
-	d, err := s.st.GetOnCallDef(ctx, KindService, name)
+	v, err := s.def(ctx, KindService, name, func(raw []byte) (any, error) {
+		var sv Service
+		if err := json.Unmarshal(raw, &sv); err != nil {
+			return nil, err
+		}
+		return &sv, sv.Normalize()
+	})
 	if err != nil {
 		return nil, err
 	}
-	var sv Service
-	if err := json.Unmarshal(d.Definition, &sv); err != nil {
-		return nil, fmt.Errorf("service %q: %w", name, err)
-	}
-	return &sv, sv.Normalize()
+	return v.(*Service), nil
 }
 
 func (s *Pager) team(ctx context.Context, name string) (*Team, error) {
-	d, err := s.st.GetOnCallDef(ctx, KindTeam, name)
+	v, err := s.def(ctx, KindTeam, name, func(raw []byte) (any, error) {
+		var t Team
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return nil, err
+		}
+		return &t, t.Normalize()
+	})
 	if err != nil {
 		return nil, err
 	}
-	var t Team
-	if err := json.Unmarshal(d.Definition, &t); err != nil {
-		return nil, fmt.Errorf("team %q: %w", name, err)
+	return v.(*Team), nil
+}
+
+// defTTL is how long a decoded definition is reused: an escalation pass
+// over many pages reads the same few services, policies and schedules,
+// and another instance's edit is seen within it. Callers must not change
+// what they get.
+const defTTL = time.Second
+
+type cachedDef struct {
+	v  any
+	at time.Time
+}
+
+// def reads, decodes and checks a definition, through a short cache.
+func (s *Pager) def(ctx context.Context, kind, name string, decode func([]byte) (any, error)) (any, error) {
+	key := kind + "\x00" + name
+	now := s.o.Clock.Now()
+	s.cacheMu.Lock()
+	c, ok := s.cache[key]
+	s.cacheMu.Unlock()
+	if ok && now.Sub(c.at) < defTTL && !now.Before(c.at) {
+		return c.v, nil
 	}
-	return &t, t.Normalize()
+	d, err := s.st.GetOnCallDef(ctx, kind, name)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decode(d.Definition)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", kind, name, err)
+	}
+	s.cacheMu.Lock()
+	if s.cache == nil || len(s.cache) > 10_000 {
+		s.cache = map[string]cachedDef{}
+	}
+	s.cache[key] = cachedDef{v: v, at: now}
+	s.cacheMu.Unlock()
+	return v, nil
+}
+
+// forgetDefs drops the cache after a definition changed here.
+func (s *Pager) forgetDefs() {
+	s.cacheMu.Lock()
+	s.cache = nil
+	s.cacheMu.Unlock()
 }
 
 // OnCall is who is on call on one schedule now, and the next shifts.

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/validation"
+	"github.com/vigil-soc/vigil/internal/workitem"
 )
 
 // OnCallDef is one stored on-call definition: a schedule, an escalation
@@ -319,4 +321,61 @@ func (db *DB) CalendarFeedByHash(ctx context.Context, tokenHash string) (Calenda
 	}
 	f.CreatedAt = fromUS(created)
 	return f, err
+}
+
+// Beat records a heartbeat monitor's beat.
+func (db *DB) Beat(ctx context.Context, name string) error {
+	now := us(db.clock.Now())
+	return db.tx(ctx, func(tx dbtx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO heartbeats (name, last_beat_at) VALUES (?, ?)
+		    ON CONFLICT (name) DO UPDATE SET last_beat_at = excluded.last_beat_at`), name, now)
+		if err != nil {
+			return fmt.Errorf("heartbeat %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// Beats returns each heartbeat monitor's last beat.
+func (db *DB) Beats(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT name, last_beat_at FROM heartbeats`))
+	if err != nil {
+		return nil, fmt.Errorf("heartbeats: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var n string
+		var at int64
+		if err := rows.Scan(&n, &at); err != nil {
+			return nil, err
+		}
+		out[n] = fromUS(at)
+	}
+	return out, rows.Err()
+}
+
+// SelfAlert stores one of vigil's own alerts (self-monitoring), as the
+// ingest would, when it changes the alert: a firing alert that is already
+// open, or a resolution of one that is not, writes nothing (the monitors
+// check every second). The zero result means nothing was written.
+func (db *DB) SelfAlert(ctx context.Context, proc *workitem.Process, a alert.Alert) (IngestResult, error) {
+	var status string
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT status FROM alerts WHERE source = ? AND source_id = ?`), a.Source, a.SourceID).Scan(&status)
+	known := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return IngestResult{}, fmt.Errorf("self alert %s: %w", a.SourceID, err)
+	}
+	open := known && alert.Status(status).Open()
+	if a.Status.Open() == open || (!known && !a.Status.Open()) {
+		return IngestResult{}, nil
+	}
+	if err := a.Normalize(db.clock.Now()); err != nil {
+		return IngestResult{}, err
+	}
+	res, err := db.Ingest(ctx, proc, "vigil", []alert.Alert{a})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	return res[0], nil
 }

@@ -53,13 +53,15 @@ func (b Boards) itemURL(id int64) string {
 type BoardsClient interface {
 	WorkItemFor(ctx context.Context, ch devops.Change) (int64, error)
 	StateFromBoards(state string) string
+	// OwnChange reports a change vigil itself made in Boards.
+	OwnChange(ch devops.Change) bool
 }
 
 // BoardsHook receives Azure Boards `workitem.updated` service hooks: a
 // state change made in Boards moves the vigil work item, and from there
 // the write-backs flow on to the sources (closing the Boards item resolves
-// the Sentinel incident). Changes vigil made itself come back too; they
-// find the item already in that state and do nothing, so nothing echoes.
+// the Sentinel incident). Changes vigil made itself come back too: they
+// are recognised by their author and ignored, so nothing echoes.
 type BoardsHook struct {
 	client         BoardsClient
 	items          Follower
@@ -84,6 +86,12 @@ func (h *BoardsHook) Receive(ctx context.Context, body []byte) (string, error) {
 	}
 	if ch.NewState == "" || ch.NewState == ch.OldState {
 		return fmt.Sprintf("Boards work item %d: no state change", ch.BoardsID), nil
+	}
+	if h.client.OwnChange(ch) {
+		// vigil's own write, coming back: following it could move the
+		// item back to a state it has since left (New → Approved →
+		// Active in quick succession echoes Approved after Active).
+		return fmt.Sprintf("Boards work item %d: vigil's own change to %s", ch.BoardsID, ch.NewState), nil
 	}
 	id, err := h.client.WorkItemFor(ctx, ch)
 	if err != nil {

@@ -91,7 +91,10 @@ type Options struct {
 	Accounts Accounts
 	Records  Records
 	// Rules manages automation rules; nil hides the rules pages.
-	Rules   Rules
+	Rules Rules
+	// Pager is on-call (schedules, policies, services, pages); nil
+	// hides the on-call pages.
+	Pager   Pager
 	SSO     SSO
 	SSOName string // the sign-in button's label, e.g. "Microsoft Entra ID"
 	// Connectors reports the sync modules' health; nil when sync is off.
@@ -165,7 +168,7 @@ func New(o Options) (*UI, error) {
 		o.StreamsPerUser = defaultStreamsPerUser
 	}
 	u := &UI{o: o, log: o.Logger.With("component", "ui"), clock: o.Clock}
-	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).ParseFS(templateFS, "templates/*.html")
+	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).Funcs(u.oncallFuncs()).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
@@ -262,6 +265,17 @@ func (u *UI) Register(mux Mux) {
 	page("POST /rules/preview", u.rulePreview)
 	page("POST /rules/cel", u.ruleCEL)
 
+	page("GET /oncall", u.oncallNow)
+	page("GET /oncall/schedules/{name}", u.scheduleCal)
+	page("POST /oncall/schedules/{name}/overrides", u.addOverride)
+	page("GET /oncall/policies", u.policiesList)
+	page("GET /oncall/policies/{name}", u.policyEdit)
+	page("POST /oncall/policies/{name}", u.policySave)
+	page("GET /oncall/services", u.servicesList)
+	page("GET /pages", u.pagesList)
+	page("POST /pages/{id}/acknowledge", u.pageAction("acknowledge"))
+	page("POST /pages/{id}/resolve", u.pageAction("resolve"))
+
 	handle("GET /admin", http.RedirectHandler(adminHome, http.StatusSeeOther))
 	handle("GET /admin/{$}", http.RedirectHandler(adminHome, http.StatusSeeOther))
 	page("GET /admin/process", u.adminProcess)
@@ -321,8 +335,10 @@ type view struct {
 	Flash   string
 	Error   string
 	Version string
-	Data    any
-	req     *http.Request
+	// OnCall shows the on-call pages in the navigation.
+	OnCall bool
+	Data   any
+	req    *http.Request
 }
 
 // CanTriage reports whether the user may move and edit items.
@@ -356,7 +372,7 @@ func (u *UI) signedIn(fn func(http.ResponseWriter, *http.Request, *view)) http.H
 			return
 		}
 		v := &view{Actor: actor, CSRF: account.CSRFToken(c.Value), Asset: "/static/" + u.assetTag,
-			Version: u.o.Version, req: r}
+			Version: u.o.Version, OnCall: u.o.Pager != nil, req: r}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" {

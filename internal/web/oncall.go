@@ -36,6 +36,7 @@ type Pager interface {
 	Escalate(ctx context.Context, actor auth.Actor, id int64) (store.Page, error)
 	Reassign(ctx context.Context, actor auth.Actor, id int64, user string) (store.Page, error)
 	CheckLink(ctx context.Context, token string) (paging.Link, error)
+	Beat(ctx context.Context, actor auth.Actor, name string) error
 
 	AddContactMethod(ctx context.Context, actor auth.Actor, c store.ContactMethod) (paging.NewContactMethod, error)
 	VerifyContactMethod(ctx context.Context, actor auth.Actor, id int64, code string) (store.ContactMethod, error)
@@ -55,7 +56,7 @@ func (s *Server) pagerOff(w http.ResponseWriter) bool {
 
 // onCallKinds maps the URL's plural to the stored kind.
 var onCallKinds = map[string]string{"schedules": paging.KindSchedule, "policies": paging.KindPolicy,
-	"services": paging.KindService, "teams": paging.KindTeam}
+	"services": paging.KindService, "teams": paging.KindTeam, "heartbeats": paging.KindHeartbeat}
 
 func kindOf(w http.ResponseWriter, r *http.Request) (string, bool) {
 	k, ok := onCallKinds[r.PathValue("kind")]
@@ -536,4 +537,17 @@ func refusal(err error) bool {
 	var ce *validation.ConflictError
 	var fbe *validation.ForbiddenError
 	return errors.As(err, &fe) || errors.As(err, &ce) || errors.As(err, &fbe) || errors.Is(err, validation.ErrNotFound)
+}
+
+// beat answers POST /api/v1/heartbeats/{name}: a heartbeat monitor's
+// sender checking in.
+func (s *Server) beat(w http.ResponseWriter, r *http.Request) {
+	if s.pagerOff(w) {
+		return
+	}
+	if err := s.pager.Beat(r.Context(), actorOf(r), r.PathValue("name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

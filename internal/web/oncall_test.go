@@ -202,6 +202,15 @@ func setUpOnCall(t *testing.T, e *env) {
 		t.Errorf("service version after a replace = %d, want 2", d.Version)
 	}
 
+	// A heartbeat monitor on the service; its sender checks in with an
+	// ingest credential, and an unknown monitor is a 404.
+	wantField(t, put(admin, "heartbeats", "nightly-export", map[string]any{"interval_minutes": 0, "service": "payments"}), "interval_minutes")
+	wantField(t, put(admin, "heartbeats", "nightly-export", map[string]any{"interval_minutes": 60, "service": "nope"}), "service")
+	put(admin, "heartbeats", "nightly-export", map[string]any{"interval_minutes": 60, "service": "payments"}).wantCode(t, http.StatusCreated)
+	e.do(t, responder, "POST", "/api/v1/heartbeats/nightly-export", nil).wantCode(t, http.StatusNoContent)
+	e.do(t, viewer, "POST", "/api/v1/heartbeats/nightly-export", nil).wantCode(t, http.StatusForbidden)
+	e.do(t, responder, "POST", "/api/v1/heartbeats/unknown", nil).wantCode(t, http.StatusNotFound)
+
 	// Read back, by every role.
 	e.do(t, viewer, "GET", "/api/v1/oncall/services/payments", nil).wantCode(t, http.StatusOK).decode(t, &d)
 	var sv paging.Service

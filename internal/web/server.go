@@ -240,6 +240,7 @@ func (s *Server) table(metrics http.Handler) []route {
 		// responders; each person manages their own contact methods (the
 		// service checks it is theirs).
 		{"GET", "/api/v1/oncall/now", auth.ActionRead, s.onCallNow},
+		{"POST", "/api/v1/heartbeats/{name}", auth.ActionIngest, s.beat},
 		{"POST", "/api/v1/oncall/feeds", auth.ActionRead, s.createFeed},
 		{"GET", "/api/v1/oncall/schedules/{name}/shifts", auth.ActionRead, s.scheduleShifts},
 		{"GET", "/api/v1/oncall/{kind}", auth.ActionRead, s.listOnCall},

@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/outbox"
@@ -73,6 +74,24 @@ type Client struct {
 	states  map[string]string
 	reverse map[string]string // lower-case Boards state → vigil state
 	log     *slog.Logger
+	// self is the identity Boards records on vigil's own writes (the
+	// token's owner), learnt from their answers: the service hook sends
+	// those changes back, and they must not move the vigil item again.
+	self atomic.Pointer[string]
+}
+
+// learnSelf remembers who Boards says made vigil's write.
+func (c *Client) learnSelf(w WorkItem) {
+	if by := w.changedBy(); by != "" {
+		c.self.Store(&by)
+	}
+}
+
+// OwnChange reports whether a hook's change was made by vigil itself
+// (as far as this instance has learnt who that is).
+func (c *Client) OwnChange(ch Change) bool {
+	s := c.self.Load()
+	return s != nil && ch.ChangedBy != "" && strings.EqualFold(*s, ch.ChangedBy)
 }
 
 // Refs remembers which external record mirrors a vigil work item.
@@ -230,6 +249,7 @@ func (c *Client) Create(ctx context.Context, typ string, fields map[string]any) 
 	if err := c.do(ctx, http.MethodPost, "workitems/"+url.PathEscape("$"+typ), what, fieldOps(fields), &w); err != nil {
 		return WorkItem{}, err
 	}
+	c.learnSelf(w.item())
 	return w.item(), nil
 }
 
@@ -255,6 +275,7 @@ func (c *Client) Update(ctx context.Context, id, rev int, fields map[string]any)
 	if err := c.do(ctx, http.MethodPatch, "workitems/"+strconv.Itoa(id), "update work item "+strconv.Itoa(id), ops, &w); err != nil {
 		return WorkItem{}, err
 	}
+	c.learnSelf(w.item())
 	return w.item(), nil
 }
 

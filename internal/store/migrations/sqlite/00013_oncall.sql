@@ -68,7 +68,15 @@ CREATE UNIQUE INDEX pages_open_item ON pages (workitem_id) WHERE state <> 'resol
 CREATE INDEX pages_due ON pages (next_at) WHERE next_at IS NOT NULL;
 CREATE INDEX pages_group ON pages (service, group_key) WHERE state <> 'resolved';
 
+-- A heartbeat monitor's beats: its sender posts every few minutes; a
+-- silent one pages.
+CREATE TABLE heartbeats (
+    name         TEXT   PRIMARY KEY,
+    last_beat_at BIGINT NOT NULL
+);
+
 -- +goose Down
+DROP TABLE heartbeats;
 DROP TABLE pages;
 DROP TABLE calendar_feeds;
 DROP TABLE notification_rules;
