@@ -182,6 +182,10 @@ func (f *followerRef) Follow(ctx context.Context, id int64, to, origin, cause st
 	return f.svc.Follow(ctx, id, to, origin, cause, data)
 }
 
+func (f *followerRef) FollowAssignee(ctx context.Context, id int64, assignee, origin, cause string) (workitem.Item, bool, error) {
+	return f.svc.FollowAssignee(ctx, id, assignee, origin, cause)
+}
+
 // httpClient returns the client connectors use: the system's roots, plus
 // caFile's certificates when set (the simulator's CA).
 func httpClient(caFile string) (*http.Client, error) {

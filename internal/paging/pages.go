@@ -594,8 +594,25 @@ func (s *Pager) Page(ctx context.Context, actor auth.Actor, id int64) (store.Pag
 }
 
 // Changed is the items service's observer: an item that reaches a
-// terminal state resolves its open page.
+// terminal state resolves its open page, and an acknowledged page's
+// responder follows the item's assignee when someone else (Sentinel's
+// owner, a person) reassigns it.
 func (s *Pager) Changed(ctx context.Context, c workitem.Change) {
+	if c.Kind == workitem.ChangeAssigned && c.To != "" {
+		p, ok, err := s.st.OpenPageForItem(ctx, c.Item.ID)
+		if err != nil || !ok || p.State != store.PageAcknowledged || strings.EqualFold(p.AckBy, c.To) {
+			return
+		}
+		if _, err := s.st.UpdatePage(ctx, p.ID, func(p *store.Page) (store.PageEffects, error) {
+			from := p.AckBy
+			p.AckBy = strings.ToLower(c.To)
+			return store.PageEffects{Entries: []workitem.Entry{{Actor: c.Actor, Kind: workitem.KindPage,
+				Message: fmt.Sprintf("page #%d's responder follows the item's assignee: %s, was %s", p.ID, p.AckBy, from)}}}, nil
+		}); err != nil {
+			s.log.Warn("page responder follows assignee", "page", p.ID, "err", err)
+		}
+		return
+	}
 	if c.Kind != workitem.ChangeMoved || s.items.Process() == nil || !s.items.Process().Terminal(c.To) {
 		return
 	}

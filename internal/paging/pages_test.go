@@ -223,3 +223,24 @@ func TestMonitors(t *testing.T) {
 		failing = h.clk.Now() // and fails again: a new outage pages again
 	}
 }
+
+// TestResponderFollowsAssignee: when the acknowledged page's item is
+// assigned to someone else (Sentinel's owner changed in the portal, say),
+// the page's responder follows.
+func TestResponderFollowsAssignee(t *testing.T) {
+	h := setupBasic(t, time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	p := h.page("s", alert.SeverityCritical)
+	ana := auth.Actor{Kind: "user", Name: "ana@example.com", Role: auth.RoleResponder}
+	if _, err := h.p.Acknowledge(h.ctx, ana, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, moved, err := h.items.FollowAssignee(h.ctx, p.WorkItemID, "ben@example.com", "sentinel", "owner set in Sentinel"); err != nil || !moved {
+		t.Fatalf("FollowAssignee: moved %v, %v", moved, err)
+	}
+	if got, _ := h.db.GetPage(h.ctx, p.ID); got.AckBy != "ben@example.com" || got.State != store.PageAcknowledged {
+		t.Errorf("page after the owner changed: %+v; want acknowledged by ben", got)
+	}
+	if _, moved, _ := h.items.FollowAssignee(h.ctx, p.WorkItemID, "BEN@example.com", "sentinel", "again"); moved {
+		t.Error("the same owner again moved the item")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/securityinsights/armsecurityinsights/v2"
@@ -33,6 +34,12 @@ type IncidentStore interface {
 type Cursors interface {
 	Cursor(ctx context.Context, name string) (string, error)
 	SetCursor(ctx context.Context, name, value string) error
+}
+
+// Assigner assigns a work item after its source (see
+// workitem.Service.FollowAssignee).
+type Assigner interface {
+	FollowAssignee(ctx context.Context, id int64, assignee, origin, cause string) (workitem.Item, bool, error)
 }
 
 // Follower moves a work item after its source (see workitem.Service.Follow).
@@ -253,6 +260,16 @@ func (p *SentinelPoller) store1(ctx context.Context, inc *armsecurityinsights.In
 	res, err := p.store.UpsertIncident(ctx, p.proc, "sentinel", in)
 	if err != nil {
 		return err
+	}
+	// An owner set in the portal becomes the item's assignee (and, through
+	// the items service's observers, an open page's responder).
+	if a, ok := p.items.(Assigner); ok && res.WorkItemID != 0 && snap.OwnerEmail != "" {
+		if _, moved, err := a.FollowAssignee(ctx, res.WorkItemID, strings.ToLower(snap.OwnerEmail), "sentinel",
+			fmt.Sprintf("incident %d's owner set in Sentinel", snap.Number)); err != nil {
+			return fmt.Errorf("follow incident %d's owner: %w", snap.Number, err)
+		} else if moved {
+			p.log.Info("work item follows Sentinel's owner", "workitem", res.WorkItemID, "incident", snap.Number)
+		}
 	}
 	closedNow := !in.Status.Open() && (res.PreviousStatus == "" || res.PreviousStatus.Open())
 	if !closedNow || res.WorkItemID == 0 || p.items == nil {

@@ -297,6 +297,49 @@ func (s *Service) follow(ctx context.Context, id int64, to, origin, cause string
 	return it, moved, err
 }
 
+// FollowAssignee assigns an item to whom its source says owns it (a
+// Sentinel incident's owner changed in the portal). The assignment is
+// written back to every linked system except origin, which already has
+// it, and observers hear it as any assignment (an open page's responder
+// follows). It reports false when the item already had that assignee.
+func (s *Service) FollowAssignee(ctx context.Context, id int64, assignee, origin, cause string) (Item, bool, error) {
+	changed, from := false, ""
+	it, err := s.store.UpdateWorkItemEffects(ctx, id, func(it *Item) ([]Entry, []outbox.Message, error) {
+		changed = false
+		if strings.EqualFold(it.Assignee, assignee) || s.proc.Terminal(it.State) || it.MergedInto != 0 {
+			return nil, nil, nil
+		}
+		var msgs []outbox.Message
+		if cp, ok := s.planner.(ChangePlanner); ok {
+			planned, err := cp.PlanAssign(ctx, *it, it.Assignee, assignee)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, m := range planned {
+				if m.Target != origin {
+					msgs = append(msgs, m)
+				}
+			}
+		}
+		changed, from = true, it.Assignee
+		it.Assignee = assignee
+		entries := []Entry{{Actor: origin, Kind: KindUpdate, Message: fmt.Sprintf("assigned to %s: %s", orNobody(assignee), cause),
+			Data: map[string]any{"field": "assignee", "from": from, "to": assignee, "origin": origin}}}
+		return append(entries, queuedEntries(msgs)...), msgs, nil
+	})
+	if err == nil && changed {
+		s.notify(ctx, Change{Kind: ChangeAssigned, Item: it, Actor: origin, From: from, To: assignee})
+	}
+	return it, changed, err
+}
+
+func orNobody(s string) string {
+	if s == "" {
+		return "nobody"
+	}
+	return s
+}
+
 // Update applies a partial change of title, severity, assignee or tags.
 func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patch, ifRev int) (Item, error) {
 	if err := actor.Check(auth.ActionTriage); err != nil {
