@@ -244,3 +244,37 @@ func TestResponderFollowsAssignee(t *testing.T) {
 		t.Error("the same owner again moved the item")
 	}
 }
+
+// TestMyPages: a user's pages are those that notified them, that they
+// acknowledged, or whose item is assigned to them.
+func TestMyPages(t *testing.T) {
+	for _, pg := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) { testMyPages(t, pg) })
+	}
+}
+
+func testMyPages(t *testing.T, pg bool) {
+	h := newHarnessTB(t, time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC), pg)
+	h.user("ana@example.com")
+	h.user("ben@example.com")
+	h.put(KindPolicy, "p", Policy{Name: "p", Steps: []Step{{DelayMinutes: 5, Targets: []Target{{Type: TargetUser, Name: "ana@example.com"}}}}})
+	h.put(KindService, "s", Service{Name: "s", Policy: "p", HighFrom: "high"})
+	p := h.page("s", alert.SeverityCritical) // notifies ana
+	mine := func(user string) bool {
+		ps, err := h.db.ListPages(h.ctx, store.PageFilter{User: user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ps) == 1 && ps[0].ID == p.ID
+	}
+	if !mine("ana@example.com") || mine("ben@example.com") {
+		t.Fatalf("notified page: ana's %v, ben's %v; want ana's only", mine("ana@example.com"), mine("ben@example.com"))
+	}
+	ben := auth.Actor{Kind: "user", Name: "ben@example.com", Role: auth.RoleResponder}
+	if _, err := h.p.Acknowledge(h.ctx, ben, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !mine("ben@example.com") {
+		t.Error("a page ben acknowledged is not his")
+	}
+}

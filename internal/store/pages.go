@@ -222,6 +222,9 @@ func (db *DB) OpenPageInGroup(ctx context.Context, service, groupKey string, sin
 // PageFilter selects pages to list.
 type PageFilter struct {
 	States []string
+	// User keeps the pages that are theirs: acknowledged by them, on an
+	// item assigned to them, or that notified one of their contact methods.
+	User string
 	After  int64 // id cursor
 	Limit  int
 }
@@ -235,6 +238,11 @@ func (db *DB) ListPages(ctx context.Context, f PageFilter) ([]Page, error) {
 		for _, s := range f.States {
 			args = append(args, s)
 		}
+	}
+	if f.User != "" {
+		q += ` AND (p.ack_by = ? OR w.assignee = ? OR EXISTS (SELECT 1 FROM outbox o JOIN contact_methods c ON o.resource = 'contact_method:' || c.id
+		    WHERE c.user_email = ? AND o.target = 'notify' AND o.idem_key LIKE 'notify:page-' || p.id || '.%'))`
+		args = append(args, f.User, f.User, f.User)
 	}
 	if f.After > 0 {
 		q += ` AND p.id < ?`

@@ -101,7 +101,7 @@ func TestOnCallPagesByRole(t *testing.T) {
 		{"/oncall/policies", []string{"Escalation policies", `href="/oncall/policies/primary"`, "primary", "1×"}, `id="new-policy"`, []auth.Role{admin}},
 		{"/oncall/policies/primary", []string{"Escalation policy: primary", `value="10"`, `value="primary"`}, "Save policy", []auth.Role{admin}},
 		{"/oncall/services", []string{"Services", `href="/oncall/policies/primary"`, "high"}, "", nil},
-		{"/pages", []string{"My pages", "Ransomware on db-01", "triggered", "high urgency", "service <strong>primary</strong>"},
+		{"/pages?everyone=1", []string{"My pages", "Ransomware on db-01", "triggered", "high urgency", "service <strong>primary</strong>"},
 			ack, []auth.Role{responder, admin}},
 		{idPath("/items/%d", e.itemID), []string{`id="item-page"`, "triggered", "page #" + itoa(e.page.ID)}, resolve, []auth.Role{responder, admin}},
 	}
@@ -165,7 +165,10 @@ func TestAcknowledgeFromCard(t *testing.T) {
 	}
 	e.as(t, admin).get(t, idPath("/items/%d", e.itemID)).wantNoBody(t, `id="item-page"`)
 	e.as(t, admin).get(t, "/pages").wantNoBody(t, "Ransomware on db-01")
-	e.as(t, admin).get(t, "/pages?all=1").wantBody(t, "Ransomware on db-01", "resolved")
+	e.as(t, admin).get(t, "/pages?all=1&everyone=1").wantBody(t, "Ransomware on db-01", "resolved")
+	// "Mine": the responder acknowledged it, the admin had nothing to do with it.
+	e.as(t, responder).get(t, "/pages?all=1").wantBody(t, "Ransomware on db-01")
+	e.as(t, admin).get(t, "/pages?all=1").wantNoBody(t, "Ransomware on db-01")
 	// Acknowledging a resolved page is no error page: the flash says why.
 	e.as(t, responder).post(t, path, url.Values{"back": {"/pages"}}).wantCode(t, http.StatusSeeOther)
 	e.as(t, responder).get(t, "/pages").wantBody(t, "is resolved")

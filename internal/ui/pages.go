@@ -4,11 +4,11 @@ package ui
 // card or from its item's page.
 //
 // Decisions where the issue is silent:
-//   - "My pages" lists the open pages (triggered or acknowledged) of
-//     every service, newest first: the pager does not record whom a
-//     page notified in a form the list could filter by, and on a small
-//     team everyone answers the same pages. Pages acknowledged by the
-//     signed-in user are marked as theirs; ?all=1 adds resolved pages.
+//   - "My pages" lists the signed-in user's open pages (triggered or
+//     acknowledged), newest first: those that notified them, that they
+//     acknowledged, or whose item is theirs. ?everyone=1 shows everyone's,
+//     for the lead who watches the whole service; ?all=1 adds resolved
+//     pages.
 //   - A page that changed meanwhile (resolved by someone else) is not an
 //     error page: the form goes back with a flash saying so.
 
@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/validation"
@@ -25,7 +26,8 @@ import (
 const maxPages = 200
 
 type pagesData struct {
-	All   bool
+	All      bool
+	Everyone bool
 	Pages []store.Page
 	// Back is where the card's forms return to.
 	Back string
@@ -43,10 +45,16 @@ func (u *UI) pagesList(w http.ResponseWriter, r *http.Request, v *view) {
 	if u.pagerOff(w, r, v) {
 		return
 	}
-	d := pagesData{All: r.URL.Query().Get("all") != "", Back: "/pages"}
+	q := r.URL.Query()
+	d := pagesData{All: q.Get("all") != "", Everyone: q.Get("everyone") != "", Back: "/pages"}
 	f := store.PageFilter{States: []string{store.PageTriggered, store.PageAcknowledged}, Limit: maxPages}
 	if d.All {
 		f.States, d.Back = nil, "/pages?all=1"
+	}
+	if d.Everyone {
+		d.Back += map[bool]string{true: "&", false: "?"}[d.All] + "everyone=1"
+	} else {
+		f.User = strings.ToLower(v.Actor.Name)
 	}
 	var err error
 	if d.Pages, err = u.o.Pager.Pages(r.Context(), v.Actor, f); err != nil {
