@@ -224,9 +224,9 @@ type PageFilter struct {
 	States []string
 	// User keeps the pages that are theirs: acknowledged by them, on an
 	// item assigned to them, or that notified one of their contact methods.
-	User string
-	After  int64 // id cursor
-	Limit  int
+	User  string
+	After int64 // id cursor
+	Limit int
 }
 
 // ListPages returns pages newest first.

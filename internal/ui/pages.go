@@ -28,7 +28,7 @@ const maxPages = 200
 type pagesData struct {
 	All      bool
 	Everyone bool
-	Pages []store.Page
+	Pages    []store.Page
 	// Back is where the card's forms return to.
 	Back string
 }
