@@ -95,6 +95,9 @@ type ActionSpec struct {
 	Classification string   `json:"classification,omitempty" yaml:"classification,omitempty"`
 	Name           string   `json:"name,omitempty" yaml:"name,omitempty"`
 	Target         string   `json:"target,omitempty" yaml:"target,omitempty"`
+	// Urgency overrides a page's urgency (high or low); empty follows
+	// the service's rule for the item's severity.
+	Urgency string `json:"urgency,omitempty" yaml:"urgency,omitempty"`
 }
 
 // BuilderRow is one row of the UI's condition builder: property, operator
@@ -303,6 +306,9 @@ func (a *ActionSpec) normalize(field string, creationOnly bool) error {
 	case ActPlaybook:
 		return need("name", a.Name)
 	case ActPage:
+		if a.Urgency != "" && a.Urgency != "high" && a.Urgency != "low" {
+			return validation.NewFieldError(field+".urgency", "must be high or low, not %q", a.Urgency)
+		}
 		return need("target", a.Target)
 	case "":
 		return validation.NewFieldError(field+".type", "is required (one of %s)", strings.Join(ActionKinds, ", "))

@@ -27,6 +27,10 @@ const (
 	TargetUser     = "user"
 	TargetSchedule = "schedule"
 	TargetTeam     = "team"
+	// TargetRotation is one layer of a schedule, named "schedule/layer":
+	// whoever that rotation has on call, ignoring the other layers and
+	// the overrides.
+	TargetRotation = "rotation"
 )
 
 // Policy is an escalation policy: steps notified in turn, each after the
@@ -46,7 +50,7 @@ type Step struct {
 }
 
 // Target is who a step notifies: a user (by email), whoever is on call
-// on a schedule, or every member of a team.
+// on a schedule or on one of its rotations, or every member of a team.
 type Target struct {
 	Type string `json:"type" yaml:"type"`
 	Name string `json:"name" yaml:"name"`
@@ -80,8 +84,11 @@ func (p *Policy) Normalize() error {
 			t := &s.Targets[j]
 			t.Type, t.Name = strings.ToLower(strings.TrimSpace(t.Type)), strings.TrimSpace(t.Name)
 			field := fmt.Sprintf("steps[%d].targets[%d]", i, j)
-			if !slices.Contains([]string{TargetUser, TargetSchedule, TargetTeam}, t.Type) {
-				return validation.NewFieldError(field+".type", "must be user, schedule or team, not %q", t.Type)
+			if !slices.Contains([]string{TargetUser, TargetSchedule, TargetRotation, TargetTeam}, t.Type) {
+				return validation.NewFieldError(field+".type", "must be user, schedule, rotation or team, not %q", t.Type)
+			}
+			if sch, layer, ok := strings.Cut(t.Name, "/"); t.Type == TargetRotation && (!ok || sch == "" || layer == "") {
+				return validation.NewFieldError(field+".name", "a rotation is named schedule/layer, not %q", t.Name)
 			}
 			if t.Name == "" {
 				return validation.NewFieldError(field+".name", "is required")

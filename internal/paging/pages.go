@@ -182,6 +182,23 @@ func (s *Pager) resolveTargets(ctx context.Context, ts []Target, now time.Time) 
 			for _, u := range on {
 				add(strings.ToLower(u))
 			}
+		case TargetRotation:
+			sch, layer, _ := strings.Cut(t.Name, "/")
+			sc, err := s.schedule(ctx, sch)
+			if err != nil {
+				missing = append(missing, fmt.Sprintf("rotation %s: %v", t.Name, err))
+				continue
+			}
+			r := rotation(sc, layer)
+			if r == nil {
+				missing = append(missing, "no rotation "+t.Name)
+				continue
+			}
+			if u := r.OnCallAt(now); u != "" {
+				add(strings.ToLower(u))
+			} else {
+				missing = append(missing, "nobody is on call on rotation "+t.Name)
+			}
 		case TargetTeam:
 			tm, err := s.team(ctx, t.Name)
 			if err != nil {

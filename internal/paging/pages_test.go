@@ -1,12 +1,14 @@
 package paging
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/automation"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -277,4 +279,48 @@ func testMyPages(t *testing.T, pg bool) {
 	if !mine("ben@example.com") {
 		t.Error("a page ben acknowledged is not his")
 	}
+}
+
+// TestRotationTargetAndRuleUrgency: a step may target one rotation of a
+// schedule, whoever the other layers put on call; a rule's page action
+// may set the urgency, here low, so the page waits for support hours.
+func TestRotationTargetAndRuleUrgency(t *testing.T) {
+	// Saturday: outside the service's support hours.
+	h := setupBasic(t, time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
+	h.put(KindSchedule, "two", map[string]any{"time_zone": "UTC", "layers": []map[string]any{
+		{"name": "backup", "type": "weekly", "start": "2026-11-30T00:00:00Z", "time_zone": "UTC", "participants": []string{"ben@example.com"}},
+		{"name": "front", "type": "weekly", "start": "2026-11-30T00:00:00Z", "time_zone": "UTC", "participants": []string{"ana@example.com"}}}})
+	if err := func() error {
+		b, _ := json.Marshal(Policy{Name: "r", Steps: []Step{{DelayMinutes: 5, Targets: []Target{{Type: TargetRotation, Name: "two/nope"}}}}})
+		_, _, err := h.p.Put(h.ctx, admin, KindPolicy, "r", b)
+		return err
+	}(); err == nil || !strings.Contains(err.Error(), "no rotation") {
+		t.Fatalf("unknown rotation: %v", err)
+	}
+	h.put(KindPolicy, "r", Policy{Name: "r", Steps: []Step{{DelayMinutes: 5, Targets: []Target{{Type: TargetRotation, Name: "two/backup"}}}}})
+	h.put(KindService, "rs", Service{Name: "rs", Policy: "r", Urgency: UrgencyHigh})
+	p := h.page("rs", alert.SeverityHigh)
+	if n := h.notified(p.WorkItemID); len(n) != 1 || n[0].to != "ben@example.com" {
+		t.Errorf("rotation target notified %s; want ben (the backup layer), not ana (the front layer)", h.show(n))
+	}
+
+	id := h.page("rs", alert.SeverityHigh).WorkItemID // a fresh item for the rule's page
+	if _, err := h.p.Resolve(h.ctx, admin, h.mustOpen(id).ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.Run(h.ctx, id, automation.DeferredAction{Action: automation.ActionSpec{Type: automation.ActPage, Target: "s", Urgency: "low"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.mustOpen(id); got.Urgency != UrgencyLow || got.Step != -1 {
+		t.Errorf("rule's low-urgency page = %+v; want low, waiting for support hours", got)
+	}
+}
+
+func (h *harness) mustOpen(itemID int64) store.Page {
+	h.t.Helper()
+	p, ok, err := h.db.OpenPageForItem(h.ctx, itemID)
+	if err != nil || !ok {
+		h.t.Fatalf("item %d has no open page: %v", itemID, err)
+	}
+	return p
 }

@@ -239,12 +239,24 @@ func (s *Pager) checkRefs(ctx context.Context, v any) error {
 	case *Policy:
 		for i, st := range d.Steps {
 			for j, t := range st.Targets {
+				field := fmt.Sprintf("steps[%d].targets[%d].name", i, j)
+				if t.Type == TargetRotation {
+					sch, layer, _ := strings.Cut(t.Name, "/")
+					sc, err := s.schedule(ctx, sch)
+					if err != nil {
+						return validation.NewFieldError(field, "no schedule named %q", sch)
+					}
+					if rotation(sc, layer) == nil {
+						return validation.NewFieldError(field, "schedule %s has no rotation (layer) named %q", sch, layer)
+					}
+					continue
+				}
 				kind := map[string]string{TargetSchedule: KindSchedule, TargetTeam: KindTeam}[t.Type]
 				if kind == "" {
 					continue
 				}
 				if _, err := s.st.GetOnCallDef(ctx, kind, t.Name); err != nil {
-					return validation.NewFieldError(fmt.Sprintf("steps[%d].targets[%d].name", i, j), "no %s named %q", kind, t.Name)
+					return validation.NewFieldError(field, "no %s named %q", kind, t.Name)
 				}
 			}
 		}
@@ -394,6 +406,16 @@ func (s *Pager) forgetDefs() {
 	s.cacheMu.Lock()
 	s.cache = nil
 	s.cacheMu.Unlock()
+}
+
+// rotation returns a schedule's layer by name.
+func rotation(sc *oncall.Schedule, name string) *oncall.Rotation {
+	for i := range sc.Layers {
+		if sc.Layers[i].Name == name {
+			return &sc.Layers[i]
+		}
+	}
+	return nil
 }
 
 // OnCall is who is on call on one schedule now, and the next shifts.

@@ -160,7 +160,7 @@ func groupKey(by []string, a *alert.Alert) string {
 // Run is the automation rules' "page" action (automation.Runner): it
 // pages the service the action names for the item.
 func (s *Pager) Run(ctx context.Context, itemID int64, d automation.DeferredAction) error {
-	_, _, err := s.Trigger(ctx, auth.System, itemID, d.Action.Target, "", "")
+	_, _, err := s.Trigger(ctx, auth.System, itemID, d.Action.Target, d.Action.Urgency, "")
 	return err
 }
 
