@@ -121,7 +121,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		db.Close()
 		return nil, fmt.Errorf("sync: %w", err)
 	}
-	planner := writeback.New(db).With(sy.planners...)
+	planner := writeback.New(db).With(sy.planners...).WithOwners(sentinelOwners{db: db, emails: cfg.Paging.SentinelOwners})
 	items := workitem.NewService(db, proc, clk).WithPlanner(planner)
 	follow.svc = items
 	follower := &sourceFollower{items: items, log: log.With("component", "source-follower")}
@@ -153,6 +153,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	if cfg.OIDC.Enabled() {
 		s, err := newSingleSignOn(cfg.OIDC, clk)
+		if s != nil {
+			s.objectIDs = db
+		}
 		if err != nil {
 			db.Close()
 			return nil, err

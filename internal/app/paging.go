@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/connector/sentinel"
 	"github.com/vigil-soc/vigil/internal/engine"
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/paging"
@@ -105,3 +107,26 @@ func connectorHealth(ss []engine.Status, now time.Time) []paging.Health {
 // processStart stands for "since start" for a connector that never
 // succeeded.
 var processStart = time.Now()
+
+// sentinelOwners makes a vigil assignee a Sentinel owner: by the Entra
+// ID object id they signed in with, when they did, and by the email
+// Sentinel knows them by (paging.sentinel_owners) or their own.
+type sentinelOwners struct {
+	db interface {
+		EntraObjectID(ctx context.Context, email string) (string, error)
+	}
+	emails map[string]string
+}
+
+func (o sentinelOwners) SentinelOwner(ctx context.Context, assignee string) (sentinel.OwnerPayload, error) {
+	p := sentinel.OwnerPayload{Email: assignee}
+	if e, ok := o.emails[strings.ToLower(assignee)]; ok && e != "" {
+		p.Email = e
+	}
+	oid, err := o.db.EntraObjectID(ctx, assignee)
+	if err != nil {
+		return p, err
+	}
+	p.ObjectID = oid
+	return p, nil
+}

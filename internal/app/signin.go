@@ -21,6 +21,11 @@ import (
 // sign-ins, never the server.
 type singleSignOn struct {
 	cfg sso.Config
+	// objectIDs records each Entra ID user's object id, for the owner of
+	// the Sentinel incidents they take (nil: not recorded).
+	objectIDs interface {
+		SetEntraObjectID(ctx context.Context, email, objectID string) error
+	}
 
 	mu sync.Mutex
 	p  *sso.Provider
@@ -73,6 +78,11 @@ func (s *singleSignOn) Finish(ctx context.Context, a ui.Attempt, state, code str
 	role, err := auth.ParseRole(id.Role)
 	if err != nil {
 		return account.Identity{}, fmt.Errorf("oidc role: %w", err)
+	}
+	if s.objectIDs != nil && id.ObjectID != "" && id.Email != "" {
+		if err := s.objectIDs.SetEntraObjectID(ctx, id.Email, id.ObjectID); err != nil {
+			return account.Identity{}, err
+		}
 	}
 	return account.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, Name: id.Name, Role: role}, nil
 }

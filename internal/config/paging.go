@@ -18,6 +18,13 @@ type Paging struct {
 	// connector failing for ConnectorFailureMinutes (default 15).
 	SelfService             string `koanf:"self_service"`
 	ConnectorFailureMinutes int    `koanf:"connector_failure_minutes"`
+	// SentinelOwnerList maps a vigil user's email to the email or UPN
+	// that Sentinel knows them by, as "vigil-email=sentinel-email"
+	// entries, for users whose addresses differ. (A list, because an
+	// email's dots would split a map's keys.) Users who sign in with
+	// Entra ID are also known by their object id.
+	SentinelOwnerList []string          `koanf:"sentinel_owners"`
+	SentinelOwners    map[string]string `koanf:"-"`
 }
 
 // SMTP is the mail server for email notifications. No host: email
@@ -43,7 +50,7 @@ var pagingKeys = map[string]bool{}
 
 func init() {
 	for _, k := range []string{"base_url", "smtp.host", "smtp.port", "smtp.username", "smtp.password_env", "smtp.password_file",
-		"smtp.from", "smtp.tls", "smtp.ca_file", "self_service", "connector_failure_minutes"} {
+		"smtp.from", "smtp.tls", "smtp.ca_file", "self_service", "connector_failure_minutes", "sentinel_owners"} {
 		pagingKeys["paging."+k] = true
 	}
 }
@@ -65,6 +72,15 @@ func (p *Paging) resolve(environ []string) error {
 		return err
 	}
 	s.Password = pw
+	p.SentinelOwners = map[string]string{}
+	for i, e := range p.SentinelOwnerList {
+		from, to, ok := strings.Cut(e, "=")
+		from, to = strings.ToLower(strings.TrimSpace(from)), strings.TrimSpace(to)
+		if !ok || !strings.Contains(from, "@") || !strings.Contains(to, "@") {
+			return fmt.Errorf("paging.sentinel_owners[%d] %q: want vigil-email=sentinel-email", i, e)
+		}
+		p.SentinelOwners[from] = to
+	}
 	if p.ConnectorFailureMinutes < 0 {
 		return fmt.Errorf("paging.connector_failure_minutes: must not be negative")
 	}

@@ -198,6 +198,9 @@ func (p *Provider) Begin() (authURL string, a Attempt) {
 type Identity struct {
 	Issuer, Subject, Email, Name string
 	Role                         string // "viewer", "responder" or "admin"
+	// ObjectID is Entra ID's oid claim: the user's object id in the
+	// tenant, by which a Sentinel incident's owner is set ("" elsewhere).
+	ObjectID string
 }
 
 // Finish completes the sign-in attempt a with the state and code the
@@ -239,7 +242,7 @@ func (p *Provider) Finish(ctx context.Context, a Attempt, state, code string) (I
 		json.Unmarshal(claims[k], &s)
 		return s
 	}
-	id := Identity{Issuer: idt.Issuer, Subject: idt.Subject, Email: str("email"), Name: str("name")}
+	id := Identity{Issuer: idt.Issuer, Subject: idt.Subject, Email: str("email"), Name: str("name"), ObjectID: str("oid")}
 	if id.Email == "" {
 		// Entra ID's preferred_username is the UPN, an email address for
 		// most members; it is not verified, so only used as a display

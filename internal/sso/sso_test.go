@@ -139,10 +139,10 @@ func TestFullFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sso.Identity{Issuer: e.srv.Sim.Issuer(), Email: simulator.DefaultUserEmail, Name: simulator.DefaultUserName, Role: sso.RoleResponder}
-	sub := id.Subject
-	id.Subject = ""
-	if id != want || sub == "" {
-		t.Errorf("identity = %+v (sub %q), want %+v", id, sub, want)
+	sub, oid := id.Subject, id.ObjectID
+	id.Subject, id.ObjectID = "", ""
+	if id != want || sub == "" || len(oid) != 36 || oid == sub {
+		t.Errorf("identity = %+v (sub %q, oid %q), want %+v with a subject and an object id", id, sub, oid, want)
 	}
 	// The subject is stable across sign-ins.
 	again, err := e.signIn(t, p, simulator.DefaultUserEmail)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
@@ -378,4 +379,28 @@ func (db *DB) SelfAlert(ctx context.Context, proc *workitem.Process, a alert.Ale
 		return IngestResult{}, err
 	}
 	return res[0], nil
+}
+
+// SetEntraObjectID records the Entra ID object id a user signed in with.
+func (db *DB) SetEntraObjectID(ctx context.Context, email, objectID string) error {
+	return db.tx(ctx, func(tx dbtx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO entra_identities (email, object_id, updated_at) VALUES (?, ?, ?)
+		    ON CONFLICT (email) DO UPDATE SET object_id = excluded.object_id, updated_at = excluded.updated_at`),
+			strings.ToLower(email), objectID, us(db.clock.Now()))
+		if err != nil {
+			return fmt.Errorf("entra identity of %s: %w", email, err)
+		}
+		return nil
+	})
+}
+
+// EntraObjectID returns the Entra ID object id a user last signed in
+// with, "" when they never did.
+func (db *DB) EntraObjectID(ctx context.Context, email string) (string, error) {
+	var oid string
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT object_id FROM entra_identities WHERE email = ?`), strings.ToLower(email)).Scan(&oid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return oid, err
 }

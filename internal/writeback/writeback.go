@@ -48,8 +48,23 @@ var defenderOps = map[string]string{
 
 // Planner plans write-backs.
 type Planner struct {
-	store Store
-	extra []workitem.Planner
+	store  Store
+	extra  []workitem.Planner
+	owners Owners
+}
+
+// Owners maps a vigil assignee to a Sentinel incident's owner: the Entra
+// ID object id of a user who signed in with Entra ID, and the email or
+// UPN Sentinel knows them by.
+type Owners interface {
+	SentinelOwner(ctx context.Context, assignee string) (sentinel.OwnerPayload, error)
+}
+
+// WithOwners sets how assignees become Sentinel owners (default: by
+// email alone).
+func (p *Planner) WithOwners(o Owners) *Planner {
+	p.owners = o
+	return p
 }
 
 // New returns a planner reading what items track from st.
@@ -237,8 +252,14 @@ func (p *Planner) PlanAssign(ctx context.Context, it workitem.Item, from, to str
 		return fmt.Sprintf("workitem:%d:rev:%d:assign:%s:%s", it.ID, it.Rev, target, resource)
 	}
 	var out []outbox.Message
+	owner := sentinel.OwnerPayload{Email: to}
+	if p.owners != nil && to != "" {
+		if owner, err = p.owners.SentinelOwner(ctx, to); err != nil {
+			return nil, fmt.Errorf("sentinel owner of %s: %w", to, err)
+		}
+	}
 	for _, in := range incidents {
-		b, _ := json.Marshal(sentinel.OwnerPayload{Email: to})
+		b, _ := json.Marshal(owner)
 		out = append(out, outbox.Message{WorkItemID: it.ID, Target: sentinel.Source, Op: sentinel.OpOwner, Resource: in.Ref,
 			Payload: b, IdemKey: key(sentinel.Source, in.SourceID)})
 	}

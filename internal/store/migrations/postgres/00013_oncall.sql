@@ -75,7 +75,16 @@ CREATE TABLE heartbeats (
     last_beat_at BIGINT NOT NULL
 );
 
+-- The Entra ID object id of users who signed in with Entra ID, from the
+-- ID token's oid claim: a Sentinel incident's owner is set by it.
+CREATE TABLE entra_identities (
+    email      TEXT   PRIMARY KEY,
+    object_id  TEXT   NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 -- +goose Down
+DROP TABLE entra_identities;
 DROP TABLE heartbeats;
 DROP TABLE pages;
 DROP TABLE calendar_feeds;
