@@ -298,6 +298,31 @@ func (s *Pager) notification(ctx context.Context, p store.Page, it workitem.Item
 	return m, nil
 }
 
+// updates are the acknowledged / resolved events for the webhooks the page
+// notified (a receiver tracking pages wants to know they ended); email
+// and people are not bothered with them.
+func (s *Pager) updates(ctx context.Context, p store.Page, kind, summary string) ([]outbox.Message, error) {
+	cms, err := s.st.PageWebhooks(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.o.Clock.Now()
+	var out []outbox.Message
+	for _, cm := range cms {
+		n := notify.Notification{ID: fmt.Sprintf("page-%d.%s.cm%d", p.ID, kind, cm.ID), Kind: kind,
+			To:      notify.ContactMethod{ID: cm.ID, Type: cm.Type, Value: cm.Value, Name: cm.Name, User: cm.User},
+			Subject: fmt.Sprintf("[vigil] %s: %s", kind, p.Title), Text: summary + "\n", PageID: p.ID, WorkItemID: p.WorkItemID,
+			Title: p.Title, Severity: p.Severity, Urgency: p.Urgency, Service: p.Service, Summary: summary,
+			ItemURL: fmt.Sprintf("%s/items/%d", s.o.BaseURL, p.WorkItemID), CreatedAt: now}
+		m, err := notify.Message(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // Name is the escalation engine module's name.
 func (s *Pager) Name() string { return "paging" }
 
@@ -417,7 +442,11 @@ func (s *Pager) Acknowledge(ctx context.Context, actor auth.Actor, id int64, res
 		now := s.o.Clock.Now()
 		p.State, p.AckBy, p.AckAt, p.NextAt = store.PageAcknowledged, responder, &now, nil
 		changed = true
-		return store.PageEffects{CancelPending: true, Entries: []workitem.Entry{{Actor: actor.String(), Kind: workitem.KindPage,
+		msgs, err := s.updates(ctx, *p, notify.KindAcknowledged, "acknowledged by "+responder)
+		if err != nil {
+			return store.PageEffects{}, err
+		}
+		return store.PageEffects{CancelPending: true, Messages: msgs, Entries: []workitem.Entry{{Actor: actor.String(), Kind: workitem.KindPage,
 			Message: fmt.Sprintf("page #%d acknowledged by %s: escalation stopped", id, responder)}}}, nil
 	})
 	if err != nil {
@@ -545,7 +574,11 @@ func (s *Pager) resolve(ctx context.Context, id int64, by, why string) (store.Pa
 		}
 		now := s.o.Clock.Now()
 		p.State, p.ResolvedAt, p.NextAt = store.PageResolved, &now, nil
-		return store.PageEffects{CancelPending: true, Entries: []workitem.Entry{{Actor: by, Kind: workitem.KindPage,
+		msgs, err := s.updates(ctx, *p, notify.KindResolved, why)
+		if err != nil {
+			return store.PageEffects{}, err
+		}
+		return store.PageEffects{CancelPending: true, Messages: msgs, Entries: []workitem.Entry{{Actor: by, Kind: workitem.KindPage,
 			Message: fmt.Sprintf("page #%d %s", id, why)}}}, nil
 	})
 }

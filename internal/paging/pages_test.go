@@ -2,6 +2,7 @@ package paging
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/automation"
+	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -323,4 +325,37 @@ func (h *harness) mustOpen(itemID int64) store.Page {
 		h.t.Fatalf("item %d has no open page: %v", itemID, err)
 	}
 	return p
+}
+
+// TestWebhookUpdates: a webhook a page notified hears its acknowledgement
+// and its resolution; an email does not.
+func TestWebhookUpdates(t *testing.T) {
+	h := setupBasic(t, time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	c, err := h.db.AddContactMethod(h.ctx, store.ContactMethod{User: "ana@example.com", Type: notify.TypeWebhook, Value: "https://hooks.example.com/x"},
+		hashCode("1"), h.clk.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.db.VerifyContactMethod(h.ctx, c.ID, hashCode("1"))
+	p := h.page("s", alert.SeverityCritical)
+	ana := auth.Actor{Kind: "user", Name: "ana@example.com", Role: auth.RoleResponder}
+	if _, err := h.p.Acknowledge(h.ctx, ana, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver()
+	if _, err := h.p.Resolve(h.ctx, ana, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := h.db.ListOutbox(h.ctx, "", p.WorkItemID, 0, 100)
+	var kinds []string
+	for _, m := range ms {
+		var n notify.Notification
+		json.Unmarshal(m.Payload, &n)
+		kinds = append(kinds, n.To.Type+":"+n.Kind)
+	}
+	slices.Sort(kinds)
+	want := []string{"email:page", "webhook:acknowledged", "webhook:page", "webhook:resolved"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("notifications = %v, want %v", kinds, want)
+	}
 }

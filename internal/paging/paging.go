@@ -61,6 +61,7 @@ type Store interface {
 	OpenPageForItem(ctx context.Context, itemID int64) (store.Page, bool, error)
 	OpenPageInGroup(ctx context.Context, service, groupKey string, since time.Time) (store.Page, bool, error)
 	ListPages(ctx context.Context, f store.PageFilter) ([]store.Page, error)
+	PageWebhooks(ctx context.Context, pageID int64) ([]store.ContactMethod, error)
 	DuePages(ctx context.Context, now time.Time, limit int) ([]int64, error)
 
 	AddCalendarFeed(ctx context.Context, tokenHash, kind, name, actor string) (store.CalendarFeed, error)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/outbox"
@@ -286,4 +287,41 @@ func (db *DB) DuePages(ctx context.Context, now time.Time, limit int) ([]int64, 
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// PageWebhooks returns the webhook contact methods a page has notified,
+// for the updates that follow (acknowledged, resolved).
+func (db *DB) PageWebhooks(ctx context.Context, pageID int64) ([]ContactMethod, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT DISTINCT resource FROM outbox WHERE target = 'notify' AND op = 'notify.webhook'
+	    AND idem_key LIKE ?`), PageIdemPrefix(pageID)+"%")
+	if err != nil {
+		return nil, fmt.Errorf("page %d's webhooks: %w", pageID, err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var res string
+		if err := rows.Scan(&res); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if id, err := strconv.ParseInt(strings.TrimPrefix(res, "contact_method:"), 10, 64); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := []ContactMethod{}
+	for _, id := range ids {
+		c, err := db.GetContactMethod(ctx, id)
+		if errors.Is(err, validation.ErrNotFound) {
+			continue // deleted since
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
