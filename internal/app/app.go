@@ -173,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	poker := &enginePoker{}
 	pager := paging.New(db, items, paging.Options{BaseURL: baseURL(cfg), Clock: clk, Logger: log, Poke: poker.poke("outbox"),
 		Health: func() []paging.Health { return connectorHealth(self.connectors(), clk.Now()) }, SelfService: cfg.Paging.SelfService,
-		ConnectorFailure: time.Duration(cfg.Paging.ConnectorFailureMinutes) * time.Minute})
+		ConnectorFailure: time.Duration(cfg.Paging.ConnectorFailureMinutes) * time.Minute, Registry: reg})
 	items.Observe(observers{ruleSvc, pager})
 	db.ObserveIncidents(pager)
 	follower.pager = pager

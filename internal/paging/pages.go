@@ -113,6 +113,9 @@ func (s *Pager) Trigger(ctx context.Context, actor auth.Actor, itemID int64, ser
 	if err != nil {
 		return store.Page{}, false, err
 	}
+	if created {
+		s.m.opened.WithLabelValues(page.Service, page.Urgency).Inc()
+	}
 	if created && wait.IsZero() && s.o.Poke != nil {
 		s.o.Poke() // the first notifications go out at once
 	}
@@ -392,6 +395,7 @@ func (s *Pager) escalate(ctx context.Context, id int64, now bool, by string) err
 			eff.Entries = append([]workitem.Entry{{Actor: by, Kind: workitem.KindPage, Message: fmt.Sprintf("page #%d escalated now", p.ID)}}, eff.Entries...)
 		}
 		p.Step, p.Rounds, p.NextAt = step, round, &next
+		s.m.escalations.WithLabelValues(p.Service).Inc()
 		return eff, nil
 	})
 	return err
@@ -454,6 +458,9 @@ func (s *Pager) Acknowledge(ctx context.Context, actor auth.Actor, id int64, res
 	}
 	if !changed {
 		return p, nil
+	}
+	if p.AckAt != nil {
+		s.m.ack(p.Service, p.Urgency, p.CreatedAt, *p.AckAt)
 	}
 	if err := s.takeItem(ctx, p, responder); err != nil {
 		s.log.Warn("acknowledged page: item not updated", "page", id, "item", p.WorkItemID, "err", err)
@@ -573,6 +580,7 @@ func (s *Pager) resolve(ctx context.Context, id int64, by, why string) (store.Pa
 			return store.PageEffects{}, store.ErrPageUnchanged
 		}
 		now := s.o.Clock.Now()
+		s.m.resolved.WithLabelValues(p.Service, map[bool]string{true: "yes", false: "no"}[p.AckAt != nil]).Inc()
 		p.State, p.ResolvedAt, p.NextAt = store.PageResolved, &now, nil
 		msgs, err := s.updates(ctx, *p, notify.KindResolved, why)
 		if err != nil {

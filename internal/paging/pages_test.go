@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/automation"
@@ -357,5 +360,31 @@ func TestWebhookUpdates(t *testing.T) {
 	want := []string{"email:page", "webhook:acknowledged", "webhook:page", "webhook:resolved"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("notifications = %v, want %v", kinds, want)
+	}
+}
+
+// TestMetrics: opening, acknowledging and resolving a page move its
+// series, with the time to acknowledge observed.
+func TestMetrics(t *testing.T) {
+	h := setupBasic(t, time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	reg := prometheus.NewRegistry()
+	h.p.m = newMetrics(reg)
+	p := h.page("s", alert.SeverityCritical)
+	h.clk.Advance(90 * time.Second)
+	ana := auth.Actor{Kind: "user", Name: "ana@example.com", Role: auth.RoleResponder}
+	if _, err := h.p.Acknowledge(h.ctx, ana, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.p.Resolve(h.ctx, ana, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(h.p.m.opened.WithLabelValues("s", "high")); got != 1 {
+		t.Errorf("opened = %v", got)
+	}
+	if got := testutil.ToFloat64(h.p.m.resolved.WithLabelValues("s", "yes")); got != 1 {
+		t.Errorf("resolved acknowledged = %v", got)
+	}
+	if n := testutil.CollectAndCount(reg, "vigil_page_ack_seconds"); n != 1 {
+		t.Errorf("ack histogram series = %d, want 1", n)
 	}
 }

@@ -29,6 +29,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
@@ -97,6 +99,8 @@ type Options struct {
 	Health           func() []Health
 	SelfService      string
 	ConnectorFailure time.Duration
+	// Registry gets paging's metrics (nil: not exported).
+	Registry prometheus.Registerer
 }
 
 // Pager manages on-call definitions and pages.
@@ -107,6 +111,7 @@ type Pager struct {
 	log   *slog.Logger
 	keys  *linkKeys
 	rt    routes
+	m     *metrics
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedDef
@@ -121,7 +126,7 @@ func New(st Store, items Items, o Options) *Pager {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
-	return &Pager{st: st, items: items, o: o, log: o.Logger.With("component", "paging"), keys: &linkKeys{st: st}}
+	return &Pager{st: st, items: items, o: o, log: o.Logger.With("component", "paging"), keys: &linkKeys{st: st}, m: newMetrics(o.Registry)}
 }
 
 // Def is a decoded definition of any kind, as the API shows it.
