@@ -48,6 +48,24 @@ type mailbox struct {
 	addr string
 	mu   sync.Mutex
 	got  []gotMail
+	// reject, when set, may refuse a message after its DATA, as a relay
+	// in trouble would (451); refused messages are counted, not kept.
+	reject   func(gotMail) error
+	rejected []gotMail
+}
+
+// setReject installs a refusal rule.
+func (mb *mailbox) setReject(f func(gotMail) error) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	mb.reject = f
+}
+
+// refused returns the messages the server refused.
+func (mb *mailbox) refused() []gotMail {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return append([]gotMail(nil), mb.rejected...)
 }
 
 func startMailbox(t *testing.T) *mailbox {
@@ -125,8 +143,14 @@ func (s *mailSession) Data(r io.Reader) error {
 		m.subject = "undecodable: " + err.Error()
 	}
 	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	if s.mb.reject != nil {
+		if err := s.mb.reject(m); err != nil {
+			s.mb.rejected = append(s.mb.rejected, m)
+			return err
+		}
+	}
 	s.mb.got = append(s.mb.got, m)
-	s.mb.mu.Unlock()
 	return nil
 }
 
@@ -195,12 +219,30 @@ type hooked struct {
 	header http.Header
 	body   []byte
 	event  notify.Event
+	status int // what the receiver answered
 }
 
 type hookReceiver struct {
 	srv *httptest.Server
 	mu  sync.Mutex
-	got []hooked
+	got []hooked // every request, answered 2xx or not
+	// fail, when set, may answer a request with an error status and a
+	// Retry-After; it returns 0 to accept.
+	fail func(hooked) (status int, retryAfter string)
+}
+
+// setFail installs a failure rule.
+func (h *hookReceiver) setFail(f func(hooked) (int, string)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fail = f
+}
+
+// all returns every request received so far.
+func (h *hookReceiver) all() []hooked {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]hooked(nil), h.got...)
 }
 
 func startHookReceiver(t *testing.T) *hookReceiver {
@@ -208,12 +250,21 @@ func startHookReceiver(t *testing.T) *hookReceiver {
 	h := &hookReceiver{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		x := hooked{at: time.Now(), header: r.Header.Clone(), body: b}
+		x := hooked{at: time.Now(), header: r.Header.Clone(), body: b, status: http.StatusNoContent}
 		_ = json.Unmarshal(b, &x.event)
 		h.mu.Lock()
+		retryAfter := ""
+		if h.fail != nil {
+			if code, ra := h.fail(x); code != 0 {
+				x.status, retryAfter = code, ra
+			}
+		}
 		h.got = append(h.got, x)
 		h.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		w.WriteHeader(x.status)
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
@@ -227,7 +278,7 @@ func (h *hookReceiver) waitFor(t *testing.T, within time.Duration, what string, 
 		got := append([]hooked(nil), h.got...)
 		h.mu.Unlock()
 		for _, x := range got {
-			if match(x) {
+			if x.status < 300 && match(x) {
 				return x
 			}
 		}
