@@ -146,7 +146,7 @@ func runBackupCmd(env []string, args ...string) (string, error) {
 
 // backupAlerts checks a backup's integrity and returns its loadgen alerts'
 // source ids.
-func backupAlerts(t *testing.T, path string) map[string]bool {
+func backupAlerts(t testing.TB, path string) map[string]bool {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
@@ -189,7 +189,7 @@ func (a *ackBuffer) Write(p []byte) (int, error) {
 }
 
 // ids returns the ids acknowledged so far.
-func (a *ackBuffer) ids(t *testing.T) []string {
+func (a *ackBuffer) ids(t testing.TB) []string {
 	t.Helper()
 	a.mu.Lock()
 	b := bytes.Clone(a.buf.Bytes())
@@ -201,7 +201,7 @@ func (a *ackBuffer) ids(t *testing.T) []string {
 	return ids
 }
 
-func waitAcks(t *testing.T, a *ackBuffer, n int) {
+func waitAcks(t testing.TB, a *ackBuffer, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if got := len(a.ids(t)); got >= n {

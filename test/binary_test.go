@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // vigil runs a short-lived subcommand and returns its stdout.
-func vigil(t *testing.T, stdin string, args ...string) string {
+func vigil(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(vigilBin, args...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -52,7 +52,7 @@ func vigil(t *testing.T, stdin string, args ...string) string {
 }
 
 // createToken runs `vigil token create` and takes the token from the last line.
-func createToken(t *testing.T, data, role string) string {
+func createToken(t testing.TB, data, role string) string {
 	t.Helper()
 	out := strings.TrimSpace(vigil(t, "", "token", "create", "--data", data, "--name", "e2e-"+role, "--role", role))
 	lines := strings.Split(out, "\n")
@@ -70,7 +70,7 @@ type server struct {
 	logs *bytes.Buffer
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,7 +81,7 @@ func freePort(t *testing.T) string {
 }
 
 // startServer starts `vigil serve` on addr and waits until /readyz answers.
-func startServer(t *testing.T, addr string, args ...string) *server {
+func startServer(t testing.TB, addr string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(vigilBin, append([]string{"serve", "--listen", addr}, args...)...)
 	logs := &bytes.Buffer{}
@@ -112,7 +112,7 @@ func startServer(t *testing.T, addr string, args ...string) *server {
 }
 
 // stop asks the server to shut down gracefully and waits.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	t.Helper()
 	s.cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
@@ -128,7 +128,7 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url, token string) (int, string) {
+func get(t testing.TB, url, token string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(context.Background(), "GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -185,7 +185,7 @@ func TestCLI(t *testing.T) {
 }
 
 // readLines returns the non-empty lines of a file.
-func readLines(t *testing.T, path string) []string {
+func readLines(t testing.TB, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

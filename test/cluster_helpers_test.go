@@ -32,7 +32,7 @@ type simProcess struct {
 
 // startSimulate runs `vigil simulate` with args and reads the JSON line
 // it prints.
-func startSimulate(t *testing.T, args ...string) *simProcess {
+func startSimulate(t testing.TB, args ...string) *simProcess {
 	t.Helper()
 	caFile := filepath.Join(t.TempDir(), "sim-ca.pem")
 	cmd := exec.Command(vigilBin, append([]string{"simulate", "--listen", freePort(t), "--ca-file", caFile}, args...)...)
@@ -77,7 +77,7 @@ func startSimulate(t *testing.T, args ...string) *simProcess {
 }
 
 // requests reads the simulator's request log after sequence number since.
-func (s *simProcess) requests(t *testing.T, since int) []simulator.RequestRecord {
+func (s *simProcess) requests(t testing.TB, since int) []simulator.RequestRecord {
 	t.Helper()
 	res, err := s.http.Get(fmt.Sprintf("%s/sim/v1/requests?since=%d", s.info.ARMURL, since))
 	if err != nil {
@@ -102,7 +102,7 @@ func (s *simProcess) requests(t *testing.T, since int) []simulator.RequestRecord
 // Boards mirror: with thousands of ingested alerts it would mirror
 // thousands of items), polling every interval. The secret goes in a file
 // beside it, as the config requires.
-func writeSyncConfig(t *testing.T, info simInfo, interval time.Duration) string {
+func writeSyncConfig(t testing.TB, info simInfo, interval time.Duration) string {
 	t.Helper()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "azure-secret")
@@ -199,7 +199,7 @@ func (w *passWatch) snapshot() []moduleState {
 }
 
 // last returns the latest pass seen, waiting for one.
-func (w *passWatch) last(t *testing.T) moduleState {
+func (w *passWatch) last(t testing.TB) moduleState {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -226,7 +226,7 @@ var metricLine = regexp.MustCompile(`^([a-zA-Z_:]+)(\{[^}]*\})? ([0-9.eE+-]+)$`)
 
 // scrape reads an instance's /metrics and returns each sample by its name
 // with labels, e.g. `vigil_engine_passes_total{module="outbox",result="ok"}`.
-func scrape(t *testing.T, base string) map[string]float64 {
+func scrape(t testing.TB, base string) map[string]float64 {
 	t.Helper()
 	res, err := http.Get(base + "/metrics")
 	if err != nil {

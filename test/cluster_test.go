@@ -143,7 +143,7 @@ type ingestLoad struct {
 	results []loadgen.Result
 }
 
-func startIngest(t *testing.T, srvs []*server, token string) *ingestLoad {
+func startIngest(t testing.TB, srvs []*server, token string) *ingestLoad {
 	t.Helper()
 	l := &ingestLoad{cancels: map[*server]context.CancelFunc{}, files: map[*server]*os.File{}, v2: map[*server]bool{}}
 	dir := t.TempDir()
@@ -183,7 +183,7 @@ func (l *ingestLoad) stop(s *server) { l.cancels[s]() }
 // ackedAlerts are the acknowledged source ids, by API version.
 type ackedAlerts struct{ v1, v2 []string }
 
-func (l *ingestLoad) stopAll(t *testing.T) ackedAlerts {
+func (l *ingestLoad) stopAll(t testing.TB) ackedAlerts {
 	t.Helper()
 	for _, c := range l.cancels {
 		c()
@@ -296,7 +296,7 @@ func serverAt(srvs []*server, listen string) *server {
 // first poll reaches the simulator) and kills that instance with
 // SIGKILL at once. It reports whether the kill landed inside the pass
 // (the pass never committed) or just after it.
-func killHolderMidPass(t *testing.T, sim *simProcess, watch *passWatch, srvs []*server, exclude *server) (*server, time.Time, string) {
+func killHolderMidPass(t testing.TB, sim *simProcess, watch *passWatch, srvs []*server, exclude *server) (*server, time.Time, string) {
 	t.Helper()
 	all := sim.requests(t, 0)
 	seq := 0
@@ -335,7 +335,7 @@ func killHolderMidPass(t *testing.T, sim *simProcess, watch *passWatch, srvs []*
 
 // killHolderBetweenPasses waits for a pass to end on a live instance
 // other than exclude and kills it with SIGKILL at once.
-func killHolderBetweenPasses(t *testing.T, watch *passWatch, srvs []*server, exclude *server) (*server, time.Time) {
+func killHolderBetweenPasses(t testing.TB, watch *passWatch, srvs []*server, exclude *server) (*server, time.Time) {
 	t.Helper()
 	n := len(watch.snapshot())
 	deadline := time.Now().Add(10 * clusterInterval)
@@ -353,7 +353,7 @@ func killHolderBetweenPasses(t *testing.T, watch *passWatch, srvs []*server, exc
 	return nil, time.Time{}
 }
 
-func kill(t *testing.T, s *server) time.Time {
+func kill(t testing.TB, s *server) time.Time {
 	t.Helper()
 	if err := s.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func (f failover) String() string {
 
 // waitTakeover measures the failover after the kill of victim at tk: the
 // victim is dead, so any later poll is another instance's.
-func waitTakeover(t *testing.T, sim *simProcess, watch *passWatch, victim *server, tk time.Time) failover {
+func waitTakeover(t testing.TB, sim *simProcess, watch *passWatch, victim *server, tk time.Time) failover {
 	t.Helper()
 	var f failover
 	deadline := tk.Add(5 * clusterInterval)
@@ -409,7 +409,7 @@ func waitTakeover(t *testing.T, sim *simProcess, watch *passWatch, victim *serve
 
 // checkAcked: every alert answered 2xx is stored exactly once, with one
 // work item.
-func checkAcked(t *testing.T, db *sql.DB, acked ackedAlerts) {
+func checkAcked(t testing.TB, db *sql.DB, acked ackedAlerts) {
 	t.Helper()
 	count := func(query string) map[string]int {
 		rows, err := db.Query(query)
@@ -461,7 +461,7 @@ func checkAcked(t *testing.T, db *sql.DB, acked ackedAlerts) {
 
 // checkNoDuplicateItems: one alert row per source and dedup key, one work
 // item per alert and per incident, and every ingested alert has its item.
-func checkNoDuplicateItems(t *testing.T, db *sql.DB) {
+func checkNoDuplicateItems(t testing.TB, db *sql.DB) {
 	t.Helper()
 	checks := []struct{ name, query string }{
 		{"alerts with the same source and dedup key", `SELECT COUNT(*) FROM (SELECT 1 FROM alerts GROUP BY source, dedup_key HAVING COUNT(*) > 1) x`},
@@ -492,7 +492,7 @@ func checkNoDuplicateItems(t *testing.T, db *sql.DB) {
 // change differs in its body. Applied means answered 2xx: a resend the
 // service refused (409 on a stale etag) changed nothing. Each moved item
 // must also have caused its incident's close at most once.
-func checkWritesOnce(t *testing.T, db *sql.DB, reqs []simulator.RequestRecord) {
+func checkWritesOnce(t testing.TB, db *sql.DB, reqs []simulator.RequestRecord) {
 	t.Helper()
 	applied := map[string]int{}
 	writes := 0
@@ -557,7 +557,7 @@ type pollPass struct {
 // only. The poll of a later poller may fall closer to the next pass's
 // than that (the pollers before it take longer in one pass than in the
 // next), which is why passes, not single routes, are compared.
-func checkPollsOncePerInterval(t *testing.T, reqs []simulator.RequestRecord) {
+func checkPollsOncePerInterval(t testing.TB, reqs []simulator.RequestRecord) {
 	t.Helper()
 	// The first request of a pass follows its claim by a few
 	// milliseconds to a few hundred under load; a pass begun twice

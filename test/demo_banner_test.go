@@ -241,7 +241,7 @@ var bannerChecks = map[string]func(t *testing.T, d *bannerDemo, ex bannerExample
 }
 
 // readBanner reads the demo's stdout up to the token on the last line.
-func readBanner(t *testing.T, stdout io.Reader) []string {
+func readBanner(t testing.TB, stdout io.Reader) []string {
 	t.Helper()
 	lines := make(chan string)
 	go func() {
@@ -280,7 +280,7 @@ var (
 )
 
 // parseBanner finds the sign-in, the token and the examples.
-func parseBanner(t *testing.T, lines []string) *bannerDemo {
+func parseBanner(t testing.TB, lines []string) *bannerDemo {
 	t.Helper()
 	d := &bannerDemo{}
 	var sim struct {
@@ -335,7 +335,7 @@ func parseBanner(t *testing.T, lines []string) *bannerDemo {
 }
 
 // checkSignIn signs in as the banner says and opens the board.
-func (d *bannerDemo) checkSignIn(t *testing.T) {
+func (d *bannerDemo) checkSignIn(t testing.TB) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
@@ -351,7 +351,7 @@ func (d *bannerDemo) checkSignIn(t *testing.T) {
 }
 
 // run runs a banner's curl command line, as a shell and curl would.
-func (d *bannerDemo) run(t *testing.T, line string) (int, []byte) {
+func (d *bannerDemo) run(t testing.TB, line string) (int, []byte) {
 	t.Helper()
 	words, err := shellWords(line, map[string]string{"VIGIL_TOKEN": d.token})
 	if err != nil {
@@ -370,7 +370,7 @@ func (d *bannerDemo) run(t *testing.T, line string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-func (d *bannerDemo) apiJSON(t *testing.T, path string, out any) int {
+func (d *bannerDemo) apiJSON(t testing.TB, path string, out any) int {
 	t.Helper()
 	code, body := get(t, d.base+path, d.token)
 	if code == 200 {
@@ -382,7 +382,7 @@ func (d *bannerDemo) apiJSON(t *testing.T, path string, out any) int {
 }
 
 // closedIncidents counts the Sentinel incidents vigil has seen closed.
-func (d *bannerDemo) closedIncidents(t *testing.T) int {
+func (d *bannerDemo) closedIncidents(t testing.TB) int {
 	t.Helper()
 	var page struct {
 		Items []struct {
@@ -401,7 +401,7 @@ func (d *bannerDemo) closedIncidents(t *testing.T) int {
 	return n
 }
 
-func (d *bannerDemo) state(t *testing.T, id int64) string {
+func (d *bannerDemo) state(t testing.TB, id int64) string {
 	t.Helper()
 	var it itemRow
 	d.apiJSON(t, fmt.Sprintf("/api/v1/workitems/%d", id), &it)
@@ -570,7 +570,7 @@ func infoLines(logs string) []string {
 
 // checkQuietLogs: with nothing happening, vigil logs at most one line per
 // sync cycle, each a summary of what changed.
-func checkQuietLogs(t *testing.T, lines []string, elapsed time.Duration) {
+func checkQuietLogs(t testing.TB, lines []string, elapsed time.Duration) {
 	t.Helper()
 	cycles := int(elapsed/(3*time.Second)) + 1
 	summaries := 0

@@ -87,7 +87,7 @@ type findings struct {
 	}
 }
 
-func (v vigilAPI) findings(t *testing.T) findings {
+func (v vigilAPI) findings(t testing.TB) findings {
 	t.Helper()
 	var f findings
 	var ap struct {
@@ -124,7 +124,7 @@ func (v vigilAPI) findings(t *testing.T) findings {
 
 // checkOnePerFinding: every Defender alert that an incident contains is
 // on that incident's item, never on an item of its own.
-func (f findings) checkOnePerFinding(t *testing.T) {
+func (f findings) checkOnePerFinding(t testing.TB) {
 	t.Helper()
 	itemOf := map[int64]int64{}
 	for _, a := range f.alerts {
@@ -140,7 +140,7 @@ func (f findings) checkOnePerFinding(t *testing.T) {
 }
 
 // successors counts the items opened as successors of item id.
-func (v vigilAPI) successors(t *testing.T, id int64) int {
+func (v vigilAPI) successors(t testing.TB, id int64) int {
 	t.Helper()
 	n := 0
 	cursor := ""
@@ -167,7 +167,7 @@ func (v vigilAPI) successors(t *testing.T, id int64) int {
 // closeAndSeeWriteBack walks an item to Closed and waits for the outbox to
 // resolve its Defender for Cloud alert in the simulated tenant, which the
 // item's timeline reports.
-func closeAndSeeWriteBack(t *testing.T, base, token string, id int64) {
+func closeAndSeeWriteBack(t testing.TB, base, token string, id int64) {
 	t.Helper()
 	for _, step := range []struct{ to, reason string }{{"Approved", ""}, {"Active", ""}, {"Verification", ""}, {"Closed", "TruePositive: handled"}} {
 		body := fmt.Sprintf(`{"to":%q,"reason":%q}`, step.to, step.reason)

@@ -96,7 +96,7 @@ func TestDeployConfigLoads(t *testing.T) {
 	}
 }
 
-func readUnit(t *testing.T) string {
+func readUnit(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "deploy", "vigil.service"))
 	if err != nil {

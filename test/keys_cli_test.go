@@ -9,7 +9,7 @@ import (
 )
 
 // createKey runs `vigil key create` and takes the key from the last line.
-func createKey(t *testing.T, data, name, source string) string {
+func createKey(t testing.TB, data, name, source string) string {
 	t.Helper()
 	out := strings.TrimSpace(vigil(t, "", "key", "create", "--data", data, "--name", name, "--source", source))
 	lines := strings.Split(out, "\n")
@@ -66,7 +66,7 @@ func runVigil(args ...string) (string, error) {
 	return string(b), err
 }
 
-func postBearer(t *testing.T, url, secret, body string) int {
+func postBearer(t testing.TB, url, secret, body string) int {
 	t.Helper()
 	req, err := http.NewRequest("POST", url, strings.NewReader(body))
 	if err != nil {

@@ -88,7 +88,7 @@ type liveEvent struct {
 }
 
 // liveItems ingests n alerts through base and returns their work items.
-func liveItems(t *testing.T, base, token string, n int) []int64 {
+func liveItems(t testing.TB, base, token string, n int) []int64 {
 	t.Helper()
 	var batch []map[string]any
 	for i := range n {
@@ -113,7 +113,7 @@ func liveItems(t *testing.T, base, token string, n int) []int64 {
 }
 
 // liveMove moves item id to state through base and returns its new rev.
-func liveMove(t *testing.T, base, token string, id int64, to string) int {
+func liveMove(t testing.TB, base, token string, id int64, to string) int {
 	t.Helper()
 	var it struct {
 		Rev   int    `json:"rev"`
@@ -126,7 +126,7 @@ func liveMove(t *testing.T, base, token string, id int64, to string) int {
 	return it.Rev
 }
 
-func liveAPI(t *testing.T, method, url, token, body string, out any) {
+func liveAPI(t testing.TB, method, url, token, body string, out any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -147,7 +147,7 @@ func liveAPI(t *testing.T, method, url, token, body string, out any) {
 
 // watchEvents signs in to base as a browser would and streams its
 // /events; the channel yields each item event as it arrives.
-func watchEvents(t *testing.T, base, email, password string) <-chan liveEvent {
+func watchEvents(t testing.TB, base, email, password string) <-chan liveEvent {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -209,7 +209,7 @@ func drain(events <-chan liveEvent, quiet time.Duration) {
 }
 
 // awaitEvent returns when the event of item id at rev arrived.
-func awaitEvent(t *testing.T, events <-chan liveEvent, id int64, rev int, within time.Duration) time.Time {
+func awaitEvent(t testing.TB, events <-chan liveEvent, id int64, rev int, within time.Duration) time.Time {
 	t.Helper()
 	deadline := time.After(within)
 	for {

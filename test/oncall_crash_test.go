@@ -17,7 +17,7 @@ import (
 
 // addVerified adds a contact method for user and verifies it with the
 // code it receives, as the user would.
-func addVerified(t *testing.T, v vigilAPI, mb *mailbox, hooks *hookReceiver, user, typ, value string) int64 {
+func addVerified(t testing.TB, v vigilAPI, mb *mailbox, hooks *hookReceiver, user, typ, value string) int64 {
 	t.Helper()
 	var m struct {
 		ID int64 `json:"id"`

@@ -68,7 +68,7 @@ func (mb *mailbox) refused() []gotMail {
 	return append([]gotMail(nil), mb.rejected...)
 }
 
-func startMailbox(t *testing.T) *mailbox {
+func startMailbox(t testing.TB) *mailbox {
 	t.Helper()
 	mb := &mailbox{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
@@ -95,7 +95,7 @@ func (mb *mailbox) messages() []gotMail {
 }
 
 // waitFor returns the first message match accepts.
-func (mb *mailbox) waitFor(t *testing.T, within time.Duration, what string, match func(gotMail) bool) gotMail {
+func (mb *mailbox) waitFor(t testing.TB, within time.Duration, what string, match func(gotMail) bool) gotMail {
 	t.Helper()
 	var found gotMail
 	deadline := time.Now().Add(within)
@@ -245,7 +245,7 @@ func (h *hookReceiver) all() []hooked {
 	return append([]hooked(nil), h.got...)
 }
 
-func startHookReceiver(t *testing.T) *hookReceiver {
+func startHookReceiver(t testing.TB) *hookReceiver {
 	t.Helper()
 	h := &hookReceiver{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -270,7 +270,7 @@ func startHookReceiver(t *testing.T) *hookReceiver {
 	return h
 }
 
-func (h *hookReceiver) waitFor(t *testing.T, within time.Duration, what string, match func(hooked) bool) hooked {
+func (h *hookReceiver) waitFor(t testing.TB, within time.Duration, what string, match func(hooked) bool) hooked {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -295,7 +295,7 @@ func (h *hookReceiver) waitFor(t *testing.T, within time.Duration, what string, 
 
 // startDemo runs `vigil demo` with extra arguments and returns the
 // simulator's line, the admin token and vigil's URL.
-func startDemo(t *testing.T, addr string, args ...string) (simInfo, string) {
+func startDemo(t testing.TB, addr string, args ...string) (simInfo, string) {
 	t.Helper()
 	cmd := exec.Command(vigilBin, append([]string{"demo", "--listen", addr, "--scenario", "0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
@@ -359,7 +359,7 @@ type apiPage struct {
 	AckBy      string `json:"ack_by"`
 }
 
-func (v vigilAPI) pageOfItem(t *testing.T, item int64) (apiPage, bool) {
+func (v vigilAPI) pageOfItem(t testing.TB, item int64) (apiPage, bool) {
 	t.Helper()
 	var out struct {
 		Pages []apiPage `json:"pages"`
@@ -375,7 +375,7 @@ func (v vigilAPI) pageOfItem(t *testing.T, item int64) (apiPage, bool) {
 	return apiPage{}, false
 }
 
-func (v vigilAPI) page(t *testing.T, id int64) apiPage {
+func (v vigilAPI) page(t testing.TB, id int64) apiPage {
 	t.Helper()
 	var p apiPage
 	if code := v.call(t, "GET", fmt.Sprintf("/api/v1/pages/%d", id), "", &p); code != 200 {
@@ -384,7 +384,7 @@ func (v vigilAPI) page(t *testing.T, id int64) apiPage {
 	return p
 }
 
-func (v vigilAPI) put(t *testing.T, path, body string) {
+func (v vigilAPI) put(t testing.TB, path, body string) {
 	t.Helper()
 	var out json.RawMessage
 	if code := v.call(t, "PUT", path, body, &out); code != 201 && code != 200 {
@@ -703,7 +703,7 @@ func TestOnCallEndToEnd(t *testing.T) {
 
 // checkSigned verifies a received webhook with the method's secret, as
 // its receiver would.
-func checkSigned(t *testing.T, secret string, x hooked) {
+func checkSigned(t testing.TB, secret string, x hooked) {
 	t.Helper()
 	if err := notify.Verify(secret, x.header, x.body, time.Now(), 5*time.Minute); err != nil {
 		t.Errorf("webhook %s signature: %v (headers %v)", x.event.Type, err, x.header)

@@ -85,7 +85,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	}
 }
 
-func createTokenDSN(t *testing.T, dsn string) string {
+func createTokenDSN(t testing.TB, dsn string) string {
 	t.Helper()
 	out := vigil(t, "", "token", "create", "--dsn", dsn, "--name", "e2e", "--role", "responder")
 	lines := bytes.Split(bytes.TrimSpace([]byte(out)), []byte("\n"))

@@ -70,7 +70,7 @@ func TestCheckLinks(t *testing.T) {
 
 // markdownFiles lists the repository's Markdown files, README.md first,
 // skipping hidden directories and test artifacts.
-func markdownFiles(t *testing.T, root string) []string {
+func markdownFiles(t testing.TB, root string) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

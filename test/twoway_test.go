@@ -34,7 +34,7 @@ type portal struct {
 	alerts    *armsecurity.AlertsClient
 }
 
-func newPortal(t *testing.T, info simInfo) *portal {
+func newPortal(t testing.TB, info simInfo) *portal {
 	t.Helper()
 	pem, err := os.ReadFile(info.CAFile)
 	if err != nil {
@@ -63,7 +63,7 @@ func newPortal(t *testing.T, info simInfo) *portal {
 
 // raise makes Defender for Cloud raise an alert (the simulator's control
 // API; there is no SDK call for "an attack happened") and returns its name.
-func (p *portal) raise(t *testing.T) string {
+func (p *portal) raise(t testing.TB) string {
 	t.Helper()
 	res, err := p.http.Post(p.info.ARMURL+"/sim/v1/defender/alerts", "application/json", strings.NewReader(`{}`))
 	if err != nil {
@@ -85,7 +85,7 @@ func (p *portal) raise(t *testing.T) string {
 
 // incidentOf finds the Sentinel incident of a Defender alert through the
 // SDK: the incident whose alert's providerAlertId is the alert name.
-func (p *portal) incidentOf(t *testing.T, alertName string) *armsecurityinsights.Incident {
+func (p *portal) incidentOf(t testing.TB, alertName string) *armsecurityinsights.Incident {
 	t.Helper()
 	ctx := context.Background()
 	pager := p.incidents.NewListPager(p.info.ResourceGroup, p.info.Workspace, nil)
@@ -110,7 +110,7 @@ func (p *portal) incidentOf(t *testing.T, alertName string) *armsecurityinsights
 	return nil
 }
 
-func (p *portal) incident(t *testing.T, name string) *armsecurityinsights.Incident {
+func (p *portal) incident(t testing.TB, name string) *armsecurityinsights.Incident {
 	t.Helper()
 	r, err := p.incidents.Get(context.Background(), p.info.ResourceGroup, p.info.Workspace, name, nil)
 	if err != nil {
@@ -119,7 +119,7 @@ func (p *portal) incident(t *testing.T, name string) *armsecurityinsights.Incide
 	return &r.Incident
 }
 
-func (p *portal) alertStatus(t *testing.T, name string) string {
+func (p *portal) alertStatus(t testing.TB, name string) string {
 	t.Helper()
 	r, err := p.alerts.GetSubscriptionLevel(context.Background(), "westeurope", name, nil)
 	if err != nil {
@@ -133,7 +133,7 @@ type vigilAPI struct {
 	base, token string
 }
 
-func (v vigilAPI) call(t *testing.T, method, path, body string, out any) int {
+func (v vigilAPI) call(t testing.TB, method, path, body string, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, v.base+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+v.token)
@@ -156,7 +156,7 @@ func (v vigilAPI) call(t *testing.T, method, path, body string, out any) int {
 
 // itemOfIncident waits until vigil has pulled the Sentinel incident and
 // returns its work item id.
-func (v vigilAPI) itemOfIncident(t *testing.T, name string, within time.Duration) int64 {
+func (v vigilAPI) itemOfIncident(t testing.TB, name string, within time.Duration) int64 {
 	t.Helper()
 	var id int64
 	eventually(t, within, "vigil pulls incident "+name, func() bool {
@@ -178,7 +178,7 @@ func (v vigilAPI) itemOfIncident(t *testing.T, name string, within time.Duration
 	return id
 }
 
-func (v vigilAPI) timeline(t *testing.T, id int64) string {
+func (v vigilAPI) timeline(t testing.TB, id int64) string {
 	t.Helper()
 	var page struct {
 		Items []struct {
@@ -193,7 +193,7 @@ func (v vigilAPI) timeline(t *testing.T, id int64) string {
 	return b.String()
 }
 
-func (v vigilAPI) walkToClosed(t *testing.T, id int64, reason string) {
+func (v vigilAPI) walkToClosed(t testing.TB, id int64, reason string) {
 	t.Helper()
 	for _, step := range []struct{ to, reason string }{{"Approved", ""}, {"Active", ""}, {"Verification", ""}, {"Closed", reason}} {
 		if code := v.call(t, "POST", fmt.Sprintf("/api/v1/workitems/%d/transitions", id),
@@ -203,7 +203,7 @@ func (v vigilAPI) walkToClosed(t *testing.T, id int64, reason string) {
 	}
 }
 
-func eventually(t *testing.T, within time.Duration, what string, ok func() bool) time.Duration {
+func eventually(t testing.TB, within time.Duration, what string, ok func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for time.Since(start) < within {
