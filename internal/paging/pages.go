@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/auth"
@@ -340,12 +341,7 @@ func (s *Pager) UpdateAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, id := range ids {
-		if err := s.escalate(ctx, id, false, ""); err != nil {
-			errs = append(errs, fmt.Errorf("page %d: %w", id, err))
-		}
-	}
+	errs := s.escalateAll(ctx, ids)
 	if err := s.checkMonitors(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -353,6 +349,46 @@ func (s *Pager) UpdateAll(ctx context.Context) error {
 		s.o.Poke()
 	}
 	return errors.Join(errs...)
+}
+
+// escalateWorkers is how many due pages escalate at once on PostgreSQL.
+// Each is its own transaction, which locks only its page, and costs about
+// a millisecond of round trips: in parallel a pass with 100 due pages
+// stays well inside the engine's one-second tick. SQLite has one writer,
+// so there they go one by one.
+const escalateWorkers = 4
+
+// escalateAll escalates the due pages ids.
+func (s *Pager) escalateAll(ctx context.Context, ids []int64) []error {
+	workers := 1
+	if s.st.Dialect() == store.Postgres {
+		workers = escalateWorkers
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	next := make(chan int64)
+	for range min(workers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				if err := s.escalate(ctx, id, false, ""); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("page %d: %w", id, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	return errs
 }
 
 // escalate moves a triggered page to its next step (now: at once, by a

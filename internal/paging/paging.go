@@ -47,6 +47,8 @@ type Store interface {
 	GetOnCallDef(ctx context.Context, kind, name string) (store.OnCallDef, error)
 	ListOnCallDefs(ctx context.Context, kind string) ([]store.OnCallDef, error)
 	DeleteOnCallDef(ctx context.Context, kind, name string) error
+	// Dialect tells whether due pages may escalate in parallel.
+	Dialect() store.Dialect
 
 	AddContactMethod(ctx context.Context, c store.ContactMethod, codeHash string, codeExpires time.Time) (store.ContactMethod, error)
 	ContactMethods(ctx context.Context, user string) ([]store.ContactMethod, error)
