@@ -52,7 +52,7 @@ func notifyTarget(cfg config.Paging, pager *paging.Pager, clk clock.Clock, log *
 		return nil, fmt.Errorf("webhook channel: %w", err)
 	}
 	chs = append(chs, wh)
-	return notify.NewTarget(chs...).Prepare(pager.Prepare), nil
+	return notify.NewTarget(chs...).Prepare(pager.Prepare).Record(pager, clk.Now, log), nil
 }
 
 // observers fans the items service's committed changes out to several

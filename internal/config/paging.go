@@ -14,6 +14,7 @@ type Paging struct {
 	// default http:// plus the listen address.
 	BaseURL string `koanf:"base_url"`
 	SMTP    SMTP   `koanf:"smtp"`
+	Twilio  Twilio `koanf:"twilio"`
 	// SelfService is the on-call service vigil pages about itself: a
 	// connector failing for ConnectorFailureMinutes (default 15).
 	SelfService             string `koanf:"self_service"`
@@ -46,11 +47,28 @@ type SMTP struct {
 	CAFile string `koanf:"ca_file"`
 }
 
+// Twilio is the SMS and voice provider. No account: SMS and voice
+// contact methods get nothing, and their notifications fail visibly.
+type Twilio struct {
+	AccountSID string `koanf:"account_sid"`
+	// The auth token signs Twilio's requests to vigil and authenticates
+	// vigil's to Twilio: from an environment variable or a file only.
+	AuthTokenEnv  string `koanf:"auth_token_env"`
+	AuthTokenFile string `koanf:"auth_token_file"`
+	AuthToken     string `koanf:"-"`
+	// From is the Twilio number messages and calls come from (E.164).
+	From string `koanf:"from"`
+	// APIURL is Twilio's REST API (default https://api.twilio.com); the
+	// demo and tests point it at the emulator.
+	APIURL string `koanf:"api_url"`
+}
+
 var pagingKeys = map[string]bool{}
 
 func init() {
 	for _, k := range []string{"base_url", "smtp.host", "smtp.port", "smtp.username", "smtp.password_env", "smtp.password_file",
-		"smtp.from", "smtp.tls", "smtp.ca_file", "self_service", "connector_failure_minutes", "sentinel_owners"} {
+		"smtp.from", "smtp.tls", "smtp.ca_file", "self_service", "connector_failure_minutes", "sentinel_owners",
+		"twilio.account_sid", "twilio.auth_token_env", "twilio.auth_token_file", "twilio.from", "twilio.api_url"} {
 		pagingKeys["paging."+k] = true
 	}
 }
@@ -90,5 +108,37 @@ func (p *Paging) resolve(environ []string) error {
 	if s.Host != "" && s.From == "" {
 		return fmt.Errorf("paging.smtp.from: required when paging.smtp.host is set")
 	}
+	return p.Twilio.resolve(environ)
+}
+
+func (t *Twilio) resolve(environ []string) error {
+	if t.AccountSID == "" {
+		if t.AuthTokenEnv != "" || t.AuthTokenFile != "" || t.From != "" {
+			return fmt.Errorf("paging.twilio.account_sid: required when any paging.twilio setting is set")
+		}
+		return nil
+	}
+	if t.AuthTokenEnv != "" && t.AuthTokenFile != "" {
+		return fmt.Errorf("paging.twilio: set auth_token_env or auth_token_file, not both")
+	}
+	tok, err := secret("paging.twilio.auth_token", t.AuthTokenEnv, t.AuthTokenFile, environ)
+	if err != nil {
+		return err
+	}
+	if tok == "" {
+		return fmt.Errorf("paging.twilio: auth_token_env or auth_token_file is required")
+	}
+	t.AuthToken = tok
+	if t.From == "" {
+		return fmt.Errorf("paging.twilio.from: required (the Twilio number, in E.164 form)")
+	}
+	if t.APIURL == "" {
+		t.APIURL = "https://api.twilio.com"
+	}
+	u, err := url.Parse(t.APIURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("paging.twilio.api_url %q: want an http or https URL", t.APIURL)
+	}
+	t.APIURL = strings.TrimRight(t.APIURL, "/")
 	return nil
 }

@@ -151,15 +151,17 @@ func isLoopback(host string) bool {
 func (e *Email) Type() string { return TypeEmail }
 
 // Send delivers n over one SMTP connection.
-func (e *Email) Send(ctx context.Context, n Notification) error {
+func (e *Email) Send(ctx context.Context, n Notification) (Receipt, error) {
+	r := Receipt{Provider: "smtp", ProviderID: MessageID(n, e.domain)}
 	m, err := e.message(n)
 	if err != nil {
-		return fmt.Errorf("email %s to contact method %d: %w", n.ID, n.To.ID, err)
+		return r, fmt.Errorf("email %s to contact method %d: %w", n.ID, n.To.ID, err)
 	}
 	if err := e.client.DialAndSendWithContext(ctx, m); err != nil {
-		return e.classify(fmt.Sprintf("email %s to contact method %d", n.ID, n.To.ID), err)
+		return r, e.classify(fmt.Sprintf("email %s to contact method %d", n.ID, n.To.ID), err)
 	}
-	return nil
+	r.Status = StatusSent
+	return r, nil
 }
 
 // MessageID is the Message-ID (without angle brackets) of n's email. It

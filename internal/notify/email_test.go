@@ -190,7 +190,7 @@ func TestEmailDelivered(t *testing.T) {
 	srv := startSMTP(t, true, nil)
 	e := newTestEmail(t, srv.config(smtpPass))
 	n := samplePage(ContactMethod{ID: 3, Type: TypeEmail, Value: "oncall@example.com", Name: "work"})
-	if err := e.Send(context.Background(), n); err != nil {
+	if err := second(e.Send(context.Background(), n)); err != nil {
 		t.Fatal(err)
 	}
 	got := srv.messages()
@@ -296,7 +296,7 @@ func TestEmailFailures(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&cfg)
 			}
-			err := newTestEmail(t, cfg).Send(context.Background(), samplePage(ContactMethod{ID: 3, Type: TypeEmail, Value: "oncall@example.com"}))
+			err := second(newTestEmail(t, cfg).Send(context.Background(), samplePage(ContactMethod{ID: 3, Type: TypeEmail, Value: "oncall@example.com"})))
 			if err == nil {
 				t.Fatal("Send succeeded")
 			}
@@ -317,7 +317,7 @@ func TestEmailFailures(t *testing.T) {
 func TestEmailPlainTextOnLoopback(t *testing.T) {
 	srv := startSMTP(t, false, nil)
 	cfg := EmailConfig{Host: "127.0.0.1", Port: srv.port, From: "pager@vigil.example", TLS: TLSNone, Clock: clock.NewFake(t0)}
-	if err := newTestEmail(t, cfg).Send(context.Background(), samplePage(ContactMethod{ID: 3, Type: TypeEmail, Value: "oncall@example.com"})); err != nil {
+	if err := second(newTestEmail(t, cfg).Send(context.Background(), samplePage(ContactMethod{ID: 3, Type: TypeEmail, Value: "oncall@example.com"}))); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.messages(); len(got) != 1 || got[0].tls {
@@ -350,7 +350,7 @@ func TestEmailImplicitTLS(t *testing.T) {
 	srv := startSMTPMode(t, true, true, nil)
 	cfg := srv.config(smtpPass)
 	cfg.TLS = TLSImplicit
-	if err := newTestEmail(t, cfg).Send(context.Background(), samplePage(ContactMethod{ID: 3, Type: TypeEmail, Value: "oncall@example.com"})); err != nil {
+	if err := second(newTestEmail(t, cfg).Send(context.Background(), samplePage(ContactMethod{ID: 3, Type: TypeEmail, Value: "oncall@example.com"}))); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.messages(); len(got) != 1 || !got[0].tls || got[0].authed != smtpUser {
@@ -379,7 +379,7 @@ func BenchmarkEmailSendStartTLS(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := e.Send(ctx, n); err != nil {
+		if err := second(e.Send(ctx, n)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -396,7 +396,7 @@ func TestEmailConcurrentSends(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			n := samplePage(ContactMethod{ID: int64(i), Type: TypeEmail, Value: "oncall@example.com"})
-			errs <- e.Send(context.Background(), n)
+			errs <- second(e.Send(context.Background(), n))
 		}()
 	}
 	wg.Wait()

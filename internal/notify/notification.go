@@ -23,7 +23,12 @@ const (
 const (
 	TypeEmail   = "email"
 	TypeWebhook = "webhook"
+	TypeSMS     = "sms"   // a mobile number in E.164 form
+	TypeVoice   = "voice" // a phone number in E.164 form
 )
+
+// Types are the contact method types, in the order a UI offers them.
+var Types = []string{TypeEmail, TypeSMS, TypeVoice, TypeWebhook}
 
 // TargetName is the outbox target that delivers notifications.
 const TargetName = "notify"
@@ -67,9 +72,34 @@ type Notification struct {
 // be safe to call again for the same notification (delivery is at least
 // once) and must classify its errors: *outbox.RetryableError for a
 // failure worth retrying, any other error for a permanent one.
+//
+// A channel whose provider reports delivery later (an SMS gateway's
+// status callback) returns the provider's id in the Receipt; the
+// callback's handler then calls Recorder.DeliveryStatus with it. See
+// docs/channels.md for adding a channel.
 type Channel interface {
 	Type() string
-	Send(ctx context.Context, n Notification) error
+	Send(ctx context.Context, n Notification) (Receipt, error)
+}
+
+// Delivery statuses, the same words for every channel.
+const (
+	StatusSent        = "sent"        // handed to the provider (SMTP accepted, HTTP 2xx, SMS queued)
+	StatusDelivered   = "delivered"   // the provider says it reached the device or the call was answered
+	StatusFailed      = "failed"      // the send failed for good
+	StatusUndelivered = "undelivered" // the provider took it but could not deliver it
+	StatusRetrying    = "retrying"    // a send failed and the outbox will try again
+)
+
+// Final reports whether status is a failure no retry will fix: the
+// person's next contact method should be tried.
+func Final(status string) bool { return status == StatusFailed || status == StatusUndelivered }
+
+// Receipt is what a channel learned from its provider when it sent.
+type Receipt struct {
+	Provider   string `json:"provider"`              // "smtp", "webhook", "twilio", …
+	ProviderID string `json:"provider_id,omitempty"` // the provider's id for the message (an SMS sid)
+	Status     string `json:"status"`                // StatusSent unless the provider said more
 }
 
 const maxIDLen = 200
@@ -90,7 +120,7 @@ func (n Notification) Validate() error {
 		return validation.NewFieldError("kind", "unknown kind %q", n.Kind)
 	}
 	switch n.To.Type {
-	case TypeEmail, TypeWebhook:
+	case TypeEmail, TypeWebhook, TypeSMS, TypeVoice:
 	default:
 		return validation.NewFieldError("to.type", "unknown contact method type %q", n.To.Type)
 	}
@@ -101,6 +131,9 @@ func (n Notification) Validate() error {
 		if _, err := parseWebhookURL(n.To.Value); err != nil {
 			return validation.NewFieldError("to.value", "%v", err)
 		}
+	}
+	if (n.To.Type == TypeSMS || n.To.Type == TypeVoice) && !ValidPhone(n.To.Value) {
+		return validation.NewFieldError("to.value", "must be a phone number in E.164 form (+ and 8 to 15 digits)")
 	}
 	return nil
 }
@@ -138,4 +171,18 @@ func isAtom(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// ValidPhone reports whether s is an E.164 number: a plus sign, a
+// non-zero digit, and 7 to 14 more digits.
+func ValidPhone(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
+		return false
+	}
+	for _, c := range s[2:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -3,7 +3,10 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/outbox"
 )
@@ -14,6 +17,24 @@ import (
 type Target struct {
 	channels map[string]Channel
 	prepare  Preparer
+	record   Recorder
+	clock    func() time.Time
+	log      *slog.Logger
+}
+
+// Recorder keeps the notification log: every attempt, its provider id,
+// status and timing. final says no retry will follow, so the person's
+// next contact method may be tried. A recording error is logged, never
+// returned to the outbox: the send itself happened, and a retry would
+// send it twice.
+type Recorder interface {
+	RecordSend(ctx context.Context, n Notification, r Receipt, sendErr error, final bool, took time.Duration) error
+}
+
+// Record sets the recorder.
+func (t *Target) Record(r Recorder, now func() time.Time, log *slog.Logger) *Target {
+	t.record, t.clock, t.log = r, now, log
+	return t
 }
 
 // Preparer completes a notification just before it is sent with what
@@ -60,5 +81,27 @@ func (t *Target) Send(ctx context.Context, m outbox.Message) error {
 			return fmt.Errorf("notify: prepare outbox message %d: %w", m.ID, err)
 		}
 	}
-	return ch.Send(ctx, n)
+	if t.record == nil {
+		_, err := ch.Send(ctx, n)
+		return err
+	}
+	start := t.clock()
+	r, err := ch.Send(ctx, n)
+	took := t.clock().Sub(start)
+	if r.Provider == "" {
+		r.Provider = ch.Type()
+	}
+	var re *outbox.RetryableError
+	final := false
+	switch {
+	case err == nil:
+	case errors.As(err, &re) && m.Attempts+1 < outbox.MaxAttempts:
+		r.Status = StatusRetrying
+	default:
+		r.Status, final = StatusFailed, true
+	}
+	if rerr := t.record.RecordSend(ctx, n, r, err, final, took); rerr != nil {
+		t.log.Error("notification log", "notification", n.ID, "err", rerr)
+	}
+	return err
 }

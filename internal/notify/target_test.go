@@ -26,9 +26,12 @@ type fakeChannel struct {
 }
 
 func (f *fakeChannel) Type() string { return f.typ }
-func (f *fakeChannel) Send(_ context.Context, n Notification) error {
+func (f *fakeChannel) Send(_ context.Context, n Notification) (Receipt, error) {
 	f.got = append(f.got, n)
-	return f.err
+	if f.err != nil {
+		return Receipt{Provider: "fake"}, f.err
+	}
+	return Receipt{Provider: "fake", ProviderID: "f-" + n.ID, Status: StatusSent}, nil
 }
 
 func TestMessage(t *testing.T) {
@@ -63,7 +66,9 @@ func TestMessageValidates(t *testing.T) {
 		{"id with a space", func(n *Notification) { n.ID = "page 7" }, "id"},
 		{"id too long", func(n *Notification) { n.ID = strings.Repeat("a", 201) }, "id"},
 		{"unknown kind", func(n *Notification) { n.Kind = "sms" }, "kind"},
-		{"unknown type", func(n *Notification) { n.To.Type = "sms" }, "to.type"},
+		{"unknown type", func(n *Notification) { n.To.Type = "pigeon" }, "to.type"},
+		{"sms to a non-number", func(n *Notification) { n.To.Type = TypeSMS; n.To.Value = "555-1234" }, "to.value"},
+		{"voice without a plus", func(n *Notification) { n.To.Type = TypeVoice; n.To.Value = "14155552345" }, "to.value"},
 		{"no address", func(n *Notification) { n.To.Value = "" }, "to.value"},
 		{"webhook to a file URL", func(n *Notification) { n.To.Value = "file:///etc/passwd" }, "to.value"},
 	}
@@ -129,3 +134,6 @@ func TestEventTypes(t *testing.T) {
 		}
 	}
 }
+
+// second drops a Send's receipt, for tests about its error.
+func second(_ Receipt, err error) error { return err }

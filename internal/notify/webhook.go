@@ -140,7 +140,16 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 func (w *Webhook) Type() string { return TypeWebhook }
 
 // Send POSTs the signed event to the contact method's URL.
-func (w *Webhook) Send(ctx context.Context, n Notification) error {
+func (w *Webhook) Send(ctx context.Context, n Notification) (Receipt, error) {
+	r := Receipt{Provider: "webhook", ProviderID: n.ID}
+	if err := w.send(ctx, n); err != nil {
+		return r, err
+	}
+	r.Status = StatusSent
+	return r, nil
+}
+
+func (w *Webhook) send(ctx context.Context, n Notification) error {
 	u, err := parseWebhookURL(n.To.Value)
 	if err != nil {
 		return fmt.Errorf("webhook for contact method %d: %w", n.To.ID, err)

@@ -62,8 +62,13 @@ func (s *Pager) AddContactMethod(ctx context.Context, actor auth.Actor, c store.
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return NewContactMethod{}, validation.NewFieldError("value", "must be an http or https URL")
 		}
+	case notify.TypeSMS, notify.TypeVoice:
+		c.Value = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "").Replace(c.Value)
+		if !notify.ValidPhone(c.Value) {
+			return NewContactMethod{}, validation.NewFieldError("value", "must be a phone number in E.164 form, such as +14155552671")
+		}
 	default:
-		return NewContactMethod{}, validation.NewFieldError("type", "must be email or webhook, not %q", c.Type)
+		return NewContactMethod{}, validation.NewFieldError("type", "must be email, sms, voice or webhook, not %q", c.Type)
 	}
 	now := s.o.Clock.Now()
 	// The code is derived from the method's id and the server key, so
@@ -225,4 +230,40 @@ func (s *Pager) NotificationRules(ctx context.Context, actor auth.Actor, user st
 		return nil, err
 	}
 	return s.st.NotificationRules(ctx, strings.ToLower(user))
+}
+
+// TestContactMethod sends a test notification to a verified contact
+// method, at most one a minute: the notification's id is the method and
+// the minute, so that the outbox's idempotency key refuses a second.
+func (s *Pager) TestContactMethod(ctx context.Context, actor auth.Actor, id int64) (string, error) {
+	c, err := s.st.GetContactMethod(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if err := self(actor, c.User); err != nil {
+		return "", err
+	}
+	if !c.Verified() {
+		return "", &validation.ConflictError{Message: fmt.Sprintf("contact method %d is not verified yet", id)}
+	}
+	now := s.o.Clock.Now()
+	n := notify.Notification{ID: fmt.Sprintf("test-%d.m%d", c.ID, now.Unix()/60), Kind: notify.KindTest,
+		To:      notify.ContactMethod{ID: c.ID, Type: c.Type, Value: c.Value, Name: c.Name, User: c.User},
+		Subject: "[vigil] Test notification", Text: fmt.Sprintf("A test of your %s contact method %q, sent by %s.\n", c.Type, c.Name, actor.Name),
+		CreatedAt: now}
+	m, err := notify.Message(n)
+	if err != nil {
+		return "", err
+	}
+	queued, err := s.st.Enqueue(ctx, []outbox.Message{m}, nil)
+	if err != nil {
+		return "", err
+	}
+	if queued == 0 {
+		return "", &validation.ConflictError{Message: "a test notification went to this contact method less than a minute ago"}
+	}
+	if s.o.Poke != nil {
+		s.o.Poke()
+	}
+	return n.ID, nil
 }

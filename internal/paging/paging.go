@@ -66,6 +66,12 @@ type Store interface {
 	OpenPageInGroup(ctx context.Context, service, groupKey string, since time.Time) (store.Page, bool, error)
 	ListPages(ctx context.Context, f store.PageFilter) ([]store.Page, error)
 	PageWebhooks(ctx context.Context, pageID int64) ([]store.ContactMethod, error)
+
+	RecordSend(ctx context.Context, e store.NotificationLogEntry, took time.Duration) error
+	DeliveryStatus(ctx context.Context, provider, providerID, status, errText string) (store.NotificationLogEntry, bool, error)
+	NotificationLog(ctx context.Context, f store.NotificationFilter) ([]store.NotificationLogEntry, error)
+	FirstInbound(ctx context.Context, provider, key string) (bool, error)
+	ContactMethodsByValue(ctx context.Context, typ, value string) ([]store.ContactMethod, error)
 	DuePages(ctx context.Context, now time.Time, limit int) ([]int64, error)
 
 	AddCalendarFeed(ctx context.Context, tokenHash, kind, name, actor string) (store.CalendarFeed, error)

@@ -44,6 +44,14 @@ type Pager interface {
 	DeleteContactMethod(ctx context.Context, actor auth.Actor, id int64) error
 	SetNotificationRules(ctx context.Context, actor auth.Actor, user string, rules []store.NotificationRule) ([]store.NotificationRule, error)
 	NotificationRules(ctx context.Context, actor auth.Actor, user string) ([]store.NotificationRule, error)
+	TestContactMethod(ctx context.Context, actor auth.Actor, id int64) (string, error)
+	NotificationLog(ctx context.Context, actor auth.Actor, f store.NotificationFilter) ([]store.NotificationLogEntry, error)
+
+	// Phone replies and provider callbacks (see twilio.go).
+	Seen(ctx context.Context, provider, key string) (bool, error)
+	Reply(ctx context.Context, from, body string) (string, error)
+	Press(ctx context.Context, token, digits string) (string, error)
+	DeliveryStatus(ctx context.Context, provider, providerID, status, errText string) error
 }
 
 func (s *Server) pagerOff(w http.ResponseWriter) bool {
