@@ -178,7 +178,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	db.ObserveIncidents(pager)
 	follower.pager = pager
 	ruleTarget.Use(pager)
-	nt, err := notifyTarget(cfg.Paging, pager, clk, log)
+	nt, err := notifyTarget(cfg.Paging, pager, db, clk, log)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -23,7 +23,11 @@ import (
 // notifyTarget builds the outbox target of notifications: email when an
 // SMTP server is configured, and signed webhooks, whose secrets the
 // pager derives.
-func notifyTarget(cfg config.Paging, pager *paging.Pager, clk clock.Clock, log *slog.Logger) (*notify.Target, error) {
+func notifyTarget(cfg config.Paging, pager *paging.Pager, ledger notify.Ledger, clk clock.Clock, log *slog.Logger) (*notify.Target, error) {
+	limits, err := rateLimits(cfg.RateLimits)
+	if err != nil {
+		return nil, err
+	}
 	chs := []notify.Channel{}
 	if cfg.SMTP.Host != "" {
 		ec := notify.EmailConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
@@ -52,7 +56,7 @@ func notifyTarget(cfg config.Paging, pager *paging.Pager, clk clock.Clock, log *
 		return nil, fmt.Errorf("webhook channel: %w", err)
 	}
 	chs = append(chs, wh)
-	return notify.NewTarget(chs...).Prepare(pager.Prepare).Record(pager, clk.Now, log), nil
+	return notify.NewTarget(chs...).Prepare(pager.Prepare).Record(pager, clk.Now, log).Limit(ledger, limits), nil
 }
 
 // observers fans the items service's committed changes out to several

@@ -107,7 +107,8 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		// A misspelt key would otherwise be ignored silently.
 		for _, key := range fk.Keys() {
-			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] && !loginKeys[key] && !pagingKeys[key] {
+			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] && !loginKeys[key] && !pagingKeys[key] &&
+				!strings.HasPrefix(key, "paging.rate_limits.") {
 				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, key)
 			}
 		}

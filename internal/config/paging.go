@@ -15,6 +15,9 @@ type Paging struct {
 	BaseURL string `koanf:"base_url"`
 	SMTP    SMTP   `koanf:"smtp"`
 	Twilio  Twilio `koanf:"twilio"`
+	// RateLimits replace a channel's limits per contact method, as
+	// "N/duration" terms ("2/1m, 10/15m"), or "off".
+	RateLimits map[string]string `koanf:"rate_limits"`
 	// SelfService is the on-call service vigil pages about itself: a
 	// connector failing for ConnectorFailureMinutes (default 15).
 	SelfService             string `koanf:"self_service"`

@@ -66,6 +66,9 @@ type Notification struct {
 	ResolveURL string    `json:"resolve_url,omitempty"`
 	ItemURL    string    `json:"item_url,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Bundle holds the other pages sent in this message, when a rate
+	// limit held several back; filled in at send time, never stored.
+	Bundle []BundledPage `json:"bundle,omitempty"`
 }
 
 // Channel delivers notifications of one contact method type. Send must

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -54,6 +55,20 @@ func (s *SMS) Send(ctx context.Context, n Notification) (Receipt, error) {
 	return r, nil
 }
 
+// DefaultSMSLimits keep a phone from buzzing without pause: pages held
+// back go out together (Bundles).
+var DefaultSMSLimits = Limits{PerMethod: []Limit{{N: 2, Per: time.Minute}, {N: 10, Per: 15 * time.Minute}}}
+
+// DefaultVoiceLimits: a call takes a minute to answer; more would ring
+// over each other.
+var DefaultVoiceLimits = Limits{PerMethod: []Limit{{N: 1, Per: time.Minute}, {N: 5, Per: 15 * time.Minute}}}
+
+// Limits are DefaultSMSLimits.
+func (s *SMS) Limits() Limits { return DefaultSMSLimits }
+
+// Bundles: several pages fit one text.
+func (s *SMS) Bundles() bool { return true }
+
 // Voice is the channel for TypeVoice.
 type Voice struct{ p VoiceProvider }
 
@@ -62,6 +77,9 @@ func NewVoice(p VoiceProvider) *Voice { return &Voice{p: p} }
 
 // Type is TypeVoice.
 func (v *Voice) Type() string { return TypeVoice }
+
+// Limits are DefaultVoiceLimits.
+func (v *Voice) Limits() Limits { return DefaultVoiceLimits }
 
 // Send calls and reads n.
 func (v *Voice) Send(ctx context.Context, n Notification) (Receipt, error) {
@@ -88,19 +106,36 @@ const ReplyCodes = "a acknowledges, c closes, e escalates"
 // and the reply codes, so that a person can act from the lock screen; the
 // title is shortened, never the codes.
 func SMSText(n Notification) string {
-	switch n.Kind {
-	case KindPage:
+	switch {
+	case n.Kind == KindPage && len(n.Bundle) > 0:
+		return bundleText(n)
+	case n.Kind == KindPage:
 		head := fmt.Sprintf("vigil page %d %s: ", n.PageID, strings.ToUpper(n.Urgency))
 		tail := fmt.Sprintf(" Reply %da to ack, %dc to close, %de to escalate.", n.PageID, n.PageID, n.PageID)
 		if n.AckURL != "" {
 			tail += " " + n.AckURL
 		}
 		return head + shorten(n.Title, maxSMS-len(head)-len(tail)) + tail
-	case KindAcknowledged, KindResolved:
+	case n.Kind == KindAcknowledged || n.Kind == KindResolved:
 		return shorten(fmt.Sprintf("vigil page %d %s: %s", n.PageID, n.Kind, strings.TrimSpace(n.Text)), maxSMS)
 	default: // verification, test: the subject carries the code or the purpose
 		return shorten(strings.TrimPrefix(n.Subject, "[vigil] ")+" (vigil)", maxSMS)
 	}
+}
+
+// bundleText lists several pages in one text: each number and a short
+// title, then the reply codes once. Titles shrink to fit; numbers stay.
+func bundleText(n Notification) string {
+	pages := append([]BundledPage{{PageID: n.PageID, Title: n.Title, Urgency: n.Urgency}}, n.Bundle...)
+	head := fmt.Sprintf("vigil: %d pages. ", len(pages))
+	tail := fmt.Sprintf(" Reply with a number and a, c or e: %da acknowledges page %d.", n.PageID, n.PageID)
+	room := maxSMS - len(head) - len(tail)
+	per := max(room/len(pages)-12, 8)
+	var parts []string
+	for _, p := range pages {
+		parts = append(parts, fmt.Sprintf("%d %s: %s", p.PageID, strings.ToUpper(p.Urgency), shorten(p.Title, per)))
+	}
+	return head + shorten(strings.Join(parts, "; ")+".", room) + tail
 }
 
 // Script is what a call about n says. Only a page gathers a digit.

@@ -20,6 +20,17 @@ type Target struct {
 	record   Recorder
 	clock    func() time.Time
 	log      *slog.Logger
+	// ledger enables rate limits and bundling; overrides replace a
+	// channel's own limits (configuration).
+	ledger    Ledger
+	overrides map[string]Limits
+}
+
+// Limit enables rate limits and bundling over ledger; overrides replace
+// the limits of the channels they name.
+func (t *Target) Limit(l Ledger, overrides map[string]Limits) *Target {
+	t.ledger, t.overrides = l, overrides
+	return t
 }
 
 // Recorder keeps the notification log: every attempt, its provider id,
@@ -54,7 +65,7 @@ var _ outbox.Target = (*Target)(nil)
 // NewTarget returns a target dispatching to chs by Channel.Type; a later
 // channel of the same type replaces an earlier one.
 func NewTarget(chs ...Channel) *Target {
-	t := &Target{channels: make(map[string]Channel, len(chs))}
+	t := &Target{channels: make(map[string]Channel, len(chs)), clock: time.Now, log: slog.Default()}
 	for _, ch := range chs {
 		t.channels[ch.Type()] = ch
 	}
@@ -76,6 +87,28 @@ func (t *Target) Send(ctx context.Context, m outbox.Message) error {
 	if !ok {
 		return fmt.Errorf("notify: no channel for contact method type %q", n.To.Type)
 	}
+	var joined []outbox.Message
+	if t.ledger != nil {
+		now := t.clock()
+		if b, ok := ch.(Bundling); ok && b.Bundles() {
+			// An earlier message of this pass may have carried this one.
+			if cur, err := t.ledger.GetOutbox(ctx, m.ID); err == nil && cur.State != outbox.Pending {
+				return &outbox.SkipError{Reason: "already sent in a bundle"}
+			}
+		}
+		until, why, err := t.hold(ctx, ch, n, now)
+		if err != nil {
+			return fmt.Errorf("notify: rate limit of outbox message %d: %w", m.ID, err)
+		}
+		if !until.IsZero() {
+			return &outbox.DeferError{Until: until, Reason: why}
+		}
+		if b, ok := ch.(Bundling); ok && b.Bundles() && n.Kind == KindPage {
+			if joined, err = t.bundle(ctx, m, &n, now); err != nil {
+				return fmt.Errorf("notify: bundle outbox message %d: %w", m.ID, err)
+			}
+		}
+	}
 	if t.prepare != nil {
 		if err := t.prepare(ctx, &n); err != nil {
 			return fmt.Errorf("notify: prepare outbox message %d: %w", m.ID, err)
@@ -83,11 +116,17 @@ func (t *Target) Send(ctx context.Context, m outbox.Message) error {
 	}
 	if t.record == nil {
 		_, err := ch.Send(ctx, n)
+		if err == nil && len(joined) > 0 {
+			t.bundled(ctx, n, Receipt{}, joined, 0)
+		}
 		return err
 	}
 	start := t.clock()
 	r, err := ch.Send(ctx, n)
 	took := t.clock().Sub(start)
+	if err == nil && len(joined) > 0 {
+		defer t.bundled(ctx, n, r, joined, took)
+	}
 	if r.Provider == "" {
 		r.Provider = ch.Type()
 	}

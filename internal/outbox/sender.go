@@ -17,6 +17,9 @@ type Store interface {
 	CompleteOutbox(ctx context.Context, id int64) error
 	RescheduleOutbox(ctx context.Context, id int64, next time.Time, errText string) error
 	FailOutbox(ctx context.Context, id int64, errText string) error
+	// DeferOutbox moves a message's next attempt without counting one
+	// (a rate limit held it back; nothing was tried).
+	DeferOutbox(ctx context.Context, id int64, next time.Time, reason string) error
 	// AppendTimeline records an outcome on the item's timeline.
 	AppendTimeline(ctx context.Context, itemID int64, actor, kind, message string, data any) error
 }
@@ -49,6 +52,25 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string { return "conflict: " + e.Reason }
+
+// DeferError holds a message back until Until without counting an
+// attempt: a rate limit of the target's own (a person's phone gets at
+// most so many texts a minute), not a failure.
+type DeferError struct {
+	Until  time.Time
+	Reason string
+}
+
+func (e *DeferError) Error() string { return "deferred: " + e.Reason }
+
+// SkipError completes a message without sending it: what it would have
+// said was already delivered another way (bundled into another
+// notification). Reason goes on the timeline.
+type SkipError struct {
+	Reason string
+}
+
+func (e *SkipError) Error() string { return "skipped: " + e.Reason }
 
 // Sender is the engine module that delivers the outbox: each UpdateAll
 // claims the due messages, sends them, and records every outcome.
@@ -131,6 +153,24 @@ func (s *Sender) send(ctx context.Context, m Message) error {
 		s.log.Debug("write-back not applied", "outbox_id", m.ID, "target", m.Target, "op", m.Op, "conflict", ce.Reason)
 		s.count("write not applied (changed at the source)", "writes not applied (changed at the source)")
 		return s.note(ctx, m, fmt.Sprintf("write-back not applied: %s changed at the source: %s", what, ce.Reason), data)
+	}
+	var de *DeferError
+	if errors.As(err, &de) {
+		if err := s.store.DeferOutbox(ctx, m.ID, de.Until, de.Reason); err != nil {
+			return err
+		}
+		s.log.Debug("write-back deferred", "outbox_id", m.ID, "target", m.Target, "op", m.Op, "until", de.Until, "reason", de.Reason)
+		// One line per hold, not per pass: a held message is claimed
+		// again only when its time comes.
+		data["deferred_until"] = de.Until
+		return s.note(ctx, m, fmt.Sprintf("held until %s: %s (%s)", de.Until.UTC().Format("15:04:05"), what, de.Reason), data)
+	}
+	var se *SkipError
+	if errors.As(err, &se) {
+		if err := s.store.CompleteOutbox(ctx, m.ID); err != nil {
+			return err
+		}
+		return s.note(ctx, m, fmt.Sprintf("not sent: %s (%s)", what, se.Reason), data)
 	}
 	var re *RetryableError
 	if !errors.As(err, &re) {

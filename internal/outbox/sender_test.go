@@ -42,6 +42,10 @@ func (m *memStore) FailOutbox(_ context.Context, id int64, e string) error {
 	m.msgs[id].Attempts++
 	return nil
 }
+func (m *memStore) DeferOutbox(_ context.Context, id int64, next time.Time, e string) error {
+	m.msgs[id].NextAt, m.msgs[id].LastError = next, e
+	return nil
+}
 func (m *memStore) AppendTimeline(_ context.Context, _ int64, _, _, msg string, _ any) error {
 	m.timeline = append(m.timeline, msg)
 	return nil
@@ -75,6 +79,13 @@ func TestSenderOutcomes(t *testing.T) {
 			fmt.Errorf("close incident: %w", &ConflictError{Reason: "incident 7 was closed in Sentinel as FalsePositive"}),
 			Done, "incident 7 was closed in Sentinel as FalsePositive", nil},
 		{"gives up after MaxAttempts", "ok", MaxAttempts - 1, throttled, Failed, "gave up after", nil},
+		{"deferred by a rate limit counts no attempt", "ok", MaxAttempts - 1, &DeferError{Until: t0.Add(time.Minute), Reason: "1 text a minute"},
+			Pending, "held until 12:01:00", func(t *testing.T, m *Message) {
+				if m.Attempts != MaxAttempts-1 || !m.NextAt.Equal(t0.Add(time.Minute)) {
+					t.Errorf("deferred message: attempts %d next %s", m.Attempts, m.NextAt)
+				}
+			}},
+		{"skipped completes with the reason", "ok", 0, &SkipError{Reason: "bundled into notification x"}, Done, "not sent: ", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

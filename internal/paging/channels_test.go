@@ -1,7 +1,9 @@
 package paging
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"errors"
 	"fmt"
 	"strings"
@@ -211,5 +213,93 @@ func TestTestNotification(t *testing.T) {
 	h.clk.Advance(time.Minute)
 	if _, err := h.p.TestContactMethod(h.ctx, admin, sms); err != nil {
 		t.Errorf("an admin's test a minute later: %v", err)
+	}
+}
+
+// fakeSMS records the texts it is asked to send.
+type fakeSMS struct{ texts []string }
+
+func (f *fakeSMS) Name() string { return "fake" }
+func (f *fakeSMS) SendSMS(_ context.Context, to, body string) (notify.Receipt, error) {
+	f.texts = append(f.texts, body)
+	return notify.Receipt{ProviderID: fmt.Sprintf("SM%d", len(f.texts)), Status: notify.StatusSent}, nil
+}
+
+// openPage ingests an alert and pages it, leaving its notifications to
+// the outbox sender.
+func (h *harness) openPage(service string) store.Page {
+	h.t.Helper()
+	h.seq++
+	a := alert.Alert{Source: "api", SourceID: fmt.Sprintf("a%d", h.seq), Title: fmt.Sprintf("alert %d", h.seq), Severity: alert.SeverityHigh}
+	if err := a.Normalize(h.clk.Now()); err != nil {
+		h.t.Fatal(err)
+	}
+	res, err := h.db.Ingest(h.ctx, h.items.Process(), "test", []alert.Alert{a})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p, _, err := h.p.Trigger(h.ctx, auth.System, res[0].WorkItemID, service, "", "")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// TestRateLimitAndBundling runs the real outbox sender and notify target
+// on a fake clock: two texts a minute reach ana's phone; the pages after
+// that wait for the window and then go out as one text.
+func TestRateLimitAndBundling(t *testing.T) {
+	h, _, _ := phoneHarness(t)
+	sms := &fakeSMS{}
+	log := slog.New(slog.DiscardHandler)
+	target := notify.NewTarget(notify.NewSMS(sms)).Prepare(h.p.Prepare).Record(h.p, h.clk.Now, log).Limit(h.db, nil)
+	sender := outbox.NewSender(h.db, map[string]outbox.Target{notify.TargetName: target}, h.clk, log)
+	t0 := h.clk.Now()
+	step := func(at time.Duration) {
+		t.Helper()
+		h.clk.Advance(t0.Add(at).Sub(h.clk.Now()))
+		_ = sender.UpdateAll(h.ctx)
+	}
+	var pages []store.Page
+	for i, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second} {
+		step(at)
+		pages = append(pages, h.openPage("s"))
+		step(at)
+		if want := min(i+1, 2); len(sms.texts) != want {
+			t.Fatalf("after page %d at +%s: %d texts, want %d (2 a minute)", i+1, at, len(sms.texts), want)
+		}
+	}
+	held := h.pending(pages[2].WorkItemID)
+	if len(held) != 1 {
+		t.Fatalf("page 3's notification is not held: %+v", held)
+	}
+	step(59 * time.Second)
+	if len(sms.texts) != 2 {
+		t.Fatalf("a text went out before the window reopened: %q", sms.texts)
+	}
+	step(60 * time.Second)
+	if len(sms.texts) != 3 {
+		t.Fatalf("when the window reopened: %d texts, want 3 (pages 3 and 4 in one): %q", len(sms.texts), sms.texts)
+	}
+	bundle := sms.texts[2]
+	for _, want := range []string{"vigil: 2 pages.", fmt.Sprintf("%d HIGH: alert 3", pages[2].ID), fmt.Sprintf("%d HIGH: alert 4", pages[3].ID)} {
+		if !strings.Contains(bundle, want) {
+			t.Errorf("bundled text %q lacks %q", bundle, want)
+		}
+	}
+	if len(h.pending(pages[3].WorkItemID)) != 0 {
+		t.Error("page 4's notification is still pending after it went out in the bundle")
+	}
+	log4, _ := h.p.NotificationLog(h.ctx, admin, store.NotificationFilter{PageID: pages[3].ID})
+	if len(log4) != 1 || log4[0].ProviderID != "SM3" || log4[0].Status != notify.StatusSent {
+		t.Errorf("page 4's notification log = %+v, want sent as SM3", log4)
+	}
+	tl := strings.Join(mustTimeline(t, h, pages[3].WorkItemID), "\n")
+	if !strings.Contains(tl, fmt.Sprintf("bundled with page #%d", pages[2].ID)) || !strings.Contains(tl, "held until") {
+		t.Errorf("page 4's timeline does not tell the hold and the bundle:\n%s", tl)
+	}
+	step(61 * time.Second)
+	if len(sms.texts) != 3 {
+		t.Errorf("texts after the bundle: %q", sms.texts)
 	}
 }

@@ -189,3 +189,34 @@ func (db *DB) ContactMethodsByValue(ctx context.Context, typ, value string) ([]C
 	}
 	return out, rows.Err()
 }
+
+// SentSince counts the notifications sent to a contact method, and on a
+// channel, since a time: the rate limits' windows. A send is counted
+// when its attempt was recorded as sent. Verification codes do not count
+// toward a contact method's limit: the person asked for them.
+func (db *DB) SentSince(ctx context.Context, contactMethodID int64, channel string, since time.Time) (toMethod, onChannel int, err error) {
+	err = db.r.QueryRowContext(ctx, db.q(`SELECT
+	        (SELECT COUNT(*) FROM notification_log WHERE contact_method_id = ? AND sent_at >= ? AND kind <> 'verify'),
+	        (SELECT COUNT(*) FROM notification_log WHERE channel = ? AND sent_at >= ?)`),
+		contactMethodID, us(since), channel, us(since)).Scan(&toMethod, &onChannel)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sent since: %w", err)
+	}
+	return toMethod, onChannel, nil
+}
+
+// LastSent returns when the n-th most recent notification to a contact
+// method was sent (n from 1), or the zero time: a rate limit's window
+// reopens that long after it.
+func (db *DB) LastSent(ctx context.Context, contactMethodID int64, n int) (time.Time, error) {
+	var at sql.NullInt64
+	err := db.r.QueryRowContext(ctx, db.q(fmt.Sprintf(`SELECT sent_at FROM notification_log
+	    WHERE contact_method_id = ? AND sent_at IS NOT NULL AND kind <> 'verify' ORDER BY sent_at DESC LIMIT 1 OFFSET %d`, max(n-1, 0))), contactMethodID).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) || !at.Valid {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last sent: %w", err)
+	}
+	return fromUS(at.Int64), nil
+}

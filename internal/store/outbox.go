@@ -137,6 +137,32 @@ func (db *DB) RescheduleOutbox(ctx context.Context, id int64, next time.Time, er
 	    updated_at = ? WHERE id = ?`, us(next), errText, us(db.clock.Now()), id)
 }
 
+// DeferOutbox moves a message's next attempt without counting one.
+func (db *DB) DeferOutbox(ctx context.Context, id int64, next time.Time, reason string) error {
+	return db.setOutbox(ctx, id, `UPDATE outbox SET next_at = ?, lease_until = 0, last_error = ?, updated_at = ? WHERE id = ?`,
+		us(next), reason, us(db.clock.Now()), id)
+}
+
+// PendingOutbox lists the pending messages of one target and resource
+// (the notifications waiting for one contact method), oldest first.
+func (db *DB) PendingOutbox(ctx context.Context, target, resource string) ([]outbox.Message, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+outboxColumns+` FROM outbox
+	    WHERE state = ? AND target = ? AND resource = ? ORDER BY id LIMIT 100`), outbox.Pending, target, resource)
+	if err != nil {
+		return nil, fmt.Errorf("pending outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []outbox.Message
+	for rows.Next() {
+		m, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // FailOutbox gives up on a message; it stays visible with its error.
 func (db *DB) FailOutbox(ctx context.Context, id int64, errText string) error {
 	return db.setOutbox(ctx, id, `UPDATE outbox SET state = ?, attempts = attempts + 1, lease_until = 0, last_error = ?,

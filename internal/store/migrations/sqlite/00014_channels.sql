@@ -23,6 +23,12 @@ CREATE TABLE notification_log (
 CREATE INDEX notification_log_provider ON notification_log (provider, provider_id);
 CREATE INDEX notification_log_page ON notification_log (page_id);
 CREATE INDEX notification_log_user ON notification_log (user_email, created_at);
+-- Rate limits count what was sent to a contact method, and on a channel,
+-- in a recent window.
+CREATE INDEX notification_log_method_sent ON notification_log (contact_method_id, sent_at);
+CREATE INDEX notification_log_channel_sent ON notification_log (channel, sent_at);
+-- Bundling finds the notifications waiting for one contact method.
+CREATE INDEX outbox_resource ON outbox (resource, state);
 
 -- Inbound provider requests already acted on (an SMS's message sid, a
 -- call's sid and digits): a replayed request is refused.
@@ -34,5 +40,6 @@ CREATE TABLE inbound_seen (
 );
 
 -- +goose Down
+DROP INDEX outbox_resource;
 DROP TABLE inbound_seen;
 DROP TABLE notification_log;
