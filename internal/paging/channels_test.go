@@ -3,9 +3,9 @@ package paging
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
