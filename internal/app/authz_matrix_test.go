@@ -284,10 +284,15 @@ func matrix() []matrixRow {
 		{pattern: "GET /oncall", path: "/oncall", cells: page},
 		{pattern: "GET /oncall/schedules/{name}", path: "/oncall/schedules/matrix?view=month", cells: page},
 		{pattern: "POST /oncall/schedules/{name}/overrides", path: "/oncall/schedules/matrix/overrides", body: "user=", cells: uiAdm},
+		{pattern: "POST /oncall/schedules/{name}/overrides/remove", path: "/oncall/schedules/matrix/overrides/remove", body: "kind=", cells: uiAdm},
 		{pattern: "GET /oncall/policies", path: "/oncall/policies", cells: page},
 		{pattern: "GET /oncall/policies/{name}", path: "/oncall/policies/matrix", cells: page},
 		{pattern: "POST /oncall/policies/{name}", path: "/oncall/policies/matrix", body: "repeat=0", cells: uiAdm},
 		{pattern: "GET /oncall/services", path: "/oncall/services", cells: page},
+		{pattern: "GET /oncall/services/{name}", path: "/oncall/services/matrix", cells: page},
+		// A spare name, so that no cell changes the service the other
+		// rows page (op=save without a policy is refused with 400).
+		{pattern: "POST /oncall/services/{name}", path: "/oncall/services/matrix-spare", body: "op=save", cells: uiAdm},
 		{pattern: "GET /pages", path: "/pages", cells: page},
 		{pattern: "POST /pages/{id}/acknowledge", path: "/pages/999999/acknowledge", body: "", cells: uiTri},
 		{pattern: "POST /pages/{id}/resolve", path: "/pages/999999/resolve", body: "", cells: uiTri},

@@ -11,6 +11,11 @@ package ui
 //     clicked block (week) or day (month); the form may widen or narrow
 //     the period. It is appended to the schedule's definition and saved
 //     through Pager.Put, so the API's validation is the one that holds.
+//   - An override is removed from the list under the calendar. Overrides
+//     have no id, so the form names one by its stored fields (kind, users,
+//     start and end), and the first equal one goes. Only current and
+//     upcoming ones offer Remove: past ones are the record of who was on
+//     call.
 //   - Every signed-in role reads everything here; only admins see the
 //     override and policy forms (Pager.Put refuses anyone else anyway).
 
@@ -40,6 +45,7 @@ type Pager interface {
 	Put(ctx context.Context, actor auth.Actor, kind, name string, raw json.RawMessage) (store.OnCallDef, bool, error)
 	Get(ctx context.Context, actor auth.Actor, kind, name string) (store.OnCallDef, error)
 	List(ctx context.Context, actor auth.Actor, kind string) ([]store.OnCallDef, error)
+	Delete(ctx context.Context, actor auth.Actor, kind, name string) error
 	WhoIsOnCall(ctx context.Context, actor auth.Actor, at time.Time) ([]paging.OnCall, error)
 	Shifts(ctx context.Context, actor auth.Actor, name string, from, to time.Time) ([]oncall.Shift, error)
 	Pages(ctx context.Context, actor auth.Actor, f store.PageFilter) ([]store.Page, error)
@@ -215,6 +221,9 @@ type overrideRow struct {
 	oncall.Override
 	From, To string
 	Past     bool
+	// StartVal and EndVal are the override's identity for its Remove
+	// form, exact to the nanosecond.
+	StartVal, EndVal string
 }
 
 // scheduleCal is GET /oncall/schedules/{name}?view=week|month&start=.
@@ -291,7 +300,8 @@ func (u *UI) renderSchedule(w http.ResponseWriter, r *http.Request, v *view, cod
 	}
 	for _, o := range sc.Overrides {
 		d.Overrides = append(d.Overrides, overrideRow{Override: o, From: o.Start.In(loc).Format("Mon 2 Jan 2006 15:04"),
-			To: o.End.In(loc).Format("Mon 2 Jan 2006 15:04"), Past: !o.End.After(u.clock.Now())})
+			To: o.End.In(loc).Format("Mon 2 Jan 2006 15:04"), Past: !o.End.After(u.clock.Now()),
+			StartVal: o.Start.UTC().Format(time.RFC3339Nano), EndVal: o.End.UTC().Format(time.RFC3339Nano)})
 	}
 	if who, err := u.o.Pager.WhoIsOnCall(ctx, v.Actor, u.clock.Now()); err == nil {
 		for _, oc := range who {
@@ -442,6 +452,108 @@ func (u *UI) addOverride(w http.ResponseWriter, r *http.Request, v *view) {
 	u.setFlash(w, r, flash{Text: fmt.Sprintf("%s replaces %s on %s from %s to %s (%s).", o.User, o.Replaces, name,
 		o.Start.In(loc).Format("Mon 2 Jan 15:04"), o.End.In(loc).Format("Mon 2 Jan 15:04"), loc)})
 	back(w, r, scheduleURL(name, r.PostFormValue("view"), r.PostFormValue("start")))
+}
+
+// removeOverride is POST /oncall/schedules/{name}/overrides/remove: it
+// takes the override the form identifies (kind, user, replaces, from and
+// to, as stored: overrides have no id) out of the schedule and saves it
+// through Pager.Put, as addOverride saves, so the change is the admin's
+// like any other; 303 back to the calendar with a flash. An override no
+// longer there (removed in another tab) is said in the flash, not an
+// error page.
+func (u *UI) removeOverride(w http.ResponseWriter, r *http.Request, v *view) {
+	if u.pagerOff(w, r, v) || !u.admin(w, r, v) {
+		return
+	}
+	ctx := r.Context()
+	name := r.PathValue("name")
+	want := oncall.Override{Kind: r.PostFormValue("kind"), User: r.PostFormValue("user"), Replaces: r.PostFormValue("replaces")}
+	var err error
+	if want.Start, err = time.Parse(time.RFC3339Nano, r.PostFormValue("from")); err != nil {
+		u.fail(w, r, v, validation.NewFieldError("from", "must be an RFC 3339 time"))
+		return
+	}
+	if want.End, err = time.Parse(time.RFC3339Nano, r.PostFormValue("to")); err != nil {
+		u.fail(w, r, v, validation.NewFieldError("to", "must be an RFC 3339 time"))
+		return
+	}
+	def, err := u.o.Pager.Get(ctx, v.Actor, paging.KindSchedule, name)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	sc, err := decodeSchedule(def)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	loc := zoneOf(sc.TimeZone)
+	dest := scheduleURL(name, r.PostFormValue("view"), r.PostFormValue("start"))
+	raw, found, err := removeOverrideJSON(def.Definition, want)
+	if err != nil {
+		u.fail(w, r, v, err)
+		return
+	}
+	if !found {
+		u.setFlash(w, r, flash{Text: "That override is no longer on the schedule; nothing was changed."})
+		back(w, r, dest)
+		return
+	}
+	if _, _, err := u.o.Pager.Put(ctx, v.Actor, paging.KindSchedule, name, raw); err != nil {
+		u.fail(w, r, v, fmt.Errorf("remove an override from schedule %q: %w", name, err))
+		return
+	}
+	u.setFlash(w, r, flash{Text: fmt.Sprintf("Removed the %s override (%s) on %s from %s to %s (%s).", want.Kind, overrideWho(want), name,
+		want.Start.In(loc).Format("Mon 2 Jan 15:04"), want.End.In(loc).Format("Mon 2 Jan 15:04"), loc)})
+	back(w, r, dest)
+}
+
+// overrideWho says whom an override is about, for a flash.
+func overrideWho(o oncall.Override) string {
+	switch {
+	case o.User != "" && o.Replaces != "":
+		return o.User + " for " + o.Replaces
+	case o.User != "":
+		return o.User
+	}
+	return o.Replaces
+}
+
+// removeOverrideJSON takes the first override equal to o out of a stored
+// schedule's JSON, keeping every other field as it was stored; found is
+// false when there is none.
+func removeOverrideJSON(def json.RawMessage, o oncall.Override) (json.RawMessage, bool, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(def, &m); err != nil {
+		return nil, false, fmt.Errorf("read schedule: %w", err)
+	}
+	var list []json.RawMessage
+	if raw, ok := m["overrides"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, false, fmt.Errorf("read overrides: %w", err)
+		}
+	}
+	for i, raw := range list {
+		var got oncall.Override
+		if err := json.Unmarshal(raw, &got); err != nil {
+			return nil, false, fmt.Errorf("read override %d: %w", i, err)
+		}
+		if got.Kind != o.Kind || !strings.EqualFold(got.User, o.User) || !strings.EqualFold(got.Replaces, o.Replaces) ||
+			!got.Start.Equal(o.Start) || !got.End.Equal(o.End) {
+			continue
+		}
+		list = slices.Delete(list, i, i+1)
+		var err error
+		if m["overrides"], err = json.Marshal(list); err != nil {
+			return nil, false, fmt.Errorf("encode overrides: %w", err)
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, false, fmt.Errorf("encode schedule: %w", err)
+		}
+		return b, true, nil
+	}
+	return nil, false, nil
 }
 
 // overrideFieldErr names the form's field for an error in the saved

@@ -1,6 +1,7 @@
 package ui
 
-// Escalation policies and services: the lists, and the policy editor.
+// Escalation policies: the list, and the policy editor (services are in
+// oncall_service.go).
 //
 // The editor is a plain form whose fields are named by the API's own
 // paths (steps[0].delay_minutes, steps[0].targets[1].name), so that a
@@ -29,15 +30,6 @@ type policyRow struct {
 	UsedBy    []string
 	UpdatedBy string
 	Broken    string // a definition that no longer decodes
-}
-
-type servicesData struct {
-	Services []serviceRow
-}
-
-type serviceRow struct {
-	paging.Service
-	Broken string
 }
 
 // policiesList is GET /oncall/policies.
@@ -79,27 +71,6 @@ func (u *UI) policiesList(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title, v.Nav, v.Data = "Escalation policies", "oncall", rows
 	v.Flash = u.takeFlash(w, r).Text
 	u.render(w, http.StatusOK, "oncall_policies.html", v)
-}
-
-// servicesList is GET /oncall/services.
-func (u *UI) servicesList(w http.ResponseWriter, r *http.Request, v *view) {
-	if u.pagerOff(w, r, v) {
-		return
-	}
-	defs, err := u.o.Pager.List(r.Context(), v.Actor, paging.KindService)
-	if err != nil {
-		u.fail(w, r, v, err)
-		return
-	}
-	d := servicesData{Services: make([]serviceRow, len(defs))}
-	for i, def := range defs {
-		d.Services[i].Name = def.Name
-		if err := json.Unmarshal(def.Definition, &d.Services[i].Service); err != nil {
-			d.Services[i].Broken = err.Error()
-		}
-	}
-	v.Title, v.Nav, v.Data = "Services", "oncall", d
-	u.render(w, http.StatusOK, "oncall_services.html", v)
 }
 
 // policyForm is the editor's content, as text, so that a refused form
