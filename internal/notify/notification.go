@@ -3,7 +3,9 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/outbox"
@@ -25,10 +27,13 @@ const (
 	TypeWebhook = "webhook"
 	TypeSMS     = "sms"   // a mobile number in E.164 form
 	TypeVoice   = "voice" // a phone number in E.164 form
+	TypeSlack   = "slack" // a Slack member id (U…, W…) or channel id (C…, G…, D…)
+	TypeTeams   = "teams" // the name of a configured Teams Workflows webhook
+	TypeNtfy    = "ntfy"  // an ntfy topic
 )
 
 // Types are the contact method types, in the order a UI offers them.
-var Types = []string{TypeEmail, TypeSMS, TypeVoice, TypeWebhook}
+var Types = []string{TypeEmail, TypeSMS, TypeVoice, TypeSlack, TypeTeams, TypeNtfy, TypeWebhook}
 
 // TargetName is the outbox target that delivers notifications.
 const TargetName = "notify"
@@ -66,6 +71,11 @@ type Notification struct {
 	ResolveURL string    `json:"resolve_url,omitempty"`
 	ItemURL    string    `json:"item_url,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	// UpdateOf, on an acknowledged or resolved notification, is the
+	// provider id of the page's message to update in place (Slack), and
+	// By who acted.
+	UpdateOf string `json:"update_of,omitempty"`
+	By       string `json:"by,omitempty"`
 	// Bundle holds the other pages sent in this message, when a rate
 	// limit held several back; filled in at send time, never stored.
 	Bundle []BundledPage `json:"bundle,omitempty"`
@@ -123,7 +133,7 @@ func (n Notification) Validate() error {
 		return validation.NewFieldError("kind", "unknown kind %q", n.Kind)
 	}
 	switch n.To.Type {
-	case TypeEmail, TypeWebhook, TypeSMS, TypeVoice:
+	case TypeEmail, TypeWebhook, TypeSMS, TypeVoice, TypeSlack, TypeTeams, TypeNtfy:
 	default:
 		return validation.NewFieldError("to.type", "unknown contact method type %q", n.To.Type)
 	}
@@ -135,8 +145,8 @@ func (n Notification) Validate() error {
 			return validation.NewFieldError("to.value", "%v", err)
 		}
 	}
-	if (n.To.Type == TypeSMS || n.To.Type == TypeVoice) && !ValidPhone(n.To.Value) {
-		return validation.NewFieldError("to.value", "must be a phone number in E.164 form (+ and 8 to 15 digits)")
+	if err := ValidValue(n.To.Type, n.To.Value); err != nil {
+		return validation.NewFieldError("to.value", "%v", err)
 	}
 	return nil
 }
@@ -189,3 +199,33 @@ func ValidPhone(s string) bool {
 	}
 	return true
 }
+
+// ValidValue checks a contact method's value for its type (email and
+// webhook addresses are checked where they are parsed).
+func ValidValue(typ, v string) error {
+	switch typ {
+	case TypeSMS, TypeVoice:
+		if !ValidPhone(v) {
+			return errors.New("must be a phone number in E.164 form, such as +14155552671")
+		}
+	case TypeSlack:
+		if !slackID.MatchString(v) {
+			return errors.New("must be a Slack member id (U…, W…) or channel id (C…, G…, D…)")
+		}
+	case TypeTeams:
+		if !nameRE.MatchString(v) {
+			return errors.New("must be the name of a Teams webhook configured in paging.teams.webhooks")
+		}
+	case TypeNtfy:
+		if !ntfyTopic.MatchString(v) {
+			return errors.New("must be an ntfy topic: 1 to 64 letters, digits, '-' or '_'")
+		}
+	}
+	return nil
+}
+
+var (
+	slackID   = regexp.MustCompile(`^[UWCGD][A-Z0-9]{2,20}$`)
+	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	ntfyTopic = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
+)

@@ -62,13 +62,15 @@ func (s *Pager) AddContactMethod(ctx context.Context, actor auth.Actor, c store.
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return NewContactMethod{}, validation.NewFieldError("value", "must be an http or https URL")
 		}
-	case notify.TypeSMS, notify.TypeVoice:
-		c.Value = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "").Replace(c.Value)
-		if !notify.ValidPhone(c.Value) {
-			return NewContactMethod{}, validation.NewFieldError("value", "must be a phone number in E.164 form, such as +14155552671")
+	case notify.TypeSMS, notify.TypeVoice, notify.TypeSlack, notify.TypeTeams, notify.TypeNtfy:
+		if c.Type == notify.TypeSMS || c.Type == notify.TypeVoice {
+			c.Value = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "").Replace(c.Value)
+		}
+		if err := notify.ValidValue(c.Type, c.Value); err != nil {
+			return NewContactMethod{}, validation.NewFieldError("value", "%v", err)
 		}
 	default:
-		return NewContactMethod{}, validation.NewFieldError("type", "must be email, sms, voice or webhook, not %q", c.Type)
+		return NewContactMethod{}, validation.NewFieldError("type", "must be one of %s, not %q", strings.Join(notify.Types, ", "), c.Type)
 	}
 	now := s.o.Clock.Now()
 	// The code is derived from the method's id and the server key, so
