@@ -303,3 +303,41 @@ func TestRateLimitAndBundling(t *testing.T) {
 		t.Errorf("texts after the bundle: %q", sms.texts)
 	}
 }
+
+// TestSlackUpdatedInPlace: a page's Slack message is re-rendered when the
+// page changes, wherever the change came from, and a Slack member's
+// button acts as the vigil user who verified that member id.
+func TestSlackUpdatedInPlace(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	slackID := h.method("ana@example.com", notify.TypeSlack, "U024BE7LH")
+	h.put(KindPolicy, "p", Policy{Name: "p", Steps: []Step{{DelayMinutes: 5, Targets: []Target{{Type: TargetUser, Name: "ana@example.com"}}}}})
+	h.put(KindService, "s", Service{Name: "s", Policy: "p", Urgency: UrgencyHigh})
+	p := h.page("s", alert.SeverityHigh)
+	ms, _ := h.db.ListOutbox(h.ctx, "", p.WorkItemID, 0, 10)
+	var n notify.Notification
+	_ = json.Unmarshal(ms[0].Payload, &n)
+	if n.To.ID != slackID {
+		t.Fatalf("the page went to %+v, want the Slack method", n.To)
+	}
+	if err := h.p.RecordSend(h.ctx, n, notify.Receipt{Provider: "slack", ProviderID: "C1/1712345678.000100", Status: notify.StatusSent}, nil, false, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.p.Action(h.ctx, notify.TypeSlack, "U999", p.ID, "a"); err != nil || !strings.Contains(got, "not a verified slack contact method") {
+		t.Errorf("a button pressed by an unknown member: %q, %v", got, err)
+	}
+	got, err := h.p.Action(h.ctx, notify.TypeSlack, "U024BE7LH", p.ID, "a")
+	if err != nil || !strings.Contains(got, "acknowledged page") {
+		t.Fatalf("the acknowledge button: %q, %v", got, err)
+	}
+	upd := h.pending(p.WorkItemID)
+	if len(upd) != 1 || upd[0].Kind != notify.KindAcknowledged || upd[0].UpdateOf != "C1/1712345678.000100" || upd[0].By != "ana@example.com" {
+		t.Fatalf("after the acknowledgement the outbox holds %+v, want one in-place update of the Slack message", upd)
+	}
+	h.deliver()
+	if _, err := h.p.Resolve(h.ctx, admin, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if upd := h.pending(p.WorkItemID); len(upd) != 1 || upd[0].Kind != notify.KindResolved || upd[0].UpdateOf == "" {
+		t.Errorf("after resolving in vigil: %+v, want the Slack message updated again", upd)
+	}
+}

@@ -2,6 +2,7 @@ package paging
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -318,6 +319,48 @@ func (s *Pager) updates(ctx context.Context, p store.Page, kind, summary string)
 			Subject: fmt.Sprintf("[vigil] %s: %s", kind, p.Title), Text: summary + "\n", PageID: p.ID, WorkItemID: p.WorkItemID,
 			Title: p.Title, Severity: p.Severity, Urgency: p.Urgency, Service: p.Service, Summary: summary,
 			ItemURL: fmt.Sprintf("%s/items/%d", s.o.BaseURL, p.WorkItemID), CreatedAt: now}
+		m, err := notify.Message(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	inPlace, err := s.inPlaceUpdates(ctx, p, kind, summary, now)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, inPlace...), nil
+}
+
+// inPlaceUpdates re-render the page's messages on channels that edit a
+// sent message (Slack), so that a message's buttons and state match the
+// page wherever it changed: in vigil, by SMS, in Sentinel.
+func (s *Pager) inPlaceUpdates(ctx context.Context, p store.Page, kind, summary string, now time.Time) ([]outbox.Message, error) {
+	log, err := s.st.NotificationLog(ctx, store.NotificationFilter{PageID: p.ID, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	var out []outbox.Message
+	seen := map[string]bool{}
+	for _, e := range log {
+		if e.Channel != notify.TypeSlack || e.Kind != notify.KindPage || e.ProviderID == "" || seen[e.ProviderID] ||
+			(e.Status != notify.StatusSent && e.Status != notify.StatusDelivered) {
+			continue
+		}
+		seen[e.ProviderID] = true
+		cm, err := s.st.GetContactMethod(ctx, e.ContactMethodID)
+		if errors.Is(err, validation.ErrNotFound) {
+			continue // the method was removed; its old message stays as it was
+		}
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256([]byte(e.ProviderID))
+		n := notify.Notification{ID: fmt.Sprintf("page-%d.%s.cm%d.m%x", p.ID, kind, cm.ID, sum[:4]), Kind: kind,
+			To:      notify.ContactMethod{ID: cm.ID, Type: cm.Type, Value: cm.Value, Name: cm.Name, User: cm.User},
+			Subject: fmt.Sprintf("[vigil] %s: %s", kind, p.Title), Text: summary + "\n", PageID: p.ID, WorkItemID: p.WorkItemID,
+			Title: p.Title, Severity: p.Severity, Urgency: p.Urgency, Service: p.Service, Summary: summary, UpdateOf: e.ProviderID,
+			By: p.AckBy, ItemURL: fmt.Sprintf("%s/items/%d", s.o.BaseURL, p.WorkItemID), CreatedAt: now}
 		m, err := notify.Message(n)
 		if err != nil {
 			return nil, err

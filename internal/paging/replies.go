@@ -73,9 +73,33 @@ func (s *Pager) Press(ctx context.Context, token, digits string) (string, error)
 	return "", nil
 }
 
+// Action acts on a page for the person whose verified contact method of
+// type typ has value (the Slack member who pressed a button): action is
+// "a" (acknowledge), "c" (close) or "e" (escalate). It returns the answer
+// to show that person.
+func (s *Pager) Action(ctx context.Context, typ, value string, pageID int64, action string) (string, error) {
+	user, err := s.userByValue(ctx, value, typ)
+	if err != nil {
+		return "", err
+	}
+	if user == "" {
+		return fmt.Sprintf("vigil: %s is not a verified %s contact method of any vigil user, so this does nothing.", value, typ), nil
+	}
+	switch action {
+	case "a", "c", "e":
+	default:
+		return "", validation.NewFieldError("action", "unknown action %q", action)
+	}
+	return s.act(ctx, user, pageID, action, typ)
+}
+
 func (s *Pager) userByNumber(ctx context.Context, number string) (string, error) {
-	for _, typ := range []string{notify.TypeSMS, notify.TypeVoice} {
-		cms, err := s.st.ContactMethodsByValue(ctx, typ, number)
+	return s.userByValue(ctx, number, notify.TypeSMS, notify.TypeVoice)
+}
+
+func (s *Pager) userByValue(ctx context.Context, value string, types ...string) (string, error) {
+	for _, typ := range types {
+		cms, err := s.st.ContactMethodsByValue(ctx, typ, value)
 		if err != nil {
 			return "", err
 		}
