@@ -178,7 +178,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	db.ObserveIncidents(pager)
 	follower.pager = pager
 	ruleTarget.Use(pager)
-	nt, err := notifyTarget(cfg.Paging, pager, db, clk, log)
+	nt, err := notifyTarget(cfg.Paging, baseURL(cfg), pager, db, clk, log)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -196,7 +196,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("web interface: %w", err)
 	}
 	opts := web.Options{Rules: ruleSvc, Pager: pager, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
-		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies}
+		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies,
+		Twilio: web.TwilioHooks{AuthToken: cfg.Paging.Twilio.AuthToken, AccountSID: cfg.Paging.Twilio.AccountSID, BaseURL: baseURL(cfg)},
+		Slack:  web.SlackHooks{SigningSecret: cfg.Paging.Slack.SigningSecret}}
 	if sy.boards != nil {
 		opts.Boards = sy.boards
 	}

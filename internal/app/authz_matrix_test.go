@@ -220,6 +220,11 @@ func matrix() []matrixRow {
 		{pattern: "GET /api/v1/users/{user}/notification-rules", path: "/api/v1/users/viewer@matrix.example/notification-rules", cells: read},
 		{pattern: "PUT /api/v1/users/{user}/notification-rules", path: "/api/v1/users/viewer@matrix.example/notification-rules",
 			body: `{"rules":[]}`, cells: "401 403 403 2xx 401 401"},
+		// A test notification goes to the user's own verified method: the
+		// admin gets in, and the fixture's method is not verified.
+		{pattern: "POST /api/v1/contact-methods/{id}/test", path: "/api/v1/contact-methods/{cm}/test", cells: "401 403 403 409 401 401"},
+		{pattern: "GET /api/v1/users/{user}/notifications", path: "/api/v1/users/viewer@matrix.example/notifications", cells: read},
+		{pattern: "GET /api/v1/pages/{id}/notifications", path: "/api/v1/pages/{page}/notifications", cells: read},
 		{pattern: "/api/", path: "/api/v1/no-such-thing", cells: "404 404 404 404 404 404"},
 
 		// Inbound compatibility: each takes its own sender's key.
@@ -231,6 +236,12 @@ func matrix() []matrixRow {
 		// The Azure Boards service hook takes only its basic credentials
 		// (tried with them in TestAuthzMatrix): no token or key gets in.
 		{pattern: "POST /api/v1/hooks/devops", path: "/api/v1/hooks/devops", body: `{}`, cells: "401 401 401 401 401 401"},
+		// Channel callbacks take only their provider's signature (tried
+		// with it in TestChannelHooksSigned): no token or key gets in.
+		{pattern: "POST /api/v1/hooks/twilio/sms", path: "/api/v1/hooks/twilio/sms", body: "From=%2B15550001111&Body=1a", cells: "401 401 401 401 401 401"},
+		{pattern: "POST /api/v1/hooks/twilio/status", path: "/api/v1/hooks/twilio/status", body: "MessageSid=SM1&MessageStatus=sent", cells: "401 401 401 401 401 401"},
+		{pattern: "POST /api/v1/hooks/twilio/voice", path: "/api/v1/hooks/twilio/voice?t=x", body: "CallSid=CA1&Digits=1", cells: "401 401 401 401 401 401"},
+		{pattern: "POST /api/v1/hooks/slack/interactivity", path: "/api/v1/hooks/slack/interactivity", body: "payload=%7B%7D", cells: "401 401 401 401 401 401"},
 
 		// Profiling, for admins.
 		{pattern: "GET /debug/pprof/", path: "/debug/pprof/", cells: adminOn},
@@ -351,6 +362,11 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	// out, as the sync cycle does not run.
 	cfg.Sync.DevOps = &config.DevOpsMirror{OrgURL: "https://devops.invalid/org", Project: "p", PAT: "pat",
 		HookUser: "hooks", HookPassword: "hook password of the matrix"}
+	// Twilio and Slack, so that their hooks are live and verify; nothing
+	// is sent to them.
+	cfg.Paging.Twilio = config.Twilio{AccountSID: "ACmatrix", AuthToken: "twilio token of the matrix", From: "+15550000000", APIURL: "http://127.0.0.1:9"}
+	cfg.Paging.SMSProvider = "twilio"
+	cfg.Paging.Slack = config.Slack{BotToken: "xoxb-matrix", SigningSecret: "slack secret of the matrix", APIURL: "http://127.0.0.1:9"}
 	a, err := New(ctx, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)

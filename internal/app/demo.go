@@ -20,6 +20,8 @@ import (
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/simulator"
+	"github.com/vigil-soc/vigil/internal/twilio/twilioemu"
+	"github.com/vigil-soc/vigil/internal/web"
 )
 
 // DemoInterval is how often the demo's pollers, reconciler and mirror run.
@@ -74,6 +76,16 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 		return err
 	}
 
+	// Phones: unless a Twilio account is configured, the demo texts and
+	// calls an emulated one, so that SMS and voice contact methods work.
+	var phones *twilioemu.Server
+	if cfg.Paging.Twilio.AccountSID == "" {
+		if phones, err = demoPhones(&cfg); err != nil {
+			return err
+		}
+		defer phones.Close()
+	}
+
 	a, err := New(ctx, cfg, log, clock.Real{})
 	if err != nil {
 		return err
@@ -81,6 +93,11 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 	if err := a.Listen(); err != nil {
 		a.DB.Close()
 		return err
+	}
+	if phones != nil {
+		// Replies to the demo's number come back to vigil, as the
+		// number's messaging webhook would send them.
+		phones.SetSMSURL(cfg.Paging.Twilio.From, baseURLOf(cfg, a.URL())+web.TwilioSMSPath)
 	}
 	token, _, err := a.DB.CreateToken(ctx, "demo-admin", auth.RoleAdmin)
 	if err != nil {
@@ -105,6 +122,33 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 	fmt.Fprintf(out, "%s\n", line)
 	writeBanner(out, banner{URL: a.URL(), Data: cfg.Data, Login: login, Token: token, Sim: info, Preload: 5, Scenario: o.Scenario})
 	return a.Run(ctx)
+}
+
+// DemoPhoneNumber is the demo's Twilio number.
+const DemoPhoneNumber = "+15005550006"
+
+// demoPhones starts the Twilio emulator and configures vigil for it.
+func demoPhones(cfg *config.Config) (*twilioemu.Server, error) {
+	sid, token := "AC"+randomHex(16), randomHex(16)
+	emu := twilioemu.New(sid, token)
+	u, err := emu.Start()
+	if err != nil {
+		return nil, fmt.Errorf("twilio emulator: %w", err)
+	}
+	cfg.Paging.Twilio = config.Twilio{AccountSID: sid, AuthToken: token, From: DemoPhoneNumber, APIURL: u}
+	if cfg.Paging.SMSProvider == "" {
+		cfg.Paging.SMSProvider = "twilio"
+	}
+	return emu, nil
+}
+
+// baseURLOf is where Twilio reaches vigil: paging.base_url, or the
+// address vigil listens on.
+func baseURLOf(cfg config.Config, listening string) string {
+	if cfg.Paging.BaseURL != "" {
+		return cfg.Paging.BaseURL
+	}
+	return listening
 }
 
 // DemoOptions tunes the demo.

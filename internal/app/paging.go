@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -23,7 +24,7 @@ import (
 // notifyTarget builds the outbox target of notifications: email when an
 // SMTP server is configured, and signed webhooks, whose secrets the
 // pager derives.
-func notifyTarget(cfg config.Paging, pager *paging.Pager, ledger notify.Ledger, clk clock.Clock, log *slog.Logger) (*notify.Target, error) {
+func notifyTarget(cfg config.Paging, base string, pager *paging.Pager, ledger notify.Ledger, clk clock.Clock, log *slog.Logger) (*notify.Target, error) {
 	limits, err := rateLimits(cfg.RateLimits)
 	if err != nil {
 		return nil, err
@@ -56,6 +57,11 @@ func notifyTarget(cfg config.Paging, pager *paging.Pager, ledger notify.Ledger, 
 		return nil, fmt.Errorf("webhook channel: %w", err)
 	}
 	chs = append(chs, wh)
+	more, err := phoneChannels(cfg, base, clk, log)
+	if err != nil {
+		return nil, err
+	}
+	chs = append(chs, more...)
 	return notify.NewTarget(chs...).Prepare(pager.Prepare).Record(pager, clk.Now, log).Limit(ledger, limits), nil
 }
 
@@ -86,6 +92,12 @@ func (p *enginePoker) poke(name string) func() {
 func baseURL(cfg config.Config) string {
 	if cfg.Paging.BaseURL != "" {
 		return cfg.Paging.BaseURL
+	}
+	// A wildcard listen address is reached on loopback here; anyone
+	// further away needs paging.base_url.
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+		return "http://127.0.0.1:" + port
 	}
 	return "http://" + cfg.Listen
 }

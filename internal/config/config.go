@@ -107,8 +107,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		// A misspelt key would otherwise be ignored silently.
 		for _, key := range fk.Keys() {
-			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] && !loginKeys[key] && !pagingKeys[key] &&
-				!strings.HasPrefix(key, "paging.rate_limits.") {
+			if !knownKeys[key] && !syncKeys[key] && !oidcKeys[key] && !loginKeys[key] && !pagingKeys[key] && !channelKey(key) {
 				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, key)
 			}
 		}

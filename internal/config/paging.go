@@ -15,6 +15,15 @@ type Paging struct {
 	BaseURL string `koanf:"base_url"`
 	SMTP    SMTP   `koanf:"smtp"`
 	Twilio  Twilio `koanf:"twilio"`
+	Slack   Slack  `koanf:"slack"`
+	Teams   struct {
+		Webhooks map[string]TeamsWebhook `koanf:"webhooks"`
+	} `koanf:"teams"`
+	Ntfy       Ntfy       `koanf:"ntfy"`
+	SMSGateway SMSGateway `koanf:"sms_gateway"`
+	// SMSProvider sends SMS: twilio (the default when configured) or
+	// gateway (paging.sms_gateway).
+	SMSProvider string `koanf:"sms_provider"`
 	// RateLimits replace a channel's limits per contact method, as
 	// "N/duration" terms ("2/1m, 10/15m"), or "off".
 	RateLimits map[string]string `koanf:"rate_limits"`
@@ -111,7 +120,10 @@ func (p *Paging) resolve(environ []string) error {
 	if s.Host != "" && s.From == "" {
 		return fmt.Errorf("paging.smtp.from: required when paging.smtp.host is set")
 	}
-	return p.Twilio.resolve(environ)
+	if err := p.Twilio.resolve(environ); err != nil {
+		return err
+	}
+	return p.resolveChannels(environ)
 }
 
 func (t *Twilio) resolve(environ []string) error {

@@ -51,6 +51,7 @@ type Pager interface {
 	Seen(ctx context.Context, provider, key string) (bool, error)
 	Reply(ctx context.Context, from, body string) (string, error)
 	Press(ctx context.Context, token, digits string) (string, error)
+	Action(ctx context.Context, typ, value string, pageID int64, action string) (string, error)
 	DeliveryStatus(ctx context.Context, provider, providerID, status, errText string) error
 }
 

@@ -86,6 +86,11 @@ type Options struct {
 	Rules RuleAdmin
 	// Pager is on-call; nil answers 404.
 	Pager Pager
+	// Twilio verifies Twilio's requests; no auth token answers 404.
+	Twilio TwilioHooks
+	// Slack verifies Slack's interactivity requests; no signing secret
+	// answers 404.
+	Slack SlackHooks
 	// Proxies finds the client's address behind trusted reverse proxies,
 	// for the audit log; nil: the peer.
 	Proxies *auth.Proxies
@@ -120,6 +125,8 @@ type Server struct {
 	keys      KeyAdmin
 	rules     RuleAdmin
 	pager     Pager
+	twilio    TwilioHooks
+	slack     SlackHooks
 	proxies   *auth.Proxies
 	mux       *http.ServeMux
 	patterns  []string // every pattern registered on mux, for Routes
@@ -154,7 +161,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -258,6 +265,9 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"DELETE", "/api/v1/contact-methods/{id}", auth.ActionRead, s.deleteContactMethod},
 		{"GET", "/api/v1/users/{user}/notification-rules", auth.ActionRead, s.getNotificationRules},
 		{"PUT", "/api/v1/users/{user}/notification-rules", auth.ActionRead, s.putNotificationRules},
+		{"POST", "/api/v1/contact-methods/{id}/test", auth.ActionRead, s.testContactMethod},
+		{"GET", "/api/v1/users/{user}/notifications", auth.ActionRead, s.userNotifications},
+		{"GET", "/api/v1/pages/{id}/notifications", auth.ActionRead, s.pageNotifications},
 		// A notification's acknowledgement link: its signed token is the
 		// credential; GET shows, POST acts.
 		{"GET", "/ack/{token}", "", s.ackLink},
@@ -265,6 +275,12 @@ func (s *Server) table(metrics http.Handler) []route {
 
 		// Callbacks from mirrored trackers; each authenticates its own way.
 		{"POST", "/api/v1/hooks/devops", "", s.devopsHook},
+		// Replies and callbacks of notification channels, each verified
+		// with the provider's own signature.
+		{"POST", TwilioSMSPath, "", s.twilioSMS},
+		{"POST", TwilioStatusPath, "", s.twilioStatus},
+		{"POST", TwilioVoicePath, "", s.twilioVoice},
+		{"POST", SlackInteractivityPath, "", s.slackInteractivity},
 
 		// Profiling, for admins only: how to find where a slow server spends its time.
 		{"GET", "/debug/pprof/", auth.ActionAdmin, pprof.Index},

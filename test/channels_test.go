@@ -1,0 +1,222 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/securityinsights/armsecurityinsights/v2"
+	"github.com/vigil-soc/vigil/internal/twilio/twilioemu"
+)
+
+const twilioFrom = "+15005550006"
+
+// phoneDemo runs `vigil demo` with its Twilio account pointed at an
+// emulator the test holds, so that the test is the person's phone.
+func phoneDemo(t *testing.T) (*twilioemu.Server, simInfo, vigilAPI) {
+	t.Helper()
+	emu := twilioemu.New("ACe2e00000000000000000000000000001", "e2e twilio auth token")
+	u, err := emu.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "twilio-token")
+	if err := os.WriteFile(tokenFile, []byte("e2e twilio auth token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	base := "http://" + addr
+	// The demo's preloaded incidents page too: without limits, so that
+	// the test's own page is not held behind them (TestRateLimitAndBundling
+	// covers the limits).
+	cfg := fmt.Sprintf("paging:\n  base_url: %s\n  twilio:\n    account_sid: ACe2e00000000000000000000000000001\n    auth_token_file: %s\n    from: %q\n    api_url: %s\n  rate_limits:\n    sms: \"off\"\n    voice: \"off\"\n",
+		base, tokenFile, twilioFrom, u)
+	cfgFile := filepath.Join(dir, "vigil.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu.SetSMSURL(twilioFrom, base+"/api/v1/hooks/twilio/sms")
+	info, token := startDemo(t, addr, "--config", cfgFile)
+	return emu, info, vigilAPI{base: base, token: token}
+}
+
+var smsCodeRE = regexp.MustCompile(`verification code: (\d{6})`)
+
+// addPhone adds a contact method for user and verifies it with the code
+// the phone received, by text or by a call.
+func addPhone(t *testing.T, v vigilAPI, emu *twilioemu.Server, user, typ, number string) int64 {
+	t.Helper()
+	var m struct {
+		ID int64 `json:"id"`
+	}
+	if code := v.call(t, "POST", "/api/v1/users/"+user+"/contact-methods", fmt.Sprintf(`{"type":%q,"value":%q}`, typ, number), &m); code != 201 {
+		t.Fatalf("add %s %s: %d", typ, number, code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var code string
+	if typ == "sms" {
+		msg, err := emu.WaitMessage(ctx, func(m twilioemu.Message) bool { return m.To == number && smsCodeRE.MatchString(m.Body) })
+		if err != nil {
+			t.Fatalf("no verification text to %s: %v", number, err)
+		}
+		code = smsCodeRE.FindStringSubmatch(msg.Body)[1]
+	} else {
+		call, err := emu.WaitCall(ctx, func(c twilioemu.Call) bool { return c.To == number && strings.Contains(c.Twiml, "verification code") })
+		if err != nil {
+			t.Fatalf("no verification call to %s: %v", number, err)
+		}
+		// The code is read digit by digit: "1 2 3 4 5 6".
+		digits := regexp.MustCompile(`code is ((?:\d ){5}\d)`).FindStringSubmatch(call.Twiml)
+		if digits == nil {
+			t.Fatalf("verification call script: %s", call.Twiml)
+		}
+		code = strings.ReplaceAll(digits[1], " ", "")
+	}
+	if c := v.call(t, "POST", fmt.Sprintf("/api/v1/contact-methods/%d/verify", m.ID), fmt.Sprintf(`{"code":%q}`, code), nil); c != 200 {
+		t.Fatalf("verify %s: %d", number, c)
+	}
+	return m.ID
+}
+
+// pageSentinelIncident raises a Defender alert in the simulated tenant
+// and returns its Sentinel incident, its vigil item and that item's page.
+func pageSentinelIncident(t *testing.T, v vigilAPI, p *portal) (*armsecurityinsights.Incident, int64, apiPage) {
+	t.Helper()
+	inc := p.incidentOf(t, p.raise(t))
+	item := v.itemOfIncident(t, *inc.Name, 20*time.Second)
+	var pg apiPage
+	eventually(t, 5*time.Second, "a page for the incident's item", func() bool {
+		var ok bool
+		pg, ok = v.pageOfItem(t, item)
+		return ok
+	})
+	return inc, item, pg
+}
+
+// TestSMSEndToEnd: in the demo's world, a Sentinel incident pages a
+// responder by SMS through Twilio (emulated); the responder texts back
+// "<page>a" with a valid signature; the page is acknowledged, the item
+// is theirs, and the Sentinel incident's owner is the responder.
+func TestSMSEndToEnd(t *testing.T) {
+	const responder, phone = "sms-oncall@example.com", "+15551230001"
+	emu, info, v := phoneDemo(t)
+	addPhone(t, v, emu, responder, "sms", phone)
+	v.put(t, "/api/v1/oncall/policies/soc", fmt.Sprintf(`{"name":"soc","steps":[{"delay_minutes":5,"targets":[{"type":"user","name":%q}]}]}`, responder))
+	v.put(t, "/api/v1/oncall/services/sentinel", `{"name":"sentinel","policy":"soc","urgency":"high","condition":"source == \"sentinel\""}`)
+	p := newPortal(t, info)
+	inc, item, pg := pageSentinelIncident(t, v, p)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	text, err := emu.WaitMessage(ctx, func(m twilioemu.Message) bool {
+		return m.To == phone && strings.Contains(m.Body, fmt.Sprintf("Reply %da", pg.ID))
+	})
+	if err != nil {
+		t.Fatalf("no page text to %s: %v; texts: %+v", phone, err, emu.Messages())
+	}
+	if text.From != twilioFrom || !strings.Contains(text.Body, pg.Title[:min(20, len(pg.Title))]) {
+		t.Errorf("page text = %+v", text)
+	}
+	// Twilio reports the text delivered; the notification log says so.
+	eventually(t, 5*time.Second, "the page's SMS delivered in the notification log", func() bool {
+		var log struct {
+			Notifications []struct {
+				ProviderID string `json:"provider_id"`
+				Status     string `json:"status"`
+			} `json:"notifications"`
+		}
+		v.call(t, "GET", fmt.Sprintf("/api/v1/pages/%d/notifications", pg.ID), "", &log)
+		return len(log.Notifications) == 1 && log.Notifications[0].ProviderID == text.SID && log.Notifications[0].Status == "delivered"
+	})
+
+	// The responder replies; the answer comes back in the conversation.
+	replied := time.Now()
+	status, answer, err := emu.Reply(ctx, phone, twilioFrom, fmt.Sprintf("%da", pg.ID))
+	if err != nil || status != 200 || !strings.Contains(answer, fmt.Sprintf("acknowledged page %d", pg.ID)) {
+		t.Fatalf("reply %da: %d %q %v", pg.ID, status, answer, err)
+	}
+	if got := v.page(t, pg.ID); got.State != "acknowledged" || got.AckBy != responder {
+		t.Fatalf("after the reply the page = %+v", got)
+	}
+	var wi struct {
+		Assignee string `json:"assignee"`
+		State    string `json:"state"`
+	}
+	if v.call(t, "GET", fmt.Sprintf("/api/v1/workitems/%d", item), "", &wi); wi.Assignee != responder || wi.State != "Active" {
+		t.Errorf("item after the SMS acknowledgement: %+v", wi)
+	}
+	took := eventually(t, 15*time.Second, "the Sentinel incident's owner is the responder", func() bool {
+		o := p.incident(t, *inc.Name).Properties.Owner
+		return o != nil && ((o.Email != nil && strings.EqualFold(*o.Email, responder)) || (o.AssignedTo != nil && strings.EqualFold(*o.AssignedTo, responder)))
+	})
+	t.Logf("SMS reply → Sentinel owner written: %s (%s after the reply was sent)", took.Round(time.Millisecond), time.Since(replied).Round(time.Millisecond))
+
+	// A replay of the reply is refused; a reply naming a resolved page says so.
+	if status, _, _ := emu.ReplayLastKind(ctx, "sms"); status != 403 {
+		t.Errorf("replayed reply: %d, want 403", status)
+	}
+	if _, answer, _ := emu.Reply(ctx, phone, twilioFrom, "999999a"); !strings.Contains(answer, "does not exist") {
+		t.Errorf("a reply naming an unknown page: %q", answer)
+	}
+}
+
+// TestFallThroughToVoice: the responder's SMS is undeliverable; Twilio's
+// status callback says so, and vigil calls their voice number at once;
+// pressing 1 acknowledges.
+func TestFallThroughToVoice(t *testing.T) {
+	const responder, mobile, landline = "voice-oncall@example.com", "+15551230002", "+15551230003"
+	emu, info, v := phoneDemo(t)
+	addPhone(t, v, emu, responder, "sms", mobile)
+	addPhone(t, v, emu, responder, "voice", landline)
+	emu.Undeliverable(mobile)
+	// The person's rule: a text at once; the phone only by fall-through.
+	var methods []struct {
+		ID   int64  `json:"id"`
+		Type string `json:"type"`
+	}
+	var list struct {
+		ContactMethods *[]struct {
+			ID   int64  `json:"id"`
+			Type string `json:"type"`
+		} `json:"contact_methods"`
+	}
+	list.ContactMethods = &methods
+	v.call(t, "GET", "/api/v1/users/"+responder+"/contact-methods", "", &list)
+	var smsID int64
+	for _, m := range methods {
+		if m.Type == "sms" {
+			smsID = m.ID
+		}
+	}
+	v.put(t, "/api/v1/users/"+responder+"/notification-rules", fmt.Sprintf(`{"rules":[{"contact_method_id":%d,"delay_minutes":0}]}`, smsID))
+	v.put(t, "/api/v1/oncall/policies/soc", fmt.Sprintf(`{"name":"soc","steps":[{"delay_minutes":5,"targets":[{"type":"user","name":%q}]}]}`, responder))
+	v.put(t, "/api/v1/oncall/services/sentinel", `{"name":"sentinel","policy":"soc","urgency":"high","condition":"source == \"sentinel\""}`)
+	_, item, pg := pageSentinelIncident(t, v, newPortal(t, info))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	call, err := emu.WaitCall(ctx, func(c twilioemu.Call) bool {
+		return c.To == landline && strings.Contains(c.Twiml, fmt.Sprintf("Page %d,", pg.ID))
+	})
+	if err != nil {
+		t.Fatalf("no call to the voice number after the text failed: %v\ntimeline:\n%s", err, v.timeline(t, item))
+	}
+	if tl := v.timeline(t, item); !strings.Contains(tl, "undelivered") || !strings.Contains(tl, "trying their voice") {
+		t.Errorf("the timeline does not tell the fall-through:\n%s", tl)
+	}
+	status, answer, err := emu.Press(ctx, call.SID, "1")
+	if err != nil || status != 200 || !strings.Contains(answer, "acknowledged") {
+		t.Fatalf("press 1: %d %q %v", status, answer, err)
+	}
+	if got := v.page(t, pg.ID); got.State != "acknowledged" || got.AckBy != responder {
+		t.Errorf("after pressing 1 the page = %+v", got)
+	}
+}
