@@ -18,7 +18,7 @@ const twilioFrom = "+15005550006"
 
 // phoneDemo runs `vigil demo` with its Twilio account pointed at an
 // emulator the test holds, so that the test is the person's phone.
-func phoneDemo(t *testing.T) (*twilioemu.Server, simInfo, vigilAPI) {
+func phoneDemo(t testing.TB) (*twilioemu.Server, simInfo, vigilAPI) {
 	t.Helper()
 	emu := twilioemu.New("ACe2e00000000000000000000000000001", "e2e twilio auth token")
 	u, err := emu.Start()
@@ -51,7 +51,7 @@ var smsCodeRE = regexp.MustCompile(`verification code: (\d{6})`)
 
 // addPhone adds a contact method for user and verifies it with the code
 // the phone received, by text or by a call.
-func addPhone(t *testing.T, v vigilAPI, emu *twilioemu.Server, user, typ, number string) int64 {
+func addPhone(t testing.TB, v vigilAPI, emu *twilioemu.Server, user, typ, number string) int64 {
 	t.Helper()
 	var m struct {
 		ID int64 `json:"id"`
@@ -88,7 +88,7 @@ func addPhone(t *testing.T, v vigilAPI, emu *twilioemu.Server, user, typ, number
 
 // pageSentinelIncident raises a Defender alert in the simulated tenant
 // and returns its Sentinel incident, its vigil item and that item's page.
-func pageSentinelIncident(t *testing.T, v vigilAPI, p *portal) (*armsecurityinsights.Incident, int64, apiPage) {
+func pageSentinelIncident(t testing.TB, v vigilAPI, p *portal) (*armsecurityinsights.Incident, int64, apiPage) {
 	t.Helper()
 	inc := p.incidentOf(t, p.raise(t))
 	item := v.itemOfIncident(t, *inc.Name, 20*time.Second)
@@ -218,5 +218,48 @@ func TestFallThroughToVoice(t *testing.T) {
 	}
 	if got := v.page(t, pg.ID); got.State != "acknowledged" || got.AckBy != responder {
 		t.Errorf("after pressing 1 the page = %+v", got)
+	}
+}
+
+// BenchmarkSMSAckToSentinelOwner: in the demo's world, the time from a
+// responder's SMS reply ("<page>a", through the Twilio emulator) to the
+// Sentinel incident's owner being the responder, read back from the
+// simulated tenant every 20 ms. Each run pages and acknowledges five
+// incidents and reports the median and the slowest.
+//
+//	go test ./test -run '^$' -bench BenchmarkSMSAckToSentinelOwner -benchtime 1x -count 3
+func BenchmarkSMSAckToSentinelOwner(b *testing.B) {
+	const responder, phone, rounds = "bench-oncall@example.com", "+15551238888", 5
+	for range b.N {
+		b.StopTimer()
+		emu, info, v := phoneDemo(b)
+		addPhone(b, v, emu, responder, "sms", phone)
+		v.put(b, "/api/v1/oncall/policies/soc", fmt.Sprintf(`{"name":"soc","steps":[{"delay_minutes":5,"targets":[{"type":"user","name":%q}]}]}`, responder))
+		v.put(b, "/api/v1/oncall/services/sentinel", `{"name":"sentinel","policy":"soc","urgency":"high","condition":"source == \"sentinel\""}`)
+		p := newPortal(b, info)
+		var took []time.Duration
+		for range rounds {
+			inc, _, pg := pageSentinelIncident(b, v, p)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if _, err := emu.WaitMessage(ctx, func(m twilioemu.Message) bool {
+				return m.To == phone && strings.Contains(m.Body, fmt.Sprintf("Reply %da", pg.ID))
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			start := time.Now()
+			if status, _, err := emu.Reply(ctx, phone, twilioFrom, fmt.Sprintf("%da", pg.ID)); err != nil || status != 200 {
+				b.Fatalf("reply: %d %v", status, err)
+			}
+			eventually(b, 15*time.Second, "the Sentinel owner", func() bool {
+				o := p.incident(b, *inc.Name).Properties.Owner
+				return o != nil && o.Email != nil && strings.EqualFold(*o.Email, responder)
+			})
+			took = append(took, time.Since(start))
+			b.StopTimer()
+			cancel()
+		}
+		b.ReportMetric(msf(quantile(took, 0.5)), "ack-to-owner-p50-ms")
+		b.ReportMetric(msf(quantile(took, 1)), "ack-to-owner-max-ms")
 	}
 }

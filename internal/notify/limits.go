@@ -110,9 +110,9 @@ func (t *Target) hold(ctx context.Context, ch Channel, n Notification, now time.
 	return until, why, nil
 }
 
-// bundle adds to n the other page notifications waiting for the same
-// contact method that are due or held by the rate limit; notifications
-// delayed by a person's rules are not pulled forward.
+// bundle adds to n the other page notifications for the same contact
+// method that the rate limit holds back; notifications delayed by a
+// person's rules are not pulled forward.
 func (t *Target) bundle(ctx context.Context, m outbox.Message, n *Notification, now time.Time) ([]outbox.Message, error) {
 	pending, err := t.ledger.PendingOutbox(ctx, TargetName, m.Resource)
 	if err != nil {
@@ -120,7 +120,9 @@ func (t *Target) bundle(ctx context.Context, m outbox.Message, n *Notification, 
 	}
 	var joined []outbox.Message
 	for _, o := range pending {
-		if o.ID == m.ID || (o.NextAt.After(now) && !strings.HasPrefix(o.LastError, rateLimitPrefix)) {
+		// Only what the rate limit held back joins: without a limit in
+		// play each page keeps its own text, as the person expects.
+		if o.ID == m.ID || !strings.HasPrefix(o.LastError, rateLimitPrefix) {
 			continue
 		}
 		var other Notification
