@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/securityinsights/armsecurityinsights/v2"
+	"github.com/vigil-soc/vigil/internal/slack/slackemu"
 	"github.com/vigil-soc/vigil/internal/twilio/twilioemu"
 )
 
@@ -262,4 +263,87 @@ func BenchmarkSMSAckToSentinelOwner(b *testing.B) {
 		b.ReportMetric(msf(quantile(took, 0.5)), "ack-to-owner-p50-ms")
 		b.ReportMetric(msf(quantile(took, 1)), "ack-to-owner-max-ms")
 	}
+}
+
+// slackDemo runs `vigil demo` with a Slack app pointed at an emulator the
+// test holds: the test is the Slack workspace.
+func slackDemo(t testing.TB) (*slackemu.Server, simInfo, vigilAPI) {
+	t.Helper()
+	emu := slackemu.New("xoxb-e2e-bot-token", "e2e slack signing secret")
+	u, err := emu.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	dir := t.TempDir()
+	write := func(name, v string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	addr := freePort(t)
+	base := "http://" + addr
+	cfg := fmt.Sprintf("paging:\n  base_url: %s\n  slack:\n    bot_token_file: %s\n    signing_secret_file: %s\n    api_url: %s/api\n",
+		base, write("bot", "xoxb-e2e-bot-token"), write("secret", "e2e slack signing secret"), u)
+	emu.SetInteractivityURL(base + "/api/v1/hooks/slack/interactivity")
+	info, token := startDemo(t, addr, "--config", write("vigil.yaml", cfg))
+	return emu, info, vigilAPI{base: base, token: token}
+}
+
+// TestSlackEndToEnd: a Sentinel incident pages a responder in Slack; the
+// responder presses Acknowledge on the message; the page is theirs, the
+// Sentinel owner follows, and the message is updated in place: its
+// Acknowledge button is gone. A replayed press is refused.
+func TestSlackEndToEnd(t *testing.T) {
+	const responder, member = "slack-oncall@example.com", "U0E2E0001"
+	emu, info, v := slackDemo(t)
+	var m struct {
+		ID int64 `json:"id"`
+	}
+	if code := v.call(t, "POST", "/api/v1/users/"+responder+"/contact-methods", fmt.Sprintf(`{"type":"slack","value":%q}`, member), &m); code != 201 {
+		t.Fatalf("add the Slack method: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	verify, err := emu.WaitMessage(ctx, func(p slackemu.Posted) bool { return smsCodeRE.MatchString(p.Text) })
+	if err != nil {
+		t.Fatalf("no verification message in Slack: %v", err)
+	}
+	if c := v.call(t, "POST", fmt.Sprintf("/api/v1/contact-methods/%d/verify", m.ID), fmt.Sprintf(`{"code":%q}`, smsCodeRE.FindStringSubmatch(verify.Text)[1]), nil); c != 200 {
+		t.Fatalf("verify the Slack method: %d", c)
+	}
+	v.put(t, "/api/v1/oncall/policies/soc", fmt.Sprintf(`{"name":"soc","steps":[{"delay_minutes":5,"targets":[{"type":"user","name":%q}]}]}`, responder))
+	v.put(t, "/api/v1/oncall/services/sentinel", `{"name":"sentinel","policy":"soc","urgency":"high","condition":"source == \"sentinel\""}`)
+	p := newPortal(t, info)
+	inc, _, pg := pageSentinelIncident(t, v, p)
+	msg, err := emu.WaitMessage(ctx, func(x slackemu.Posted) bool {
+		return strings.Contains(fmt.Sprint(x.Blocks), "vigil_ack") && strings.Contains(fmt.Sprint(x.Blocks), fmt.Sprintf("value:%d", pg.ID))
+	})
+	if err != nil {
+		t.Fatalf("no page message with buttons in Slack: %v", err)
+	}
+	status, body, err := emu.Click(ctx, msg.Channel, msg.TS, "vigil_ack", member)
+	if err != nil || status != 200 || !strings.Contains(body, fmt.Sprintf("acknowledged page %d", pg.ID)) {
+		t.Fatalf("press Acknowledge: %d %s %v", status, body, err)
+	}
+	if got := v.page(t, pg.ID); got.State != "acknowledged" || got.AckBy != responder {
+		t.Fatalf("after the button the page = %+v", got)
+	}
+	if status, _, _ := emu.ReplayLast(ctx); status != 403 {
+		t.Errorf("a replayed press: %d, want 403", status)
+	}
+	eventually(t, 10*time.Second, "the Slack message updated in place without its Acknowledge button", func() bool {
+		for _, x := range emu.Messages() {
+			if x.Channel == msg.Channel && x.TS == msg.TS {
+				return x.Updates > 0 && !strings.Contains(fmt.Sprint(x.Blocks), "vigil_ack")
+			}
+		}
+		return false
+	})
+	eventually(t, 15*time.Second, "the Sentinel incident's owner is the responder", func() bool {
+		o := p.incident(t, *inc.Name).Properties.Owner
+		return o != nil && o.Email != nil && strings.EqualFold(*o.Email, responder)
+	})
 }
