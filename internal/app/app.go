@@ -174,7 +174,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	pager := paging.New(db, items, paging.Options{BaseURL: baseURL(cfg), Clock: clk, Logger: log, Poke: poker.poke("outbox"),
 		Health: func() []paging.Health { return connectorHealth(self.connectors(), clk.Now()) }, SelfService: cfg.Paging.SelfService,
 		ConnectorFailure: time.Duration(cfg.Paging.ConnectorFailureMinutes) * time.Minute, Registry: reg})
-	items.Observe(observers{ruleSvc, pager})
+	// Every committed change may have queued write-backs (an owner for
+	// Sentinel, a state for Boards): the outbox sender is woken at once
+	// rather than at its next tick.
+	items.Observe(observers{ruleSvc, pager, pokeOnChange(poker.poke("outbox"))})
 	db.ObserveIncidents(pager)
 	follower.pager = pager
 	ruleTarget.Use(pager)

@@ -307,6 +307,20 @@ func matrix() []matrixRow {
 		{pattern: "GET /pages", path: "/pages", cells: page},
 		{pattern: "POST /pages/{id}/acknowledge", path: "/pages/999999/acknowledge", body: "", cells: uiTri},
 		{pattern: "POST /pages/{id}/resolve", path: "/pages/999999/resolve", body: "", cells: uiTri},
+		// A person's notification settings: every role manages their
+		// own; the service lets only the person and admins act on a
+		// contact method (the fixture's belongs to the viewer, is not
+		// verified, and its code is not 000000), so the responder is
+		// refused and a test of it goes back with the 409 in the flash.
+		{pattern: "GET /profile/notifications", path: "/profile/notifications", cells: page},
+		{pattern: "POST /profile/notifications/methods", path: "/profile/notifications/methods", body: "type=email&value=", cells: "401 400 400 400 401 401"},
+		{pattern: "POST /profile/notifications/methods/{id}/verify", path: "/profile/notifications/methods/{cm}/verify",
+			body: "code=000000&user=viewer%40matrix.example", cells: "401 400 403 400 401 401"},
+		{pattern: "POST /profile/notifications/methods/{id}/test", path: "/profile/notifications/methods/{cm}/test",
+			body: "user=viewer%40matrix.example", cells: "401 303>/profile/notifications 403 303>/profile/notifications 401 401"},
+		{pattern: "POST /profile/notifications/methods/{id}/delete", path: "/profile/notifications/methods/999999/delete", body: "", cells: "401 404 404 404 401 401"},
+		{pattern: "POST /profile/notifications/rules", path: "/profile/notifications/rules", body: "",
+			cells: "401 303>/profile/notifications 303>/profile/notifications 303>/profile/notifications 401 401"},
 		// /admin leads to the first admin page, which checks.
 		{pattern: "GET /admin", path: "/admin", cells: "303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/"},
 		{pattern: "GET /admin/{$}", path: "/admin/", cells: "303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/ 303>/admin/"},

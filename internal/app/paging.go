@@ -75,6 +75,11 @@ func (os observers) Changed(ctx context.Context, c workitem.Change) {
 	}
 }
 
+// pokeOnChange is an items observer that wakes an engine module.
+type pokeOnChange func()
+
+func (p pokeOnChange) Changed(context.Context, workitem.Change) { p() }
+
 // enginePoker wakes an engine module from code built before the engine
 // (the pager wakes the outbox sender when it queues notifications).
 type enginePoker struct{ e atomic.Pointer[engine.Engine] }

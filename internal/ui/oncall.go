@@ -42,6 +42,7 @@ import (
 
 // Pager is on-call as the UI uses it (internal/paging.Pager).
 type Pager interface {
+	NotificationSettings
 	Put(ctx context.Context, actor auth.Actor, kind, name string, raw json.RawMessage) (store.OnCallDef, bool, error)
 	Get(ctx context.Context, actor auth.Actor, kind, name string) (store.OnCallDef, error)
 	List(ctx context.Context, actor auth.Actor, kind string) ([]store.OnCallDef, error)

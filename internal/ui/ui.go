@@ -168,7 +168,7 @@ func New(o Options) (*UI, error) {
 		o.StreamsPerUser = defaultStreamsPerUser
 	}
 	u := &UI{o: o, log: o.Logger.With("component", "ui"), clock: o.Clock}
-	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).Funcs(u.oncallFuncs()).ParseFS(templateFS, "templates/*.html")
+	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).Funcs(u.oncallFuncs()).Funcs(u.profileFuncs()).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
@@ -278,6 +278,12 @@ func (u *UI) Register(mux Mux) {
 	page("GET /pages", u.pagesList)
 	page("POST /pages/{id}/acknowledge", u.pageAction("acknowledge"))
 	page("POST /pages/{id}/resolve", u.pageAction("resolve"))
+	page("GET /profile/notifications", u.profileNotifications)
+	page("POST /profile/notifications/methods", u.addMethod)
+	page("POST /profile/notifications/methods/{id}/verify", u.verifyMethod)
+	page("POST /profile/notifications/methods/{id}/test", u.testMethod)
+	page("POST /profile/notifications/methods/{id}/delete", u.deleteMethod)
+	page("POST /profile/notifications/rules", u.saveRules)
 
 	handle("GET /admin", http.RedirectHandler(adminHome, http.StatusSeeOther))
 	handle("GET /admin/{$}", http.RedirectHandler(adminHome, http.StatusSeeOther))
