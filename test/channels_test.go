@@ -3,6 +3,8 @@ package test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,7 +13,9 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/securityinsights/armsecurityinsights/v2"
+	"github.com/vigil-soc/vigil/internal/ntfy/ntfyemu"
 	"github.com/vigil-soc/vigil/internal/slack/slackemu"
+	"github.com/vigil-soc/vigil/internal/teams/teamsemu"
 	"github.com/vigil-soc/vigil/internal/twilio/twilioemu"
 )
 
@@ -346,4 +350,116 @@ func TestSlackEndToEnd(t *testing.T) {
 		o := p.incident(t, *inc.Name).Properties.Owner
 		return o != nil && o.Email != nil && strings.EqualFold(*o.Email, responder)
 	})
+}
+
+// TestTeamsAndNtfyEndToEnd: two responders, one reached by a Teams card
+// (Workflows webhook), one by an ntfy push. The card's Acknowledge link
+// opens the page, and its button acknowledges; the push's Acknowledge
+// action posts that form from the phone. Neither needs a sign-in.
+func TestTeamsAndNtfyEndToEnd(t *testing.T) {
+	const teamsUser, ntfyUser, topic = "teams-oncall@example.com", "ntfy-oncall@example.com", "vigil-e2e-oncall"
+	teamsEmu, ntfyEmu := teamsemu.New(), ntfyemu.New("tk_e2e_ntfy_token")
+	_, err := teamsEmu.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { teamsEmu.Close() })
+	ntfyURL, err := ntfyEmu.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ntfyEmu.Close() })
+	dir := t.TempDir()
+	write := func(name, v string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	addr := freePort(t)
+	base := "http://" + addr
+	// The demo's preloaded incidents page these people too; limits off,
+	// so that the test's pages are not held behind them.
+	cfg := fmt.Sprintf("paging:\n  base_url: %s\n  teams:\n    webhooks:\n      soc:\n        url_file: %s\n  ntfy:\n    server_url: %s\n    token_file: %s\n  rate_limits: {teams: \"off\", ntfy: \"off\"}\n",
+		base, write("teams-url", teamsEmu.URL("soc")), ntfyURL, write("ntfy-token", "tk_e2e_ntfy_token"))
+	info, token := startDemo(t, addr, "--config", write("vigil.yaml", cfg))
+	v := vigilAPI{base: base, token: token}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	verify := func(user, typ, value string, code func() string) {
+		var m struct {
+			ID int64 `json:"id"`
+		}
+		if c := v.call(t, "POST", "/api/v1/users/"+user+"/contact-methods", fmt.Sprintf(`{"type":%q,"value":%q}`, typ, value), &m); c != 201 {
+			t.Fatalf("add %s method: %d", typ, c)
+		}
+		if c := v.call(t, "POST", fmt.Sprintf("/api/v1/contact-methods/%d/verify", m.ID), fmt.Sprintf(`{"code":%q}`, code()), nil); c != 200 {
+			t.Fatalf("verify %s method: %d", typ, c)
+		}
+	}
+	verify(teamsUser, "teams", "soc", func() string {
+		card, err := teamsEmu.WaitCard(ctx, func(c map[string]any) bool { return smsCodeRE.MatchString(fmt.Sprint(c)) })
+		if err != nil {
+			t.Fatalf("no verification card: %v", err)
+		}
+		return smsCodeRE.FindStringSubmatch(fmt.Sprint(card))[1]
+	})
+	verify(ntfyUser, "ntfy", topic, func() string {
+		msg, err := ntfyEmu.WaitMessage(ctx, func(m map[string]any) bool { return m["topic"] == topic && smsCodeRE.MatchString(fmt.Sprint(m)) })
+		if err != nil {
+			t.Fatalf("no verification push: %v", err)
+		}
+		return smsCodeRE.FindStringSubmatch(fmt.Sprint(msg))[1]
+	})
+	v.put(t, "/api/v1/oncall/policies/soc", fmt.Sprintf(`{"name":"soc","steps":[{"delay_minutes":5,"targets":[{"type":"user","name":%q},{"type":"user","name":%q}]}]}`, teamsUser, ntfyUser))
+	v.put(t, "/api/v1/oncall/services/sentinel", `{"name":"sentinel","policy":"soc","urgency":"high","condition":"source == \"sentinel\""}`)
+	p := newPortal(t, info)
+
+	// The Teams card's link: GET shows, POST acknowledges.
+	_, _, first := pageSentinelIncident(t, v, p)
+	itemOf := func(id int64) *regexp.Regexp { return regexp.MustCompile(fmt.Sprintf(`/items/%d\b`, id)) }
+	card, err := teamsEmu.WaitCard(ctx, func(c map[string]any) bool {
+		_, ok := teamsemu.OpenURL(c, "Acknowledge")
+		return ok && itemOf(first.WorkItemID).MatchString(fmt.Sprint(c))
+	})
+	if err != nil {
+		t.Fatalf("no page card in Teams: %v", err)
+	}
+	link, ok := teamsemu.OpenURL(card, "Acknowledge")
+	if !ok || !strings.HasPrefix(link, base+"/ack/") {
+		t.Fatalf("the card's Acknowledge action = %q, %v", link, ok)
+	}
+	res, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || v.page(t, first.ID).State != "triggered" {
+		t.Fatalf("opening the card's link: %d, page %s; want the page shown and still triggered", res.StatusCode, v.page(t, first.ID).State)
+	}
+	res, err = http.PostForm(link, url.Values{"action": {"acknowledge"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := v.page(t, first.ID); res.StatusCode != 200 || got.State != "acknowledged" || got.AckBy != teamsUser {
+		t.Fatalf("the card's button: %d, page %+v", res.StatusCode, got)
+	}
+
+	// The ntfy push's Acknowledge action, as the ntfy app performs it.
+	_, _, second := pageSentinelIncident(t, v, p)
+	push, err := ntfyEmu.WaitMessage(ctx, func(m map[string]any) bool {
+		return m["topic"] == topic && itemOf(second.WorkItemID).MatchString(fmt.Sprint(m))
+	})
+	if err != nil {
+		t.Fatalf("no page push: %v\npushes: %v\ntimeline:\n%s", err, ntfyEmu.Messages(), v.timeline(t, second.WorkItemID))
+	}
+	if status, _, err := ntfyEmu.PressHTTPAction(ctx, push, "Acknowledge"); err != nil || status != 200 {
+		t.Fatalf("the push's Acknowledge: %d %v", status, err)
+	}
+	if got := v.page(t, second.ID); got.State != "acknowledged" || got.AckBy != ntfyUser {
+		t.Fatalf("after the push's Acknowledge the page = %+v", got)
+	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -10,7 +11,9 @@ import (
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/notify"
+	"github.com/vigil-soc/vigil/internal/ntfy"
 	"github.com/vigil-soc/vigil/internal/slack"
+	"github.com/vigil-soc/vigil/internal/smshttp"
 	"github.com/vigil-soc/vigil/internal/teams"
 	"github.com/vigil-soc/vigil/internal/twilio"
 	"github.com/vigil-soc/vigil/internal/web"
@@ -89,4 +92,18 @@ func (t twilioVoice) Call(ctx context.Context, to string, s notify.VoiceScript) 
 	}
 	c, err := t.c.Call(ctx, to, twiml, t.base+web.TwilioStatusPath)
 	return notify.Receipt{Provider: "twilio", ProviderID: c.SID, Status: notify.StatusSent}, err
+}
+
+// smsGateway is the templated HTTP SMS provider of paging.sms_gateway.
+func smsGateway(g config.SMSGateway, hc *http.Client, clk clock.Clock) (notify.SMSProvider, error) {
+	p, err := smshttp.New(smshttp.Config{Name: g.Name, URL: g.URL, Method: g.Method, Headers: g.Resolved, ContentType: g.ContentType,
+		BodyTemplate: g.BodyTemplate, From: g.From, Success: g.Success, IDField: g.IDField, HTTPClient: hc, Now: clk.Now})
+	if err != nil {
+		return nil, fmt.Errorf("paging.sms_gateway: %w", err)
+	}
+	return p, nil
+}
+
+func ntfyChannel(n config.Ntfy, hc *http.Client, clk clock.Clock) notify.Channel {
+	return ntfy.NewChannel(ntfy.Config{ServerURL: n.ServerURL, Token: n.Token, HTTPClient: hc, Now: clk.Now})
 }
