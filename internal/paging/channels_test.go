@@ -341,3 +341,25 @@ func TestSlackUpdatedInPlace(t *testing.T) {
 		t.Errorf("after resolving in vigil: %+v, want the Slack message updated again", upd)
 	}
 }
+
+// TestReplayKeysPruned: a request key is refused while remembered, and
+// forgotten after InboundMemory by the escalation module's pass.
+func TestReplayKeysPruned(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	if seen, err := h.p.Seen(h.ctx, "twilio-sms", "SM1"); seen || err != nil {
+		t.Fatalf("first sight: seen %v, %v", seen, err)
+	}
+	if seen, _ := h.p.Seen(h.ctx, "twilio-sms", "SM1"); !seen {
+		t.Fatal("the same key again was not refused")
+	}
+	if err := h.p.UpdateAll(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Advance(InboundMemory + time.Hour)
+	if err := h.p.UpdateAll(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if seen, _ := h.p.Seen(h.ctx, "twilio-sms", "SM1"); seen {
+		t.Error("a key older than InboundMemory is still remembered")
+	}
+}

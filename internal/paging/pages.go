@@ -388,6 +388,9 @@ func (s *Pager) UpdateAll(ctx context.Context) error {
 	if err := s.checkMonitors(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if err := s.pruneInbound(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if len(ids) > 0 && s.o.Poke != nil {
 		s.o.Poke()
 	}

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,7 @@ type Store interface {
 	DeliveryStatus(ctx context.Context, provider, providerID, status, errText string) (store.NotificationLogEntry, bool, error)
 	NotificationLog(ctx context.Context, f store.NotificationFilter) ([]store.NotificationLogEntry, error)
 	FirstInbound(ctx context.Context, provider, key string) (bool, error)
+	PruneInbound(ctx context.Context, before time.Time) (int64, error)
 	ContactMethodsByValue(ctx context.Context, typ, value string) ([]store.ContactMethod, error)
 	DuePages(ctx context.Context, now time.Time, limit int) ([]int64, error)
 
@@ -123,6 +125,8 @@ type Pager struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedDef
+
+	lastPrune atomic.Int64 // when inbound replay keys were last pruned (Unix ns)
 }
 
 // New returns the service.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/notify"
@@ -27,6 +28,23 @@ var replyRE = regexp.MustCompile(`^\s*#?(\d{1,12})\s*([aAcCeE])\b`)
 
 // ReplyHelp is the answer to a reply vigil cannot read.
 const ReplyHelp = "vigil: reply with the page number and a letter: 12a acknowledges page 12, 12c closes it, 12e escalates it."
+
+// InboundMemory is how long the keys of inbound requests are kept to
+// refuse replays: Slack's requests expire after 5 minutes anyway; Twilio's
+// carry no time, so a message sid is remembered for a month.
+const InboundMemory = 30 * 24 * time.Hour
+
+// pruneInbound forgets the keys older than InboundMemory, at most once an
+// hour (the escalation module calls it every pass).
+func (s *Pager) pruneInbound(ctx context.Context) error {
+	now := s.o.Clock.Now()
+	if last := s.lastPrune.Load(); last != 0 && now.Sub(time.Unix(0, last)) < time.Hour {
+		return nil
+	}
+	s.lastPrune.Store(now.UnixNano())
+	_, err := s.st.PruneInbound(ctx, now.Add(-InboundMemory))
+	return err
+}
 
 // Seen records an inbound provider request by key and reports whether it
 // was seen before: a replay, to refuse.

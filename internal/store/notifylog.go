@@ -220,3 +220,18 @@ func (db *DB) LastSent(ctx context.Context, contactMethodID int64, n int) (time.
 	}
 	return fromUS(at.Int64), nil
 }
+
+// PruneInbound forgets inbound requests seen before a time; it returns
+// how many.
+func (db *DB) PruneInbound(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.tx(ctx, func(tx dbtx) error {
+		res, err := db.exec(ctx, tx, `DELETE FROM inbound_seen WHERE seen_at < ?`, us(before))
+		if err != nil {
+			return fmt.Errorf("prune inbound: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
