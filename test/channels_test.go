@@ -229,7 +229,7 @@ func TestFallThroughToVoice(t *testing.T) {
 // BenchmarkSMSAckToSentinelOwner: in the demo's world, the time from a
 // responder's SMS reply ("<page>a", through the Twilio emulator) to the
 // Sentinel incident's owner being the responder, read back from the
-// simulated tenant every 20 ms. Each run pages and acknowledges five
+// simulated tenant every 10 ms. Each run pages and acknowledges five
 // incidents and reports the median and the slowest.
 //
 //	go test ./test -run '^$' -bench BenchmarkSMSAckToSentinelOwner -benchtime 1x -count 3
@@ -256,10 +256,16 @@ func BenchmarkSMSAckToSentinelOwner(b *testing.B) {
 			if status, _, err := emu.Reply(ctx, phone, twilioFrom, fmt.Sprintf("%da", pg.ID)); err != nil || status != 200 {
 				b.Fatalf("reply: %d %v", status, err)
 			}
-			eventually(b, 15*time.Second, "the Sentinel owner", func() bool {
+			// Polled every 10 ms (eventually's 250 ms would round the figure).
+			for deadline := start.Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 				o := p.incident(b, *inc.Name).Properties.Owner
-				return o != nil && o.Email != nil && strings.EqualFold(*o.Email, responder)
-			})
+				if o != nil && o.Email != nil && strings.EqualFold(*o.Email, responder) {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("the Sentinel owner of %s is not the responder within 15 s", *inc.Name)
+				}
+			}
 			took = append(took, time.Since(start))
 			b.StopTimer()
 			cancel()
