@@ -345,10 +345,15 @@ func (e *Engine) pass(ctx context.Context, en *entry, poked bool) (standby bool)
 		en.lastSkip = Run
 	}
 	pctx, cancel := context.WithTimeout(ctx, en.spec.Timeout)
+	// The watchdog's timer is set and stopped here, not in its goroutine:
+	// when the pass returns no timer of it is left, so that a test's fake
+	// clock counts only the loops' own waits.
+	fire, stop := clock.NewTimer(e.clk, en.spec.Timeout+watchdogGrace)
 	done := make(chan struct{})
-	go e.watch(ctx, en, done)
+	go e.watch(ctx, en, done, fire)
 	err := e.health.Run(pctx, en.m)
 	close(done)
+	stop()
 	cancel()
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("pass exceeded its %s deadline: %w", en.spec.Timeout, err)
@@ -386,9 +391,7 @@ func (e *Engine) skip(en *entry, dec Decision) {
 
 // watch reports a pass still running past its deadline plus a grace:
 // its module ignores its context, and its lock is held for nothing.
-func (e *Engine) watch(ctx context.Context, en *entry, done <-chan struct{}) {
-	fire, stop := clock.NewTimer(e.clk, en.spec.Timeout+watchdogGrace)
-	defer stop()
+func (e *Engine) watch(ctx context.Context, en *entry, done <-chan struct{}, fire <-chan time.Time) {
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -23,6 +23,7 @@ type counter struct {
 	name   string
 	passes atomic.Int64
 	ran    chan struct{}
+	done   chan struct{} // a pass is over (see after)
 	// block, when set, makes a pass wait for its context to end
 	// (ignore: wait for release instead, as a module stuck in a call).
 	block   bool
@@ -32,7 +33,33 @@ type counter struct {
 }
 
 func newCounter(name string) *counter {
-	return &counter{name: name, ran: make(chan struct{}, 100)}
+	return &counter{name: name, ran: make(chan struct{}, 100), done: make(chan struct{}, 100)}
+}
+
+// after chains a signal on c.done to a spec's After hook: a pass is then
+// known to be over, its watchdog's timer gone, before the test counts the
+// loops asleep on the clock (ran fires inside the pass).
+func (c *counter) after(s engine.Spec) engine.Spec {
+	prev := s.After
+	s.After = func() {
+		if prev != nil {
+			prev()
+		}
+		c.done <- struct{}{}
+	}
+	return s
+}
+
+// finished waits for n more complete passes of c (see after).
+func (c *counter) finished(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-c.done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no complete pass (after %d)", c.name, c.passes.Load())
+		}
+	}
 }
 
 func (c *counter) Name() string { return c.name }
@@ -107,26 +134,26 @@ func TestTickerAndPoke(t *testing.T) {
 	fast, slow := newCounter("fast"), newCounter("slow")
 	slow.fail = errors.New("boom")
 	after := atomic.Int64{}
-	e.Add(fast, engine.Spec{Every: time.Second, After: func() { after.Add(1) }})
-	e.Add(slow, engine.Spec{Every: time.Minute})
+	e.Add(fast, fast.after(engine.Spec{Every: time.Second, After: func() { after.Add(1) }}))
+	e.Add(slow, slow.after(engine.Spec{Every: time.Minute}))
 	start(t, e)
-	fast.wait(t, 1)
-	slow.wait(t, 1)
+	fast.finished(t, 1)
+	slow.finished(t, 1)
 	asleep(t, clk, 2)
 
 	clk.Advance(time.Second)
-	fast.wait(t, 1)
+	fast.finished(t, 1)
 	asleep(t, clk, 2)
 	if got := slow.passes.Load(); got != 1 {
 		t.Errorf("slow ran %d times after 1s, want 1", got)
 	}
 	e.Poke("slow")
-	slow.wait(t, 1)
+	slow.finished(t, 1)
 	e.Poke("nobody") // ignored
 	asleep(t, clk, 2)
 	clk.Advance(time.Minute)
-	fast.wait(t, 1)
-	slow.wait(t, 1)
+	fast.finished(t, 1)
+	slow.finished(t, 1)
 	asleep(t, clk, 2)
 
 	if got := after.Load(); got < 3 {
@@ -244,14 +271,14 @@ func TestLocker(t *testing.T) {
 	e := engine.New(engine.Options{Clock: clk, Locker: l, Logger: newLogger(logs), Metrics: engine.NewMetrics(reg)})
 	shared, local := newCounter("sync"), newCounter("feed")
 	shared.version = 3
-	e.Add(shared, engine.Spec{Every: time.Second})
-	e.Add(local, engine.Spec{Every: time.Second, Local: true})
+	e.Add(shared, shared.after(engine.Spec{Every: time.Second}))
+	e.Add(local, local.after(engine.Spec{Every: time.Second, Local: true}))
 	start(t, e)
-	local.wait(t, 1)
+	local.finished(t, 1)
 	for range 2 { // the first pass was busy; then stand down twice
 		asleep(t, clk, 2)
 		clk.Advance(time.Second)
-		local.wait(t, 1)
+		local.finished(t, 1)
 	}
 	asleep(t, clk, 2)
 	if got := shared.passes.Load(); got != 0 {
