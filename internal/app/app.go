@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/engine"
+	"github.com/vigil-soc/vigil/internal/enrichment"
 	"github.com/vigil-soc/vigil/internal/ingest"
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/outbox"
@@ -187,6 +188,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, err
 	}
 	targets[notify.TargetName] = nt
+	// Enrichment: by hand, and as a rule's playbook action.
+	providers, err := enrichProviders(cfg.Enrichment, clk)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	enricher := enrichment.New(db, items, providers, enrichment.Options{Clock: clk, Logger: log, TTL: cfg.Enrichment.CacheTTL, Poke: poker.poke("outbox")})
+	targets[enrichment.Target] = enricher
+	ruleTarget.Use(enricher)
 	if _, err := ruleSvc.Reload(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("automation rules: %w", err)
@@ -199,7 +209,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("web interface: %w", err)
 	}
 	opts := web.Options{Rules: ruleSvc, Pager: pager, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
-		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies,
+		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies, Enricher: enricher,
 		Twilio: web.TwilioHooks{AuthToken: cfg.Paging.Twilio.AuthToken, AccountSID: cfg.Paging.Twilio.AccountSID, BaseURL: baseURL(cfg)},
 		Slack:  web.SlackHooks{SigningSecret: cfg.Paging.Slack.SigningSecret}}
 	if sy.boards != nil {

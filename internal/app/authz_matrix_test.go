@@ -162,6 +162,8 @@ func matrix() []matrixRow {
 		{pattern: "GET /api/v1/workitems/{id}/timeline", path: "/api/v1/workitems/{item}/timeline", cells: read},
 		{pattern: "GET /api/v1/workitems/{id}/comments", path: "/api/v1/workitems/{item}/comments", cells: read},
 		{pattern: "POST /api/v1/workitems/{id}/comments", path: "/api/v1/workitems/{item}/comments", body: `{"body":"seen"}`, cells: triage},
+		{pattern: "POST /api/v1/workitems/{id}/enrich", path: "/api/v1/workitems/{item}/enrich", body: `{}`, cells: triage},
+		{pattern: "GET /api/v1/workitems/{id}/enrichments", path: "/api/v1/workitems/{item}/enrichments", cells: read},
 		{pattern: "GET /api/v1/workitems/{id}/tasks", path: "/api/v1/workitems/{item}/tasks", cells: read},
 		{pattern: "POST /api/v1/workitems/{id}/tasks", path: "/api/v1/workitems/{item}/tasks", body: `{"title":"check"}`, cells: triage},
 		{pattern: "PATCH /api/v1/workitems/{id}/tasks/{task}", path: "/api/v1/workitems/{item}/tasks/{task}", body: `{}`, cells: triage},

@@ -86,6 +86,8 @@ type Options struct {
 	Rules RuleAdmin
 	// Pager is on-call; nil answers 404.
 	Pager Pager
+	// Enricher runs enrichment; nil answers 404.
+	Enricher Enricher
 	// Twilio verifies Twilio's requests; no auth token answers 404.
 	Twilio TwilioHooks
 	// Slack verifies Slack's interactivity requests; no signing secret
@@ -126,6 +128,7 @@ type Server struct {
 	rules     RuleAdmin
 	pager     Pager
 	twilio    TwilioHooks
+	enricher  Enricher
 	slack     SlackHooks
 	proxies   *auth.Proxies
 	mux       *http.ServeMux
@@ -161,7 +164,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, enricher: o.Enricher, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -266,6 +269,8 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"GET", "/api/v1/users/{user}/notification-rules", auth.ActionRead, s.getNotificationRules},
 		{"PUT", "/api/v1/users/{user}/notification-rules", auth.ActionRead, s.putNotificationRules},
 		{"POST", "/api/v1/contact-methods/{id}/test", auth.ActionRead, s.testContactMethod},
+		{"POST", "/api/v1/workitems/{id}/enrich", auth.ActionTriage, s.enrichItem},
+		{"GET", "/api/v1/workitems/{id}/enrichments", auth.ActionRead, s.itemEnrichments},
 		{"GET", "/api/v1/users/{user}/notifications", auth.ActionRead, s.userNotifications},
 		{"GET", "/api/v1/pages/{id}/notifications", auth.ActionRead, s.pageNotifications},
 		// A notification's acknowledgement link: its signed token is the

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/enrich"
+)
+
+// enrichProviders builds the configured enrichment providers: VirusTotal
+// and AbuseIPDB with an API key, GeoIP with a database, and each Cortex
+// analyzer. None configured: enrichment has nothing to run, and says so.
+func enrichProviders(cfg config.Enrichment, clk clock.Clock) ([]enrich.Provider, error) {
+	hc := &http.Client{Timeout: 20 * time.Second}
+	var ps []enrich.Provider
+	if cfg.VirusTotal.APIKey != "" {
+		vt, err := enrich.NewVirusTotal(enrich.VTConfig{BaseURL: cfg.VirusTotal.BaseURL, APIKey: cfg.VirusTotal.APIKey, HTTPClient: hc, Now: clk.Now})
+		if err != nil {
+			return nil, fmt.Errorf("enrichment.virustotal: %w", err)
+		}
+		ps = append(ps, vt)
+	}
+	if cfg.AbuseIPDB.APIKey != "" {
+		ab, err := enrich.NewAbuseIPDB(enrich.AbuseIPDBConfig{BaseURL: cfg.AbuseIPDB.BaseURL, APIKey: cfg.AbuseIPDB.APIKey, HTTPClient: hc, Now: clk.Now})
+		if err != nil {
+			return nil, fmt.Errorf("enrichment.abuseipdb: %w", err)
+		}
+		ps = append(ps, ab)
+	}
+	if cfg.GeoIP.CityDB != "" || cfg.GeoIP.ASNDB != "" {
+		g, err := enrich.NewGeoIP(enrich.GeoIPConfig{CityDB: cfg.GeoIP.CityDB, ASNDB: cfg.GeoIP.ASNDB, Now: clk.Now})
+		if err != nil {
+			return nil, fmt.Errorf("enrichment.geoip: %w", err)
+		}
+		ps = append(ps, g)
+	}
+	for i, c := range cfg.Cortex {
+		cx, err := enrich.NewCortex(enrich.CortexConfig{Name: c.Name, Command: c.Command, DataTypes: c.DataTypes, Config: c.Config,
+			Timeout: time.Duration(c.TimeoutS) * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("enrichment.cortex[%d]: %w", i, err)
+		}
+		ps = append(ps, cx)
+	}
+	return ps, nil
+}
