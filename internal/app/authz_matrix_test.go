@@ -277,6 +277,7 @@ func matrix() []matrixRow {
 		{pattern: "GET /events", path: "/events", cells: page},
 		{pattern: "GET /items/{id}", path: "/items/{item}", cells: page},
 		{pattern: "POST /items/{id}/comments", path: "/items/{item}/comments", body: "body=", cells: uiTri},
+		{pattern: "POST /items/{id}/enrich", path: "/items/{item}/enrich", body: "entity=", cells: uiTri},
 		{pattern: "POST /items/{id}/tasks", path: "/items/{item}/tasks", body: "title=", cells: uiTri},
 		{pattern: "POST /items/{id}/tasks/{task}", path: "/items/{item}/tasks/{task}", body: "", cells: uiTri},
 		{pattern: "POST /items/{id}/fields", path: "/items/{item}/fields", body: "", cells: uiTri},

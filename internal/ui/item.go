@@ -76,6 +76,9 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request, v *view) {
 	d := itemData{Item: it, Moves: u.moves()[it.State], Severities: severities, Presets: u.o.ReasonPresets,
 		TagsText: strings.Join(it.Tags, ", ")}
 	d.TimelineAll = timelineAll(r)
+	if !isScript(r) { // a form's outcome ("Enrichment queued") after its redirect
+		v.Flash = u.takeFlash(w, r).Text
+	}
 	if d.Timeline, d.Older, d.HiddenSync, err = u.timeline(r, v, id, d.TimelineAll); err != nil {
 		u.fail(w, r, v, err)
 		return

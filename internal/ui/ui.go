@@ -92,6 +92,8 @@ type Options struct {
 	Records  Records
 	// Rules manages automation rules; nil hides the rules pages.
 	Rules Rules
+	// Enricher runs enrichment on items; nil hides it.
+	Enricher Enricher
 	// Pager is on-call (schedules, policies, services, pages); nil
 	// hides the on-call pages.
 	Pager   Pager
@@ -168,7 +170,7 @@ func New(o Options) (*UI, error) {
 		o.StreamsPerUser = defaultStreamsPerUser
 	}
 	u := &UI{o: o, log: o.Logger.With("component", "ui"), clock: o.Clock}
-	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).Funcs(u.oncallFuncs()).Funcs(u.profileFuncs()).ParseFS(templateFS, "templates/*.html")
+	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).Funcs(u.oncallFuncs()).Funcs(u.profileFuncs()).Funcs(u.enrichFuncs()).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
@@ -252,6 +254,7 @@ func (u *UI) Register(mux Mux) {
 
 	page("GET /items/{id}", u.item)
 	page("POST /items/{id}/comments", u.addComment)
+	page("POST /items/{id}/enrich", u.enrich)
 	page("POST /items/{id}/tasks", u.addTask)
 	page("POST /items/{id}/tasks/{task}", u.toggleTask)
 	page("POST /items/{id}/fields", u.updateFields)
