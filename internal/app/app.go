@@ -28,6 +28,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/paging"
 	"github.com/vigil-soc/vigil/internal/rules"
 	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/threatintel"
 	"github.com/vigil-soc/vigil/internal/twoway"
 	"github.com/vigil-soc/vigil/internal/ui"
 	"github.com/vigil-soc/vigil/internal/web"
@@ -48,11 +49,15 @@ type App struct {
 	// Rules manages automation rules and installs them for the ingest.
 	Rules *rules.Service
 	// Pager is on-call: schedules, escalation policies, services, pages.
-	Pager    *paging.Pager
-	poker    *enginePoker
-	Items    *workitem.Service
-	Accounts *account.Service
-	UI       *ui.UI
+	Pager *paging.Pager
+	// Intel is threat intelligence: indicators, feeds, matching.
+	Intel *threatintel.Service
+	// intelFeeds is how many feeds are configured.
+	intelFeeds int
+	poker      *enginePoker
+	Items      *workitem.Service
+	Accounts   *account.Service
+	UI         *ui.UI
 	// Targets are the connectors that write back, by outbox target name;
 	// fill it before Run.
 	Targets map[string]outbox.Target
@@ -197,6 +202,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	enricher := enrichment.New(db, items, providers, enrichment.Options{Clock: clk, Logger: log, TTL: cfg.Enrichment.CacheTTL, Poke: poker.poke("outbox")})
 	targets[enrichment.Target] = enricher
 	ruleTarget.Use(enricher)
+	// Threat intelligence: feeds, the matcher on every ingest, retro-hunts.
+	tiFeeds, err := intelFeeds(cfg.ThreatIntel, clk)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ti := threatintel.New(db, items, tiFeeds, clk, log)
+	if err := ti.Load(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("threat intelligence: %w", err)
+	}
+	follower.intel = ti
 	if _, err := ruleSvc.Reload(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("automation rules: %w", err)
@@ -218,7 +235,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	srv := web.New(opts)
 	a := &App{
-		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pager: pager, poker: poker, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
+		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pager: pager, Intel: ti, intelFeeds: len(tiFeeds), poker: poker, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
 		Targets: targets, sender: outbox.NewSender(db, targets, clk, log), engineHealth: engineHealth, metrics: metrics,
 		server: &http.Server{
 			Handler:           srv,

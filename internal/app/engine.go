@@ -19,13 +19,15 @@ import (
 // keeps a module from the others (the lock outlives it by the engine's
 // watchdog grace).
 const (
-	outboxEvery   = 2 * time.Second
-	outboxTimeout = 2 * time.Minute
-	syncTimeout   = 5 * time.Minute
-	purgeEvery    = time.Hour
-	purgeTimeout  = time.Minute
-	rulesEvery    = 5 * time.Second
-	pagingEvery   = time.Second
+	outboxEvery = 2 * time.Second
+	// intelRefreshEvery is how soon an instance matches a feed's news.
+	intelRefreshEvery = time.Minute
+	outboxTimeout     = 2 * time.Minute
+	syncTimeout       = 5 * time.Minute
+	purgeEvery        = time.Hour
+	purgeTimeout      = time.Minute
+	rulesEvery        = 5 * time.Second
+	pagingEvery       = time.Second
 )
 
 // storeLocker shares engine modules between the instances on one
@@ -95,6 +97,9 @@ func (a *App) buildEngine() *engine.Engine {
 	// Every instance ingests, so each reloads the rules it runs: another
 	// instance, or the CLI, may have changed them.
 	e.AddService("rules-reload", a.Rules.Watch(rulesEvery))
+	// Every instance matches what it ingests against the indicators, so
+	// each adds to its matcher what the feeds (on one instance) brought.
+	e.AddService("ti-refresh", a.Intel.Watch(intelRefreshEvery))
 	if a.cfg.Role == config.RoleAPI {
 		return e // serving HTTP only: the other instances run the engine
 	}
@@ -111,6 +116,10 @@ func (a *App) buildEngine() *engine.Engine {
 		seq := twoway.NewSequence(twoway.Cycle{Modules: a.sync.modules, After: e.Poker("outbox"),
 			Log: a.log.With("component", "sync"), Health: a.sync.health, Activity: act})
 		e.Add(seq, engine.Spec{Every: a.sync.interval, Timeout: syncTimeout})
+	}
+	// Threat intelligence: the feeds run on one instance.
+	if a.intelFeeds > 0 {
+		e.Add(a.Intel, engine.Spec{Every: a.cfg.ThreatIntel.Interval, Timeout: syncTimeout})
 	}
 	// Escalation: due pages notify their next step.
 	e.Add(a.Pager, engine.Spec{Every: pagingEvery, Timeout: outboxTimeout, After: e.Poker("outbox")})

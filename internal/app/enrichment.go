@@ -8,6 +8,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/enrich"
+	"github.com/vigil-soc/vigil/internal/feeds"
 )
 
 // enrichProviders builds the configured enrichment providers: VirusTotal
@@ -46,4 +47,40 @@ func enrichProviders(cfg config.Enrichment, clk clock.Clock) ([]enrich.Provider,
 		ps = append(ps, cx)
 	}
 	return ps, nil
+}
+
+// intelFeeds builds the configured indicator feeds.
+func intelFeeds(cfg config.ThreatIntel, clk clock.Clock) ([]feeds.Feed, error) {
+	hc := &http.Client{Timeout: 60 * time.Second}
+	var fs []feeds.Feed
+	if cfg.OTX.APIKey != "" {
+		f, err := feeds.NewOTX(feeds.OTXConfig{BaseURL: cfg.OTX.BaseURL, APIKey: cfg.OTX.APIKey, HTTPClient: hc, Now: clk.Now})
+		if err != nil {
+			return nil, fmt.Errorf("threat_intel.otx: %w", err)
+		}
+		fs = append(fs, f)
+	}
+	if cfg.MISP.APIKey != "" {
+		f, err := feeds.NewMISP(feeds.MISPConfig{BaseURL: cfg.MISP.BaseURL, APIKey: cfg.MISP.APIKey, HTTPClient: hc, Now: clk.Now})
+		if err != nil {
+			return nil, fmt.Errorf("threat_intel.misp: %w", err)
+		}
+		fs = append(fs, f)
+	}
+	if t := cfg.TAXII; t.APIRoot != "" {
+		f, err := feeds.NewTAXII(feeds.TAXIIConfig{APIRoot: t.APIRoot, Collection: t.Collection, Username: t.Username, Password: t.Password,
+			HTTPClient: hc, Now: clk.Now})
+		if err != nil {
+			return nil, fmt.Errorf("threat_intel.taxii: %w", err)
+		}
+		fs = append(fs, f)
+	}
+	for i, path := range cfg.STIXFiles {
+		f, err := feeds.NewSTIXFile(fmt.Sprintf("stix-file-%d", i+1), path)
+		if err != nil {
+			return nil, fmt.Errorf("threat_intel.stix_files[%d]: %w", i, err)
+		}
+		fs = append(fs, f)
+	}
+	return fs, nil
 }

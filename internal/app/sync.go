@@ -222,12 +222,17 @@ type sourceFollower struct {
 	// pager routes the new items to services.
 	rules ingest.IngestObserver
 	pager ingest.IngestObserver
+	// intel matches the new alerts' entities against the indicators.
+	intel ingest.IngestObserver
 }
 
 // Ingested passes a committed batch to the rules, then to paging.
 func (f *sourceFollower) Ingested(ctx context.Context, alerts []alert.Alert, results []store.IngestResult) {
 	if f.rules != nil {
 		f.rules.Ingested(ctx, alerts, results)
+	}
+	if f.intel != nil {
+		f.intel.Ingested(ctx, alerts, results)
 	}
 	if f.pager != nil {
 		f.pager.Ingested(ctx, alerts, results)
