@@ -214,6 +214,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("threat intelligence: %w", err)
 	}
 	follower.intel = ti
+	// Rules read ti.* through the matcher. (One matcher per process: the
+	// last app built wins, which only tests ever do twice.)
+	automation.ThreatIntel = ti.Facts
 	if _, err := ruleSvc.Reload(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("automation rules: %w", err)

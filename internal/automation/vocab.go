@@ -58,7 +58,13 @@ var Vocabulary = []Variable{
 	{"changed", "map(string, map(string, string))", "what an update changed: changed.severity.from / .to, and state, assignee, status; use has(changed.severity)", "", false},
 	{"comment", "string", "the comment just added (item.commented)", "Comment", false},
 	{"comment_added", "bool", "a comment was just added", "", false},
+	{"ti", "map(string, dyn)", "threat intelligence on the alert's entities: ti.matched (bool), ti.confidence (int, the highest), ti.feed (the first feed), ti.feeds (list)", "", false},
 }
+
+// ThreatIntel answers, for an alert's entities, whether any is a known
+// indicator, the highest confidence and the feeds. The threat
+// intelligence module sets it at start (nil: nothing ever matches).
+var ThreatIntel func(entities []alert.Entity) (matched bool, confidence int, feeds []string)
 
 func newEnv() (*cel.Env, error) {
 	opts := []cel.EnvOption{ext.Strings(), ext.Lists(), cel.HomogeneousAggregateLiterals()}
@@ -227,6 +233,17 @@ func (a *activation) resolve(name string) (any, bool) {
 		return ev.Comment, true
 	case "comment_added":
 		return ev.Trigger == ItemCommented, true
+	case "ti":
+		m := map[string]any{"matched": false, "confidence": int64(0), "feed": "", "feeds": []string{}}
+		if al != nil && ThreatIntel != nil {
+			if ok, conf, feeds := ThreatIntel(al.Entities); ok {
+				m["matched"], m["confidence"], m["feeds"] = true, int64(conf), feeds
+				if len(feeds) > 0 {
+					m["feed"] = feeds[0]
+				}
+			}
+		}
+		return m, true
 	}
 	return nil, false
 }

@@ -343,3 +343,26 @@ func (s *Service) Matches(ctx context.Context, actor auth.Actor, itemID int64) (
 	}
 	return s.st.TIMatches(ctx, itemID)
 }
+
+// Facts answers automation rules' ti.* for an alert's entities: whether
+// any matches an indicator, the highest confidence, and the feeds.
+func (s *Service) Facts(entities []alert.Entity) (bool, int, []string) {
+	if s.m.Len() == 0 {
+		return false, 0, nil
+	}
+	now := s.clk.Now()
+	matched, conf := false, 0
+	var fs []string
+	for _, e := range entities {
+		for _, m := range lookup(s.m, e, now) {
+			matched = true
+			conf = max(conf, m.Indicator.Confidence)
+			for _, f := range m.Indicator.Feeds {
+				if !slices.Contains(fs, f) {
+					fs = append(fs, f)
+				}
+			}
+		}
+	}
+	return matched, conf, fs
+}

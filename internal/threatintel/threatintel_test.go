@@ -8,9 +8,11 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/automation"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/feeds"
 	"github.com/vigil-soc/vigil/internal/feeds/feedsemu"
+	"github.com/vigil-soc/vigil/internal/intel"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/store/storetest"
 	"github.com/vigil-soc/vigil/internal/threatintel"
@@ -111,5 +113,39 @@ func TestOTXPulseRetroHunt(t *testing.T) {
 	svc.Ingested(ctx, []alert.Alert{a}, res)
 	if ms, _ := svc.Matches(ctx, auth.System, res[0].WorkItemID); len(ms) != 1 || ms[0].Retro {
 		t.Errorf("the new alert's matches = %+v, want one made on arrival", ms)
+	}
+}
+
+// TestRulesSeeTI: a rule reads ti.matched, ti.confidence and ti.feed,
+// answered by the matcher, and raises the severity of an alert whose IP
+// is a known indicator.
+func TestRulesSeeTI(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	db := storetest.SQLite(t, clk)
+	items := workitem.NewService(db, workitem.DefaultProcess(), clk)
+	if _, err := db.UpsertIndicators(ctx, []intel.Indicator{{Type: intel.IP, Value: "203.0.113.66", Feeds: []string{"otx"}, Confidence: 85,
+		FirstSeen: clk.Now(), LastSeen: clk.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	svc := threatintel.New(db, items, nil, clk, nil)
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	automation.ThreatIntel = svc.Facts
+	t.Cleanup(func() { automation.ThreatIntel = nil })
+	set := automation.NewSet([]automation.Rule{{ID: 1, Version: 1, Definition: automation.Definition{Name: "known bad", Enabled: true,
+		Triggers:  []string{"alert.created"},
+		Condition: `ti.matched && ti.confidence >= 80 && ti.feed == "otx"`,
+		Actions:   []automation.ActionSpec{{Type: automation.ActSeverity, Severity: "critical"}}}}}, automation.Options{})
+	for _, tc := range []struct {
+		ip   string
+		want alert.Severity
+	}{{"203.0.113.66", alert.SeverityCritical}, {"192.0.2.1", alert.SeverityLow}} {
+		a := alert.Alert{Source: "api", SourceID: tc.ip, Title: "conn", Severity: alert.SeverityLow, Entities: []alert.Entity{{Kind: alert.EntityIP, Value: tc.ip}}}
+		res := set.Evaluate(&automation.Event{Trigger: automation.AlertCreated, Source: "api", Alert: &a, Item: workitem.Item{Severity: alert.SeverityLow}}, clk.Now())
+		if len(res.Errors) > 0 || res.Item.Severity != tc.want {
+			t.Errorf("%s: severity %s (errors %v), want %s", tc.ip, res.Item.Severity, res.Errors, tc.want)
+		}
 	}
 }
