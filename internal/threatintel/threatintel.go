@@ -43,6 +43,9 @@ const Tag = "ti-match"
 // Actor is who writes the matches.
 const Actor = "threat-intel"
 
+// upsertChunk is how many indicators one store transaction takes.
+const upsertChunk = 1000
+
 // RetroWindow is how far back new indicators are hunted.
 const RetroWindow = 30 * 24 * time.Hour
 
@@ -171,9 +174,15 @@ func (s *Service) pass(ctx context.Context, f feeds.Feed) error {
 		}
 		inds = append(inds, in)
 	}
-	added, err := s.st.UpsertIndicators(ctx, inds)
-	if err != nil {
-		return errors.Join(err, s.st.SaveFeedRun(ctx, run, err))
+	// In chunks: one transaction of a million indicators would hold the
+	// single SQLite writer, and the ingest, for minutes.
+	added := 0
+	for chunk := range slices.Chunk(inds, upsertChunk) {
+		n, err := s.st.UpsertIndicators(ctx, chunk)
+		if err != nil {
+			return errors.Join(err, s.st.SaveFeedRun(ctx, run, err))
+		}
+		added += n
 	}
 	s.m.Add(inds, now)
 	run.Cursor, run.Added, run.Skipped = res.Cursor, added, skipped
