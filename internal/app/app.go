@@ -224,6 +224,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	uo.Rules = ruleSvc
 	uo.Pager = pager
 	uo.Enricher = enricher
+	uo.Intel = ti
 	face, err := ui.New(uo)
 	if err != nil {
 		db.Close()

@@ -73,5 +73,23 @@ func (u *UI) itemEnrichment(v *view, itemID int64) itemEnrichment {
 }
 
 func (u *UI) enrichFuncs() template.FuncMap {
-	return template.FuncMap{"itemEnrichment": u.itemEnrichment}
+	return template.FuncMap{"itemEnrichment": u.itemEnrichment, "itemMatches": u.itemMatches}
+}
+
+// Intel lists an item's threat-intelligence matches.
+type Intel interface {
+	Matches(ctx context.Context, actor auth.Actor, itemID int64) ([]store.TIMatch, error)
+}
+
+// itemMatches is the item page's threat-intelligence panel.
+func (u *UI) itemMatches(v *view, itemID int64) []store.TIMatch {
+	if u.o.Intel == nil || v == nil || v.req == nil {
+		return nil
+	}
+	ms, err := u.o.Intel.Matches(v.req.Context(), v.Actor, itemID)
+	if err != nil {
+		u.log.Warn("item page: threat-intelligence matches", "item", itemID, "err", err)
+		return nil
+	}
+	return ms
 }

@@ -7,10 +7,12 @@ import (
 	"testing"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/enrich"
 	"github.com/vigil-soc/vigil/internal/enrich/vtemu"
 	"github.com/vigil-soc/vigil/internal/enrichment"
 	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/ui"
 )
 
@@ -44,4 +46,19 @@ func TestEnrichButton(t *testing.T) {
 		"Enrichment queued: 1 lookups", // the flash, after the redirect
 		`<code>198.51.100.77</code> <span class="verdict verdict-malicious"`,
 		"<strong>VirusTotal</strong>", "full report", "Enrichment, VirusTotal")
+}
+
+type fakeIntel struct{ ms []store.TIMatch }
+
+func (f fakeIntel) Matches(context.Context, auth.Actor, int64) ([]store.TIMatch, error) { return f.ms, nil }
+
+// TestThreatIntelPanel: an item whose entity matched an indicator shows
+// the match, its feeds and confidence; one without shows no panel.
+func TestThreatIntelPanel(t *testing.T) {
+	var in fakeIntel
+	e := newEnv(t, func(o *ui.Options) { o.Intel = &in })
+	id := e.ingest(t, spec{title: "Beacon"})[0]
+	e.as(t, viewer).get(t, idPath("/items/%d", id)).wantCode(t, 200).wantNoBody(t, `id="item-ti"`)
+	in.ms = []store.TIMatch{{WorkItemID: id, Entity: "203.0.113.66", Type: "ip", Value: "203.0.113.66", Feeds: []string{"otx", "misp"}, Confidence: 85, Via: "exact", Retro: true}}
+	e.as(t, viewer).get(t, idPath("/items/%d", id)).wantCode(t, 200).wantBody(t, `id="item-ti"`, "retro-hunt", "feeds otx, misp", "confidence 85")
 }

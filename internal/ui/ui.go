@@ -94,6 +94,8 @@ type Options struct {
 	Rules Rules
 	// Enricher runs enrichment on items; nil hides it.
 	Enricher Enricher
+	// Intel lists threat-intelligence matches; nil hides them.
+	Intel Intel
 	// Pager is on-call (schedules, policies, services, pages); nil
 	// hides the on-call pages.
 	Pager   Pager
