@@ -50,7 +50,9 @@ func TestEnrichButton(t *testing.T) {
 
 type fakeIntel struct{ ms []store.TIMatch }
 
-func (f fakeIntel) Matches(context.Context, auth.Actor, int64) ([]store.TIMatch, error) { return f.ms, nil }
+func (f fakeIntel) Matches(context.Context, auth.Actor, int64) ([]store.TIMatch, error) {
+	return f.ms, nil
+}
 
 // TestThreatIntelPanel: an item whose entity matched an indicator shows
 // the match, its feeds and confidence; one without shows no panel.
