@@ -68,5 +68,4 @@ func TestMyNotificationsSMS(t *testing.T) {
 	if _, err := emu.WaitMessage(wctx, func(m twilioemu.Message) bool { return m.To == phone && strings.Contains(m.Body, "Test notification") }); err != nil {
 		t.Fatalf("the phone got no test text: %v; texts %+v", err, emu.Messages())
 	}
-	shot(t, ctx, "my-notifications")
 }
