@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,13 +66,13 @@ func BenchmarkRetroHunt(b *testing.B) {
 		}
 		var inds []feeds.Indicator
 		for i := range newInds {
-			v := fmt.Sprintf("192.0.%d.%d", i>>8&255, i&255) // no match
+			v := fmt.Sprintf("192.%d.%d.%d", 1+i>>16&255, i>>8&255, i&255) // no match
 			if i < hits {
 				v = fmt.Sprintf("10.%d.%d.%d", (i*97)>>16&255, (i*97)>>8&255, (i*97)&255) // the first IP of alert i*97
 			}
 			inds = append(inds, feeds.Indicator{Type: "ip", Value: v, Confidence: 70})
 		}
-		svc := threatintel.New(db, items, []feeds.Feed{&staticFeed{inds: inds}}, clk, nil)
+		svc := threatintel.New(db, items, []feeds.Feed{&staticFeed{inds: inds}}, clk, slog.New(slog.DiscardHandler))
 		b.StartTimer()
 		start := time.Now()
 		if err := svc.UpdateAll(ctx); err != nil {
@@ -132,7 +133,7 @@ func BenchmarkImportSTIX1M(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		svc := threatintel.New(db, items, []feeds.Feed{feed}, clk, nil)
+		svc := threatintel.New(db, items, []feeds.Feed{feed}, clk, slog.New(slog.DiscardHandler))
 		b.StartTimer()
 		start := time.Now()
 		if err := svc.UpdateAll(ctx); err != nil {
