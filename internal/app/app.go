@@ -214,6 +214,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("threat intelligence: %w", err)
 	}
 	follower.intel = ti
+	targets[threatintel.Target] = ti
 	// Rules read ti.* through the matcher. (One matcher per process: the
 	// last app built wins, which only tests ever do twice.)
 	automation.ThreatIntel = ti.Facts

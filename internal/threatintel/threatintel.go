@@ -20,6 +20,7 @@ package threatintel
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/feeds"
 	"github.com/vigil-soc/vigil/internal/intel"
+	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
@@ -59,6 +61,7 @@ type Store interface {
 	RecordMatch(ctx context.Context, m store.TIMatch) (bool, error)
 	TIMatches(ctx context.Context, itemID int64) ([]store.TIMatch, error)
 	AppendTimeline(ctx context.Context, itemID int64, actor, kind, message string, data any) error
+	Enqueue(ctx context.Context, msgs []outbox.Message, entries []workitem.Entry) (int, error)
 }
 
 // Items is what a match does to its item.
@@ -279,24 +282,54 @@ func EntityType(e alert.Entity) string {
 }
 
 // Ingested matches the entities of newly stored alerts (an ingest
-// observer).
+// observer). The lookups are in memory; what a match does to its item
+// (several writes) is queued, one outbox transaction per batch, so that
+// a burst of matches does not slow the ingest down.
 func (s *Service) Ingested(ctx context.Context, alerts []alert.Alert, results []store.IngestResult) {
 	if s.m.Len() == 0 {
 		return
 	}
 	now := s.clk.Now()
+	var msgs []outbox.Message
 	for i, r := range results {
 		if r.WorkItemID == 0 || i >= len(alerts) {
 			continue
 		}
 		for _, e := range alerts[i].Entities {
 			for _, m := range lookup(s.m, e, now) {
-				if err := s.annotate(ctx, store.EntitySighting{AlertID: r.AlertID, WorkItemID: r.WorkItemID, Entity: e}, m, false); err != nil {
-					s.log.Warn("match not recorded", "item", r.WorkItemID, "err", err)
-				}
+				b, _ := json.Marshal(annotation{Sighting: store.EntitySighting{AlertID: r.AlertID, WorkItemID: r.WorkItemID, Entity: e}, Match: m})
+				msgs = append(msgs, outbox.Message{WorkItemID: r.WorkItemID, Target: Target, Op: "ti.match",
+					Resource: m.Indicator.Type + ":" + m.Indicator.Value, Payload: b,
+					IdemKey: fmt.Sprintf("ti/item/%d/%s/%s", r.WorkItemID, m.Indicator.Type, m.Indicator.Value)})
 			}
 		}
 	}
+	if len(msgs) == 0 {
+		return
+	}
+	if _, err := s.st.Enqueue(ctx, msgs, nil); err != nil {
+		s.log.Warn("matches not queued", "matches", len(msgs), "err", err)
+	}
+}
+
+// Target is the outbox target that applies matches found on ingest.
+const Target = "ti"
+
+// annotation is a queued match.
+type annotation struct {
+	Sighting store.EntitySighting `json:"sighting"`
+	Match    intel.Match          `json:"match"`
+}
+
+var _ outbox.Target = (*Service)(nil)
+
+// Send applies one queued match to its item (the outbox target).
+func (s *Service) Send(ctx context.Context, m outbox.Message) error {
+	var a annotation
+	if err := json.Unmarshal(m.Payload, &a); err != nil {
+		return fmt.Errorf("threat intel: decode outbox message %d: %w", m.ID, err)
+	}
+	return s.annotate(ctx, a.Sighting, a.Match, false)
 }
 
 // annotate records a match on its item once: the match, the tag, the

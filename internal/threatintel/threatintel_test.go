@@ -2,6 +2,7 @@ package threatintel_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/feeds"
 	"github.com/vigil-soc/vigil/internal/feeds/feedsemu"
 	"github.com/vigil-soc/vigil/internal/intel"
+	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/store/storetest"
 	"github.com/vigil-soc/vigil/internal/threatintel"
@@ -111,6 +113,13 @@ func TestOTXPulseRetroHunt(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Ingested(ctx, []alert.Alert{a}, res)
+	if ms, _ := svc.Matches(ctx, auth.System, res[0].WorkItemID); len(ms) != 0 {
+		t.Fatalf("a match was applied inside the ingest: %+v; it is queued", ms)
+	}
+	sender := outbox.NewSender(db, map[string]outbox.Target{threatintel.Target: svc}, clk, slog.New(slog.DiscardHandler))
+	if err := sender.UpdateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if ms, _ := svc.Matches(ctx, auth.System, res[0].WorkItemID); len(ms) != 1 || ms[0].Retro {
 		t.Errorf("the new alert's matches = %+v, want one made on arrival", ms)
 	}
