@@ -106,16 +106,16 @@ func init() {
 // bounds, resolving those not checked yet (they are cached for the
 // evaluation that follows).
 func (a *activation) fits(m varMask) bool {
-	if todo := m &^ a.checked; todo != 0 {
+	if unchecked := m &^ a.checked; unchecked != 0 {
 		for i, v := range Vocabulary {
-			if todo&(1<<i) == 0 {
+			if unchecked&(1<<i) == 0 {
 				continue
 			}
 			if val, found := a.ResolveName(v.Name); !found || !within(v.Name, val) {
 				a.over |= 1 << i
 			}
 		}
-		a.checked |= todo
+		a.checked |= unchecked
 	}
 	return m&a.over == 0
 }
