@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/feeds/feedsemu"
 	"github.com/vigil-soc/vigil/internal/loadgen"
 )
 
@@ -27,7 +27,10 @@ import (
 //	go test ./test -run '^$' -bench IngestWithIndicators -benchtime 1x -count 3
 func BenchmarkIngestWithIndicators(b *testing.B) {
 	bundle := filepath.Join(b.TempDir(), "indicators.json")
-	writeSTIXBundle(b, bundle, 1_000_000)
+	// Public addresses (45/8) outside the load's: feeds list no private ones.
+	if err := feedsemu.WriteSTIXBundle(bundle, 1_000_000, 45); err != nil {
+		b.Fatal(err)
+	}
 	for range b.N {
 		b.StopTimer()
 		without := ingestRate(b, "")
@@ -88,37 +91,4 @@ func getNoFail(url string) (int, error) {
 	}
 	res.Body.Close()
 	return res.StatusCode, nil
-}
-
-// writeSTIXBundle writes n indicator objects: IPv4 addresses, domains and
-// SHA-256 hashes, a third each.
-func writeSTIXBundle(b *testing.B, path string, n int) {
-	b.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	w.WriteString(`{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000000","objects":[`)
-	for i := range n {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		var pattern string
-		switch i % 3 {
-		case 0:
-			// Public addresses outside the load's (feeds list no private ones).
-			pattern = fmt.Sprintf("[ipv4-addr:value = '45.%d.%d.%d']", i>>16&255, i>>8&255, i&255)
-		case 1:
-			pattern = fmt.Sprintf("[domain-name:value = 'c2-%d.example.org']", i)
-		default:
-			pattern = fmt.Sprintf("[file:hashes.'SHA-256' = '%064x']", i)
-		}
-		fmt.Fprintf(w, `{"type":"indicator","spec_version":"2.1","id":"indicator--%08x-0000-4000-8000-000000000000","created":"2026-12-01T00:00:00Z","modified":"2026-12-01T00:00:00Z","pattern":%q,"pattern_type":"stix","valid_from":"2026-12-01T00:00:00Z","confidence":70}`, i, pattern)
-	}
-	w.WriteString("]}")
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
 }

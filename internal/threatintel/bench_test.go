@@ -1,11 +1,9 @@
 package threatintel_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/feeds"
+	"github.com/vigil-soc/vigil/internal/feeds/feedsemu"
 	"github.com/vigil-soc/vigil/internal/store/storetest"
 	"github.com/vigil-soc/vigil/internal/threatintel"
 	"github.com/vigil-soc/vigil/internal/workitem"
@@ -97,32 +96,9 @@ func BenchmarkRetroHunt(b *testing.B) {
 func BenchmarkImportSTIX1M(b *testing.B) {
 	const n = 1_000_000
 	path := filepath.Join(b.TempDir(), "bundle.json")
-	f, err := os.Create(path)
-	if err != nil {
+	if err := feedsemu.WriteSTIXBundle(path, n, 10); err != nil {
 		b.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	w.WriteString(`{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000000","objects":[`)
-	for i := range n {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		var pattern string
-		switch i % 3 {
-		case 0:
-			pattern = fmt.Sprintf("[ipv4-addr:value = '10.%d.%d.%d']", i>>16&255, i>>8&255, i&255)
-		case 1:
-			pattern = fmt.Sprintf("[domain-name:value = 'c2-%d.example.org']", i)
-		default:
-			pattern = fmt.Sprintf("[file:hashes.'SHA-256' = '%064x']", i)
-		}
-		fmt.Fprintf(w, `{"type":"indicator","spec_version":"2.1","id":"indicator--%08x-0000-4000-8000-000000000000","created":"2026-12-01T00:00:00Z","modified":"2026-12-01T00:00:00Z","pattern":%q,"pattern_type":"stix","valid_from":"2026-12-01T00:00:00Z","confidence":70}`, i, pattern)
-	}
-	w.WriteString("]}")
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
 	for range b.N {
 		b.StopTimer()
 		ctx := context.Background()
