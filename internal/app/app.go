@@ -226,6 +226,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	uo.Pager = pager
 	uo.Enricher = enricher
 	uo.Intel = ti
+	uo.IntelAdmin, uo.FeedInterval = ti, cfg.ThreatIntel.Interval
 	face, err := ui.New(uo)
 	if err != nil {
 		db.Close()
@@ -233,6 +234,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	opts := web.Options{Rules: ruleSvc, Pager: pager, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
 		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies, Enricher: enricher,
+		Intel: ti, FeedInterval: cfg.ThreatIntel.Interval,
 		Twilio: web.TwilioHooks{AuthToken: cfg.Paging.Twilio.AuthToken, AccountSID: cfg.Paging.Twilio.AccountSID, BaseURL: baseURL(cfg)},
 		Slack:  web.SlackHooks{SigningSecret: cfg.Paging.Slack.SigningSecret}}
 	if sy.boards != nil {

@@ -164,6 +164,11 @@ func matrix() []matrixRow {
 		{pattern: "POST /api/v1/workitems/{id}/comments", path: "/api/v1/workitems/{item}/comments", body: `{"body":"seen"}`, cells: triage},
 		{pattern: "POST /api/v1/workitems/{id}/enrich", path: "/api/v1/workitems/{item}/enrich", body: `{}`, cells: triage},
 		{pattern: "GET /api/v1/workitems/{id}/enrichments", path: "/api/v1/workitems/{item}/enrichments", cells: read},
+		{pattern: "GET /api/v1/indicators", path: "/api/v1/indicators", cells: read},
+		{pattern: "GET /api/v1/indicators/lookup", path: "/api/v1/indicators/lookup?type=ip&value=192.0.2.1", cells: "401 404 404 404 401 401"},
+		{pattern: "POST /api/v1/indicators/{action}", path: "/api/v1/indicators/expire", body: `{"type":"ip","value":"192.0.2.1"}`, cells: triage},
+		{pattern: "GET /api/v1/intel/feeds", path: "/api/v1/intel/feeds", cells: read},
+		{pattern: "GET /api/v1/entities", path: "/api/v1/entities?value=192.0.2.1", cells: read},
 		{pattern: "GET /api/v1/workitems/{id}/tasks", path: "/api/v1/workitems/{item}/tasks", cells: read},
 		{pattern: "POST /api/v1/workitems/{id}/tasks", path: "/api/v1/workitems/{item}/tasks", body: `{"title":"check"}`, cells: triage},
 		{pattern: "PATCH /api/v1/workitems/{id}/tasks/{task}", path: "/api/v1/workitems/{item}/tasks/{task}", body: `{}`, cells: triage},
@@ -284,6 +289,9 @@ func matrix() []matrixRow {
 		{pattern: "POST /items/{id}/writes/{msg}/retry", path: "/items/{item}/writes/999/retry", body: "", cells: uiTri},
 		// Automation rules: every role reads them and may preview; only
 		// admins save.
+		{pattern: "GET /indicators", path: "/indicators", cells: page},
+		{pattern: "POST /indicators/{action}", path: "/indicators/expire", body: "type=ip&value=192.0.2.1", cells: uiTri},
+		{pattern: "GET /entities", path: "/entities?value=192.0.2.1", cells: page},
 		{pattern: "GET /rules", path: "/rules", cells: page},
 		{pattern: "GET /rules/new", path: "/rules/new?from_item={item}", cells: page},
 		{pattern: "GET /rules/{id}", path: "/rules/999", cells: "303>/login 404 404 404 303>/login 303>/login"},

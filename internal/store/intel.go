@@ -19,6 +19,7 @@ import (
 // It returns how many were new.
 func (db *DB) UpsertIndicators(ctx context.Context, inds []intel.Indicator) (int, error) {
 	added := 0
+	now := us(db.clock.Now())
 	err := db.tx(ctx, func(tx dbtx) error {
 		added = 0
 		for _, in := range inds {
@@ -32,9 +33,9 @@ func (db *DB) UpsertIndicators(ctx context.Context, inds []intel.Indicator) (int
 				added++
 				f, _ := json.Marshal(nonNil(in.Feeds))
 				t, _ := json.Marshal(nonNil(in.Tags))
-				if _, err := db.exec(ctx, tx, `INSERT INTO indicators (type, value, feeds, confidence, tags, first_seen, last_seen, valid_until)
-				    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, in.Type, in.Value, string(f), in.Confidence, string(t),
-					us(in.FirstSeen), us(in.LastSeen), validUS(in.ValidUntil)); err != nil {
+				if _, err := db.exec(ctx, tx, `INSERT INTO indicators (type, value, feeds, confidence, tags, first_seen, last_seen, valid_until, changed_at)
+				    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, in.Type, in.Value, string(f), in.Confidence, string(t),
+					us(in.FirstSeen), us(in.LastSeen), validUS(in.ValidUntil), now); err != nil {
 					return fmt.Errorf("indicator %s %s: %w", in.Type, in.Value, err)
 				}
 			case err != nil:
@@ -51,9 +52,9 @@ func (db *DB) UpsertIndicators(ctx context.Context, inds []intel.Indicator) (int
 				} else {
 					u = max(u, until)
 				}
-				if _, err := db.exec(ctx, tx, `UPDATE indicators SET feeds = ?, confidence = ?, tags = ?, first_seen = ?, last_seen = ?, valid_until = ?
+				if _, err := db.exec(ctx, tx, `UPDATE indicators SET feeds = ?, confidence = ?, tags = ?, first_seen = ?, last_seen = ?, valid_until = ?, changed_at = ?
 				    WHERE type = ? AND value = ?`, string(fb), max(conf, in.Confidence), string(tb), min(first, us(in.FirstSeen)),
-					max(last, us(in.LastSeen)), u, in.Type, in.Value); err != nil {
+					max(last, us(in.LastSeen)), u, now, in.Type, in.Value); err != nil {
 					return fmt.Errorf("indicator %s %s: %w", in.Type, in.Value, err)
 				}
 			}
@@ -88,20 +89,36 @@ func union(a, b []string) []string {
 	return nonNil(out)
 }
 
-// Indicators calls fn for every indicator still valid at now and seen
-// (by a feed) since a time (zero: all).
-func (db *DB) Indicators(ctx context.Context, now, seenSince time.Time, fn func(intel.Indicator)) error {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT type, value, feeds, confidence, tags, first_seen, last_seen, valid_until FROM indicators
-	    WHERE (valid_until = 0 OR valid_until > ?) AND last_seen >= ?`), us(now), validUS(seenSince))
+// Indicators calls fn for every indicator still valid at now, not
+// allow-listed, and changed (by a feed or an analyst) since a time (zero:
+// all).
+func (db *DB) Indicators(ctx context.Context, now, changedSince time.Time, fn func(intel.Indicator)) error {
+	return db.IndicatorChanges(ctx, now, changedSince, func(in intel.Indicator, live bool) {
+		if live {
+			fn(in)
+		}
+	})
+}
+
+// IndicatorChanges calls fn for every indicator changed since a time
+// (zero: all), with whether it is live at now: valid and not
+// allow-listed. Matchers add the live ones and drop the others.
+func (db *DB) IndicatorChanges(ctx context.Context, now, since time.Time, fn func(in intel.Indicator, live bool)) error {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT i.type, i.value, i.feeds, i.confidence, i.tags, i.first_seen, i.last_seen, i.valid_until,
+	        CASE WHEN a.value IS NULL THEN 0 ELSE 1 END
+	    FROM indicators i LEFT JOIN ti_allowlist a ON a.type = i.type AND a.value = i.value
+	    WHERE i.changed_at >= ?`), validUS(since))
 	if err != nil {
 		return fmt.Errorf("indicators: %w", err)
 	}
 	defer rows.Close()
+	nowUS := us(now)
 	for rows.Next() {
 		var in intel.Indicator
 		var feeds, tags string
 		var first, last, until int64
-		if err := rows.Scan(&in.Type, &in.Value, &feeds, &in.Confidence, &tags, &first, &last, &until); err != nil {
+		var allowed int
+		if err := rows.Scan(&in.Type, &in.Value, &feeds, &in.Confidence, &tags, &first, &last, &until, &allowed); err != nil {
 			return err
 		}
 		_ = json.Unmarshal([]byte(feeds), &in.Feeds)
@@ -110,7 +127,7 @@ func (db *DB) Indicators(ctx context.Context, now, seenSince time.Time, fn func(
 		if until != 0 {
 			in.ValidUntil = fromUS(until)
 		}
-		fn(in)
+		fn(in, allowed == 0 && (until == 0 || until > nowUS))
 	}
 	return rows.Err()
 }
@@ -251,15 +268,23 @@ func (db *DB) TIMatches(ctx context.Context, itemID int64) ([]TIMatch, error) {
 	defer rows.Close()
 	var out []TIMatch
 	for rows.Next() {
-		var m TIMatch
-		var feeds string
-		var at int64
-		if err := rows.Scan(&m.ID, &m.WorkItemID, &m.AlertID, &m.Entity, &m.Type, &m.Value, &feeds, &m.Confidence, &m.Via, &m.Retro, &at); err != nil {
+		m, err := scanTIMatch(rows)
+		if err != nil {
 			return nil, err
 		}
-		_ = json.Unmarshal([]byte(feeds), &m.Feeds)
-		m.MatchedAt = fromUS(at)
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+func scanTIMatch(s scanner) (TIMatch, error) {
+	var m TIMatch
+	var feeds string
+	var at int64
+	if err := s.Scan(&m.ID, &m.WorkItemID, &m.AlertID, &m.Entity, &m.Type, &m.Value, &feeds, &m.Confidence, &m.Via, &m.Retro, &at); err != nil {
+		return m, fmt.Errorf("scan ti match: %w", err)
+	}
+	_ = json.Unmarshal([]byte(feeds), &m.Feeds)
+	m.MatchedAt = fromUS(at)
+	return m, nil
 }

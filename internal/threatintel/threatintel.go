@@ -54,7 +54,9 @@ const RetroWindow = 30 * 24 * time.Hour
 // Store is what threat intelligence keeps.
 type Store interface {
 	UpsertIndicators(ctx context.Context, inds []intel.Indicator) (int, error)
-	Indicators(ctx context.Context, now, seenSince time.Time, fn func(intel.Indicator)) error
+	Indicators(ctx context.Context, now, changedSince time.Time, fn func(intel.Indicator)) error
+	IndicatorChanges(ctx context.Context, now, since time.Time, fn func(in intel.Indicator, live bool)) error
+	AllowlistKeys(ctx context.Context) ([]intel.Key, error)
 	FeedRunOf(ctx context.Context, name string) (store.FeedRun, error)
 	SaveFeedRun(ctx context.Context, f store.FeedRun, passErr error) error
 	EntitiesSince(ctx context.Context, since time.Time, fn func(store.EntitySighting) error) error
@@ -81,6 +83,10 @@ type Service struct {
 	log   *slog.Logger
 
 	loaded atomic.Int64 // when the matcher was last loaded or refreshed (Unix ns)
+	// allowed is the allow-list, reloaded with the matcher: a feed pass
+	// leaves these values out of the matcher and out of its retro-hunt.
+	allowed atomic.Pointer[map[intel.Key]bool]
+	admin   Admin
 }
 
 // New returns the service; Load fills its matcher from the store.
@@ -91,7 +97,11 @@ func New(st Store, items Items, fs []feeds.Feed, clk clock.Clock, log *slog.Logg
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{st: st, items: items, feeds: fs, m: intel.NewMatcher(), clk: clk, log: log.With("component", "threat-intel")}
+	s := &Service{st: st, items: items, feeds: fs, m: intel.NewMatcher(), clk: clk, log: log.With("component", "threat-intel")}
+	if a, ok := st.(Admin); ok {
+		s.admin = a
+	}
+	return s
 }
 
 // Load reads every valid indicator into the matcher.
@@ -99,6 +109,9 @@ func (s *Service) Load(ctx context.Context) error {
 	now := s.clk.Now()
 	var all []intel.Indicator
 	if err := s.st.Indicators(ctx, now, time.Time{}, func(in intel.Indicator) { all = append(all, in) }); err != nil {
+		return err
+	}
+	if err := s.loadAllowlist(ctx); err != nil {
 		return err
 	}
 	s.m.Load(all, now)
@@ -114,10 +127,23 @@ func (s *Service) Refresh(ctx context.Context) error {
 	now := s.clk.Now()
 	since := time.Unix(0, s.loaded.Load()).Add(-time.Minute) // feeds' clocks and commits overlap
 	var fresh []intel.Indicator
-	if err := s.st.Indicators(ctx, now, since, func(in intel.Indicator) { fresh = append(fresh, in) }); err != nil {
+	var gone []intel.Key
+	if err := s.st.IndicatorChanges(ctx, now, since, func(in intel.Indicator, live bool) {
+		if live {
+			fresh = append(fresh, in)
+		} else {
+			gone = append(gone, intel.Key{Type: in.Type, Value: in.Value})
+		}
+	}); err != nil {
+		return err
+	}
+	if err := s.loadAllowlist(ctx); err != nil {
 		return err
 	}
 	s.m.Add(fresh, now)
+	if len(gone) > 0 {
+		s.m.Remove(gone...)
+	}
 	s.loaded.Store(now.UnixNano())
 	return nil
 }
@@ -137,6 +163,26 @@ func (s *Service) Watch(every time.Duration) func(ctx context.Context) {
 			}
 		}
 	}
+}
+
+func (s *Service) loadAllowlist(ctx context.Context) error {
+	keys, err := s.st.AllowlistKeys(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[intel.Key]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	s.allowed.Store(&m)
+	return nil
+}
+
+func (s *Service) allowlist() map[intel.Key]bool {
+	if p := s.allowed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Matcher is the in-memory matcher (for lookups by other modules).
@@ -169,6 +215,8 @@ func (s *Service) pass(ctx context.Context, f feeds.Feed) error {
 	now := s.clk.Now()
 	inds := make([]intel.Indicator, 0, len(res.Indicators))
 	skipped := res.Skipped
+	allowed := s.allowlist()
+	var live []intel.Indicator // what the matcher and the retro-hunt take
 	for _, r := range res.Indicators {
 		in, ok := convert(f.Name(), r, now)
 		if !ok {
@@ -176,6 +224,9 @@ func (s *Service) pass(ctx context.Context, f feeds.Feed) error {
 			continue
 		}
 		inds = append(inds, in)
+		if !allowed[intel.Key{Type: in.Type, Value: in.Value}] {
+			live = append(live, in)
+		}
 	}
 	// In chunks: one transaction of a million indicators would hold the
 	// single SQLite writer, and the ingest, for minutes.
@@ -187,14 +238,14 @@ func (s *Service) pass(ctx context.Context, f feeds.Feed) error {
 		}
 		added += n
 	}
-	s.m.Add(inds, now)
+	s.m.Add(live, now)
 	run.Cursor, run.Added, run.Skipped = res.Cursor, added, skipped
 	if err := s.st.SaveFeedRun(ctx, run, nil); err != nil {
 		return err
 	}
 	if len(inds) > 0 {
-		s.log.Info("feed pass", "feed", f.Name(), "indicators", len(inds), "new", added, "skipped", skipped, "pages", res.Pages)
-		return s.retroHunt(ctx, inds)
+		s.log.Info("feed pass", "feed", f.Name(), "indicators", len(inds), "new", added, "skipped", skipped, "allow-listed", len(inds)-len(live), "pages", res.Pages)
+		return s.retroHunt(ctx, live)
 	}
 	return nil
 }
@@ -251,7 +302,9 @@ func lookup(m *intel.Matcher, e alert.Entity, now time.Time) []intel.Match {
 	return m.Lookup(typ, e.Value, now)
 }
 
-// EntityType maps an entity to an indicator type, or "".
+// EntityType maps an entity to an indicator type, or "": hashes by
+// their length, an account by whether it is an address, and a host by
+// whether it has a dot (a bare NetBIOS name is no domain).
 func EntityType(e alert.Entity) string {
 	switch e.Kind {
 	case alert.EntityIP:
@@ -260,6 +313,14 @@ func EntityType(e alert.Entity) string {
 		return intel.Domain
 	case alert.EntityURL:
 		return intel.URL
+	case alert.EntityHost:
+		if strings.Contains(e.Value, ".") {
+			return intel.Domain
+		}
+	case alert.EntityAccount:
+		if strings.Contains(e.Value, "@") {
+			return intel.Email
+		}
 	case alert.EntityFileHash:
 		switch len(e.Value) {
 		case 32:
@@ -268,14 +329,6 @@ func EntityType(e alert.Entity) string {
 			return intel.SHA1
 		case 64:
 			return intel.SHA256
-		}
-	case alert.EntityAccount:
-		if strings.Contains(e.Value, "@") {
-			return intel.Email
-		}
-	case alert.EntityHost:
-		if strings.Contains(e.Value, ".") {
-			return intel.Domain
 		}
 	}
 	return ""

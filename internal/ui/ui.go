@@ -96,6 +96,11 @@ type Options struct {
 	Enricher Enricher
 	// Intel lists threat-intelligence matches; nil hides them.
 	Intel Intel
+	// IntelAdmin is the indicators page, feed health and the entity
+	// page; nil hides them.
+	IntelAdmin IntelAdmin
+	// FeedInterval is how often feeds run, for feed health's staleness.
+	FeedInterval time.Duration
 	// Pager is on-call (schedules, policies, services, pages); nil
 	// hides the on-call pages.
 	Pager   Pager
@@ -261,6 +266,10 @@ func (u *UI) Register(mux Mux) {
 	page("POST /items/{id}/tasks/{task}", u.toggleTask)
 	page("POST /items/{id}/fields", u.updateFields)
 	page("POST /items/{id}/writes/{msg}/retry", u.retryWrite)
+
+	page("GET /indicators", u.indicators)
+	page("POST /indicators/{action}", u.indicatorAction)
+	page("GET /entities", u.entityPage)
 
 	page("GET /rules", u.rulesList)
 	page("GET /rules/new", u.ruleNew)

@@ -88,6 +88,11 @@ type Options struct {
 	Pager Pager
 	// Enricher runs enrichment; nil answers 404.
 	Enricher Enricher
+	// Intel is threat intelligence's indicators, feeds and entity
+	// profiles; nil answers 404.
+	Intel ThreatIntel
+	// FeedInterval is how often feeds run, for feed health's staleness.
+	FeedInterval time.Duration
 	// Twilio verifies Twilio's requests; no auth token answers 404.
 	Twilio TwilioHooks
 	// Slack verifies Slack's interactivity requests; no signing secret
@@ -129,11 +134,14 @@ type Server struct {
 	pager     Pager
 	twilio    TwilioHooks
 	enricher  Enricher
-	slack     SlackHooks
-	proxies   *auth.Proxies
-	mux       *http.ServeMux
-	patterns  []string // every pattern registered on mux, for Routes
-	handler   http.Handler
+	intel     ThreatIntel
+	// feedInterval is how often threat-intelligence feeds run.
+	feedInterval time.Duration
+	slack        SlackHooks
+	proxies      *auth.Proxies
+	mux          *http.ServeMux
+	patterns     []string // every pattern registered on mux, for Routes
+	handler      http.Handler
 
 	tokens   sync.Map // hash → cachedToken
 	touched  sync.Map // integration key id → time.Time of the last recorded use
@@ -164,7 +172,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, enricher: o.Enricher, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, enricher: o.Enricher, intel: o.Intel, feedInterval: o.FeedInterval, mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -271,6 +279,13 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"POST", "/api/v1/contact-methods/{id}/test", auth.ActionRead, s.testContactMethod},
 		{"POST", "/api/v1/workitems/{id}/enrich", auth.ActionTriage, s.enrichItem},
 		{"GET", "/api/v1/workitems/{id}/enrichments", auth.ActionRead, s.itemEnrichments},
+		// Threat intelligence: read by all; indicators expired or
+		// allow-listed by responders (the service checks, and audits).
+		{"GET", "/api/v1/indicators", auth.ActionRead, s.listIndicators},
+		{"GET", "/api/v1/indicators/lookup", auth.ActionRead, s.getIndicator},
+		{"POST", "/api/v1/indicators/{action}", auth.ActionTriage, s.indicatorAction},
+		{"GET", "/api/v1/intel/feeds", auth.ActionRead, s.intelFeeds},
+		{"GET", "/api/v1/entities", auth.ActionRead, s.entity},
 		{"GET", "/api/v1/users/{user}/notifications", auth.ActionRead, s.userNotifications},
 		{"GET", "/api/v1/pages/{id}/notifications", auth.ActionRead, s.pageNotifications},
 		// A notification's acknowledgement link: its signed token is the
