@@ -194,12 +194,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	targets[notify.TargetName] = nt
 	// Enrichment: by hand, and as a rule's playbook action.
-	providers, err := enrichProviders(cfg.Enrichment, clk)
+	providers, ttls, err := enrichProviders(cfg.Enrichment, db, clk)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	enricher := enrichment.New(db, items, providers, enrichment.Options{Clock: clk, Logger: log, TTL: cfg.Enrichment.CacheTTL, Poke: poker.poke("outbox")})
+	enricher := enrichment.New(db, items, providers, enrichment.Options{Clock: clk, Logger: log, TTL: cfg.Enrichment.CacheTTL, TTLs: ttls, Poke: poker.poke("outbox")})
 	targets[enrichment.Target] = enricher
 	ruleTarget.Use(enricher)
 	// Threat intelligence: feeds, the matcher on every ingest, retro-hunts.
@@ -209,6 +209,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, err
 	}
 	ti := threatintel.New(db, items, tiFeeds, clk, log)
+	ti.OpenItems(pipe, cfg.ThreatIntel.RetroHunt)
 	if err := ti.Load(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("threat intelligence: %w", err)

@@ -23,11 +23,41 @@ type ThreatIntel struct {
 	} `koanf:"taxii"`
 	// STIXFiles are STIX 2.1 bundles on disk, read again when they change.
 	STIXFiles []string `koanf:"stix_files"`
+	// CSV lists CSV indicator lists, in files or at URLs.
+	CSV []CSVFeed `koanf:"csv"`
+	// RetroHunt says what a retro-hunt match does: "annotate" (the
+	// default) the item where the entity was seen; "open" a new item for
+	// it, linked to that one; "open_if_closed" annotate an open item and
+	// open a new one when the item is closed.
+	RetroHunt string `koanf:"retro_hunt"`
+}
+
+// Retro-hunt modes.
+const (
+	RetroAnnotate     = "annotate"
+	RetroOpen         = "open"
+	RetroOpenIfClosed = "open_if_closed"
+)
+
+// CSVFeed is one CSV indicator list.
+type CSVFeed struct {
+	Name             string `koanf:"name"`
+	Source           string `koanf:"source"` // a path, or an http(s) URL
+	TypeColumn       string `koanf:"type_column"`
+	ValueColumn      string `koanf:"value_column"`
+	ConfidenceColumn string `koanf:"confidence_column"`
+	TagsColumn       string `koanf:"tags_column"`
+	DefaultType      string `koanf:"default_type"`
+	Comment          string `koanf:"comment"` // one character; lines starting with it are skipped
+	// HeaderEnv names, per request header, the variable holding its
+	// secret value (an API key for a URL).
+	HeaderEnv map[string]string `koanf:"header_env"`
+	Headers   map[string]string `koanf:"-"`
 }
 
 func init() {
 	for _, k := range []string{"interval", "otx.api_key_env", "otx.api_key_file", "otx.base_url", "misp.api_key_env", "misp.api_key_file",
-		"misp.base_url", "taxii.api_root", "taxii.collection", "taxii.username", "taxii.password_env", "taxii.password_file", "stix_files"} {
+		"misp.base_url", "taxii.api_root", "taxii.collection", "taxii.username", "taxii.password_env", "taxii.password_file", "stix_files", "csv", "retro_hunt"} {
 		pagingKeys["threat_intel."+k] = true
 	}
 }
@@ -57,6 +87,31 @@ func (t *ThreatIntel) resolve(environ []string) error {
 	}
 	if t.MISP.APIKey != "" && t.MISP.BaseURL == "" {
 		return fmt.Errorf("threat_intel.misp.base_url: required with a MISP key")
+	}
+	switch t.RetroHunt {
+	case "":
+		t.RetroHunt = RetroAnnotate
+	case RetroAnnotate, RetroOpen, RetroOpenIfClosed:
+	default:
+		return fmt.Errorf("threat_intel.retro_hunt %q: want annotate, open or open_if_closed", t.RetroHunt)
+	}
+	for i := range t.CSV {
+		c := &t.CSV[i]
+		key := fmt.Sprintf("threat_intel.csv[%d]", i)
+		if c.Source == "" {
+			return fmt.Errorf("%s.source: required", key)
+		}
+		if len([]rune(c.Comment)) > 1 {
+			return fmt.Errorf("%s.comment %q: one character", key, c.Comment)
+		}
+		c.Headers = map[string]string{}
+		for h, env := range c.HeaderEnv {
+			v, err := secret(key+".header_env."+h, env, "", environ)
+			if err != nil {
+				return err
+			}
+			c.Headers[h] = v
+		}
 	}
 	pw, err := secret("threat_intel.taxii.password", t.TAXII.PasswordEnv, t.TAXII.PasswordFile, environ)
 	if err != nil {

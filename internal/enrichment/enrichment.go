@@ -70,6 +70,9 @@ type Options struct {
 	Clock  clock.Clock
 	Logger *slog.Logger
 	TTL    time.Duration
+	// TTLs are per-provider reuse times, by provider name; they win over
+	// TTL and over a provider's own CacheTTL. Zero or less: never reuse.
+	TTLs map[string]time.Duration
 	// Poke wakes the outbox sender after calls are queued.
 	Poke func()
 }
@@ -81,6 +84,7 @@ type Service struct {
 	providers []enrich.Provider
 	o         Options
 	log       *slog.Logger
+	flight    flights
 }
 
 // New returns the service over providers (in the order they are tried
@@ -248,9 +252,16 @@ func (s *Service) Send(ctx context.Context, m outbox.Message) error {
 	}
 	now := s.o.Clock.Now()
 	e := store.Enrichment{WorkItemID: m.WorkItemID, Provider: p.Name(), DataType: c.DataType, Data: c.Data, RequestKey: m.IdemKey}
-	if prev, ok, err := s.st.RecentEnrichment(ctx, p.Name(), c.DataType, c.Data, now.Add(-s.o.TTL)); err != nil {
-		return err
-	} else if ok {
+	ttl := s.ttl(p)
+	var prev store.Enrichment
+	found := false
+	if ttl > 0 {
+		var err error
+		if prev, found, err = s.st.RecentEnrichment(ctx, p.Name(), c.DataType, c.Data, now.Add(-ttl)); err != nil {
+			return err
+		}
+	}
+	if found {
 		e.Verdict, e.Summary, e.Taxonomies, e.Report, e.Cached = prev.Verdict, prev.Summary, prev.Taxonomies, prev.Report, true
 	} else {
 		if until, why, err := s.quota(ctx, p, now); err != nil {
@@ -258,19 +269,35 @@ func (s *Service) Send(ctx context.Context, m outbox.Message) error {
 		} else if !until.IsZero() {
 			return &outbox.DeferError{Until: until, Reason: why}
 		}
-		r, err := p.Enrich(ctx, enrich.Request{DataType: c.DataType, Data: c.Data})
+		// One call per observable at a time: concurrent deliveries for
+		// two items with the same IP share the answer and the quota.
+		r, shared, err := s.flight.do(p.Name()+"\x00"+c.DataType+"\x00"+c.Data, func() (enrich.Report, error) {
+			return p.Enrich(ctx, enrich.Request{DataType: c.DataType, Data: c.Data})
+		})
 		if err != nil {
 			return fmt.Errorf("%s on %s %s: %w", p.Name(), c.DataType, c.Data, err)
 		}
 		e.Verdict, e.Summary = r.Verdict(), r.Summary
 		e.Taxonomies, _ = json.Marshal(r.Taxonomies)
 		e.Report = r.Full
+		e.Cached = shared
 	}
 	saved, _, err := s.st.SaveEnrichment(ctx, e)
 	if err != nil {
 		return err
 	}
 	return s.comment(ctx, m.WorkItemID, saved)
+}
+
+// ttl is how long p's reports are reused.
+func (s *Service) ttl(p enrich.Provider) time.Duration {
+	if d, ok := s.o.TTLs[p.Name()]; ok {
+		return d
+	}
+	if c, ok := p.(interface{ CacheTTL() time.Duration }); ok {
+		return c.CacheTTL()
+	}
+	return s.o.TTL
 }
 
 // quota returns when p may be called again, or zero for now.

@@ -15,7 +15,10 @@
 //   - Entity kinds map to indicator types: ip, domain, url, file hash (by
 //     length), an account that is an address (email); hosts are matched
 //     as domains when they have a dot.
-//   - Retro-hunting annotates the existing items; it opens none.
+//   - Retro-hunting annotates the existing items by default; configured
+//     to, it opens a new item (an alert of source "threat-intel") for
+//     each match, or only where the earlier item is closed, and notes the
+//     new item on the old one's timeline.
 package threatintel
 
 import (
@@ -87,6 +90,9 @@ type Service struct {
 	// leaves these values out of the matcher and out of its retro-hunt.
 	allowed atomic.Pointer[map[intel.Key]bool]
 	admin   Admin
+	// opener and retroMode: what a retro-hunt match does (OpenItems).
+	opener    Opener
+	retroMode string
 }
 
 // New returns the service; Load fills its matcher from the store.
@@ -280,7 +286,7 @@ func (s *Service) retroHunt(ctx context.Context, inds []intel.Indicator) error {
 	found := 0
 	err := s.st.EntitiesSince(ctx, now.Add(-RetroWindow), func(es store.EntitySighting) error {
 		for _, m := range lookup(fresh, es.Entity, now) {
-			if err := s.annotate(ctx, es, m, true); err != nil {
+			if err := s.retroMatch(ctx, es, m); err != nil {
 				return err
 			}
 			found++
