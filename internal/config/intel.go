@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,31 @@ type ThreatIntel struct {
 	// it, linked to that one; "open_if_closed" annotate an open item and
 	// open a new one when the item is closed.
 	RetroHunt string `koanf:"retro_hunt"`
+	// SentinelUpload pushes the indicators to every Sentinel workspace
+	// of sync.sentinel that has a workspace_id, through the STIX-objects
+	// upload API.
+	SentinelUpload *SentinelUpload `koanf:"sentinel_upload"`
+	// Hunt matches the indicators against the workspaces' network
+	// telemetry through the Log Analytics query API.
+	Hunt *Hunt `koanf:"hunt"`
+}
+
+// SentinelUpload selects the indicators uploaded to Sentinel.
+type SentinelUpload struct {
+	MinConfidence int      `koanf:"min_confidence"`
+	Feeds         []string `koanf:"feeds"` // empty: every feed
+	SourceSystem  string   `koanf:"source_system"`
+}
+
+// Hunt is the scheduled hunt over workspace telemetry.
+type Hunt struct {
+	// Interval is how often it runs (default 1h); Lookback how far back
+	// each run reads (default Interval plus 10 minutes, for ingestion
+	// delay).
+	Interval time.Duration `koanf:"interval"`
+	Lookback time.Duration `koanf:"lookback"`
+	// MinConfidence leaves weaker indicators out of the queries.
+	MinConfidence int `koanf:"min_confidence"`
 }
 
 // Retro-hunt modes.
@@ -57,7 +83,9 @@ type CSVFeed struct {
 
 func init() {
 	for _, k := range []string{"interval", "otx.api_key_env", "otx.api_key_file", "otx.base_url", "misp.api_key_env", "misp.api_key_file",
-		"misp.base_url", "taxii.api_root", "taxii.collection", "taxii.username", "taxii.password_env", "taxii.password_file", "stix_files", "csv", "retro_hunt"} {
+		"misp.base_url", "taxii.api_root", "taxii.collection", "taxii.username", "taxii.password_env", "taxii.password_file", "stix_files", "csv", "retro_hunt",
+		"sentinel_upload.min_confidence", "sentinel_upload.feeds", "sentinel_upload.source_system",
+		"hunt.interval", "hunt.lookback", "hunt.min_confidence"} {
 		pagingKeys["threat_intel."+k] = true
 	}
 }
@@ -94,6 +122,28 @@ func (t *ThreatIntel) resolve(environ []string) error {
 	case RetroAnnotate, RetroOpen, RetroOpenIfClosed:
 	default:
 		return fmt.Errorf("threat_intel.retro_hunt %q: want annotate, open or open_if_closed", t.RetroHunt)
+	}
+	if u := t.SentinelUpload; u != nil {
+		if u.MinConfidence < 0 || u.MinConfidence > 100 {
+			return fmt.Errorf("threat_intel.sentinel_upload.min_confidence %d: want 0 to 100", u.MinConfidence)
+		}
+		if strings.EqualFold(strings.TrimSpace(u.SourceSystem), "Microsoft Sentinel") {
+			return fmt.Errorf("threat_intel.sentinel_upload.source_system: %q is reserved by Microsoft", u.SourceSystem)
+		}
+	}
+	if h := t.Hunt; h != nil {
+		if h.Interval == 0 {
+			h.Interval = time.Hour
+		}
+		if h.Interval < time.Minute {
+			return fmt.Errorf("threat_intel.hunt.interval: at least 1m")
+		}
+		if h.Lookback == 0 {
+			h.Lookback = h.Interval + 10*time.Minute
+		}
+		if h.Lookback < h.Interval {
+			return fmt.Errorf("threat_intel.hunt.lookback: at least the interval (%s), or hits between runs are missed", h.Interval)
+		}
 	}
 	for i := range t.CSV {
 		c := &t.CSV[i]

@@ -56,6 +56,11 @@ type Azure struct {
 	AuthorityHost string `koanf:"authority_host"`
 	ARMEndpoint   string `koanf:"arm_endpoint"`
 	GraphURL      string `koanf:"graph_url"`
+	// LogAnalyticsURL is the Log Analytics query API (default
+	// https://api.loganalytics.io), TIUploadURL Sentinel's threat
+	// intelligence upload API (default https://api.ti.sentinel.azure.com).
+	LogAnalyticsURL string `koanf:"loganalytics_url"`
+	TIUploadURL     string `koanf:"ti_upload_url"`
 	// CAFile adds a CA to trust (the simulator's).
 	CAFile string `koanf:"ca_file"`
 }
@@ -65,6 +70,10 @@ type SentinelWorkspace struct {
 	SubscriptionID string `koanf:"subscription_id"`
 	ResourceGroup  string `koanf:"resource_group"`
 	Workspace      string `koanf:"workspace"`
+	// WorkspaceID is the workspace's id (a GUID, "customerId"): the Log
+	// Analytics query API and the threat-intelligence upload API address
+	// a workspace by it. Hunting and indicator upload need it.
+	WorkspaceID string `koanf:"workspace_id"`
 }
 
 // DefenderScope names one subscription whose Defender for Cloud alerts are pulled.
@@ -240,7 +249,7 @@ var syncKeys = map[string]bool{}
 func init() {
 	for _, k := range []string{"interval", "overlap", "resync", "sentinel_closed_state", "reconcile", "sentinel_workitems", "sentinel", "defender",
 		"azure.tenant_id", "azure.client_id", "azure.client_secret_env", "azure.client_secret_file", "azure.authority_host",
-		"azure.arm_endpoint", "azure.graph_url", "azure.ca_file",
+		"azure.arm_endpoint", "azure.graph_url", "azure.ca_file", "azure.loganalytics_url", "azure.ti_upload_url",
 		"graph.filter", "graph.legacy_provider", "graph.claim", "graph.budget",
 		"devops.org_url", "devops.project", "devops.pat_env", "devops.pat_file", "devops.hook_user",
 		"devops.hook_password_env", "devops.hook_password_file", "devops.base_url",

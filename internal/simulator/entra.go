@@ -13,9 +13,10 @@ import (
 // Audiences of the simulated resources, keyed by the resource part of an
 // OAuth scope ("<resource>/.default").
 const (
-	audARM    = "arm"
-	audGraph  = "graph"
-	audDevOps = "devops"
+	audARM          = "arm"
+	audGraph        = "graph"
+	audDevOps       = "devops"
+	audLogAnalytics = "loganalytics"
 )
 
 var scopeAudience = map[string]string{
@@ -28,6 +29,8 @@ var scopeAudience = map[string]string{
 	"https://app.vssps.visualstudio.com":         audDevOps,
 	"https://app.vssps.visualstudio.com/":        audDevOps,
 	"api://499b84ac-1321-427f-aa17-267ca6975798": audDevOps,
+	"https://api.loganalytics.io":                audLogAnalytics,
+	"https://api.loganalytics.io/":               audLogAnalytics,
 }
 
 type token struct {

@@ -20,6 +20,8 @@ func (s *Simulator) routes() {
 	s.defenderRoutes()
 	s.graphRoutes()
 	s.devopsRoutes()
+	s.logAnalyticsRoutes()
+	s.tiUploadRoutes()
 	s.controlRoutes()
 }
 

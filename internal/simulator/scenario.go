@@ -43,6 +43,7 @@ var classifications = []struct {
 // Step performs one user action and reports it.
 func (sc *Scenario) Step() Action {
 	w := sc.sim.world
+	sc.fillTelemetry() // telemetry.go
 	roll := sc.rng.IntN(100)
 	switch {
 	case roll < 55:

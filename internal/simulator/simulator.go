@@ -198,6 +198,12 @@ type Info struct {
 	DevOpsOrg      string `json:"devops_org"`
 	DevOpsProject  string `json:"devops_project"`
 	CAFile         string `json:"ca_file"`
+	// LogAnalyticsURL and WorkspaceID address the Log Analytics query API.
+	LogAnalyticsURL string `json:"loganalytics_url"`
+	WorkspaceID     string `json:"workspace_id"`
+	// TIUploadURL is the threat-intelligence upload API's base URL
+	// (api.ti.sentinel.azure.com in Azure); it takes WorkspaceID.
+	TIUploadURL string `json:"ti_upload_url"`
 }
 
 // Info describes the simulator served at base with its CA in caFile.
@@ -209,6 +215,8 @@ func (s *Simulator) Info(caFile string) Info {
 		ARMURL: b, GraphURL: b + "/graph", DevOpsURL: b + "/devops",
 		SubscriptionID: s.opt.SubscriptionID, ResourceGroup: s.opt.ResourceGroup, Workspace: s.opt.Workspace,
 		DevOpsOrg: s.opt.DevOpsOrg, DevOpsProject: s.opt.DevOpsProject, CAFile: caFile,
+		LogAnalyticsURL: b, WorkspaceID: s.laWorkspaceGUID(),
+		TIUploadURL: b,
 	}
 }
 

@@ -168,7 +168,9 @@ type World struct {
 	// graph is Graph-only state (alerts of other service sources, Graph
 	// annotations such as assignedTo and classification, the alerts_v2
 	// order); see graph.go. Guarded by mu; the zero value is ready.
-	graph graphState
+	graph     graphState
+	telemetry telemetryState // Log Analytics tables (telemetry.go)
+	ti        tiState        // uploaded threat intelligence (tiupload.go)
 }
 
 // Event reports a change, for the Graph and DevOps layers and for tests.
