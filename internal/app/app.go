@@ -54,6 +54,9 @@ type App struct {
 	Intel *threatintel.Service
 	// intelFeeds is how many feeds are configured.
 	intelFeeds int
+	// intelOut are the modules that upload indicators to Sentinel and
+	// hunt its telemetry, when configured.
+	intelOut intelOutputs
 	poker      *enginePoker
 	Items      *workitem.Service
 	Accounts   *account.Service
@@ -216,6 +219,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	follower.intel = ti
 	targets[threatintel.Target] = ti
+	intelOut, err := buildIntelOutputs(cfg, db, ti, clk, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for name, t := range intelOut.targets {
+		targets[name] = t
+	}
 	// Rules read ti.* through the matcher. (One matcher per process: the
 	// last app built wins, which only tests ever do twice.)
 	automation.ThreatIntel = ti.Facts
@@ -243,7 +254,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	srv := web.New(opts)
 	a := &App{
-		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pager: pager, Intel: ti, intelFeeds: len(tiFeeds), poker: poker, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
+		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pager: pager, Intel: ti, intelFeeds: len(tiFeeds), intelOut: intelOut, poker: poker, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
 		Targets: targets, sender: outbox.NewSender(db, targets, clk, log), engineHealth: engineHealth, metrics: metrics,
 		server: &http.Server{
 			Handler:           srv,

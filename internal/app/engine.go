@@ -121,6 +121,13 @@ func (a *App) buildEngine() *engine.Engine {
 	if a.intelFeeds > 0 {
 		e.Add(a.Intel, engine.Spec{Every: a.cfg.ThreatIntel.Interval, Timeout: syncTimeout})
 	}
+	// Indicators to Sentinel, queued for the outbox; the telemetry hunt.
+	if a.intelOut.upload != nil {
+		e.Add(a.intelOut.upload, engine.Spec{Every: a.cfg.ThreatIntel.Interval, Timeout: syncTimeout, After: e.Poker("outbox")})
+	}
+	if a.intelOut.hunt != nil {
+		e.Add(a.intelOut.hunt, engine.Spec{Every: a.cfg.ThreatIntel.Hunt.Interval, Timeout: syncTimeout})
+	}
 	// Escalation: due pages notify their next step.
 	e.Add(a.Pager, engine.Spec{Every: pagingEvery, Timeout: outboxTimeout, After: e.Poker("outbox")})
 	e.Add(sessionPurge{a}, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})

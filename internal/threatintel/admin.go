@@ -136,6 +136,18 @@ func (s *Service) change(ctx context.Context, actor auth.Actor, typ, value, acti
 	return row, err
 }
 
+// Track adds a module that keeps its runs beside the feeds' (the upload
+// to Sentinel, the telemetry hunt) to feed health, with how often it
+// runs.
+func (s *Service) Track(name string, every time.Duration) {
+	s.tracked = append(s.tracked, tracked{name, every})
+}
+
+type tracked struct {
+	name  string
+	every time.Duration
+}
+
 // FeedHealth is a feed's state as the connector page shows it.
 type FeedHealth struct {
 	store.FeedRun
@@ -179,6 +191,17 @@ func (s *Service) Feeds(ctx context.Context, actor auth.Actor, interval time.Dur
 		}
 		seen[f.Name()] = true
 		add(r, true)
+	}
+	for _, t := range s.tracked {
+		r, ok := byName[t.name]
+		if !ok {
+			r = store.FeedRun{Name: t.name}
+		}
+		seen[t.name] = true
+		h := interval
+		interval = t.every
+		add(r, true)
+		interval = h
 	}
 	for _, r := range runs {
 		if !seen[r.Name] {

@@ -93,6 +93,7 @@ type Service struct {
 	// opener and retroMode: what a retro-hunt match does (OpenItems).
 	opener    Opener
 	retroMode string
+	tracked   []tracked // modules shown in feed health beside the feeds
 }
 
 // New returns the service; Load fills its matcher from the store.
