@@ -57,10 +57,10 @@ type App struct {
 	// intelOut are the modules that upload indicators to Sentinel and
 	// hunt its telemetry, when configured.
 	intelOut intelOutputs
-	poker      *enginePoker
-	Items      *workitem.Service
-	Accounts   *account.Service
-	UI         *ui.UI
+	poker    *enginePoker
+	Items    *workitem.Service
+	Accounts *account.Service
+	UI       *ui.UI
 	// Targets are the connectors that write back, by outbox target name;
 	// fill it before Run.
 	Targets map[string]outbox.Target
