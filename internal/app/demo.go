@@ -76,6 +76,12 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 		return err
 	}
 
+	stopIntel, err := demoIntel(&cfg)
+	if err != nil {
+		return err
+	}
+	defer stopIntel()
+
 	// Phones: unless a Twilio account is configured, the demo texts and
 	// calls an emulated one, so that SMS and voice contact methods work.
 	var phones *twilioemu.Server
@@ -167,8 +173,10 @@ func DemoSync(info simulator.Info, hookPassword string) config.Sync {
 	s := config.Sync{
 		Interval: DemoInterval, Overlap: time.Minute, Resync: 10 * time.Minute, SentinelClosedState: "Closed",
 		Azure: config.Azure{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
-			AuthorityHost: info.Authority, ARMEndpoint: info.ARMURL, GraphURL: info.GraphURL, CAFile: info.CAFile},
-		Sentinel: []config.SentinelWorkspace{{SubscriptionID: info.SubscriptionID, ResourceGroup: info.ResourceGroup, Workspace: info.Workspace}},
+			AuthorityHost: info.Authority, ARMEndpoint: info.ARMURL, GraphURL: info.GraphURL, CAFile: info.CAFile,
+			LogAnalyticsURL: info.LogAnalyticsURL, TIUploadURL: info.TIUploadURL},
+		Sentinel: []config.SentinelWorkspace{{SubscriptionID: info.SubscriptionID, ResourceGroup: info.ResourceGroup, Workspace: info.Workspace,
+			WorkspaceID: info.WorkspaceID}},
 		Defender: []config.DefenderScope{{SubscriptionID: info.SubscriptionID}},
 		// Alerts of the other Defender products exist only in Graph: pull
 		// and claim them. Defender for Cloud's come through its own API.

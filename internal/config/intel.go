@@ -135,8 +135,8 @@ func (t *ThreatIntel) resolve(environ []string) error {
 		if h.Interval == 0 {
 			h.Interval = time.Hour
 		}
-		if h.Interval < time.Minute {
-			return fmt.Errorf("threat_intel.hunt.interval: at least 1m")
+		if h.Interval < 5*time.Second {
+			return fmt.Errorf("threat_intel.hunt.interval: at least 5s")
 		}
 		if h.Lookback == 0 {
 			h.Lookback = h.Interval + 10*time.Minute

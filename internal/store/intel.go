@@ -52,9 +52,16 @@ func (db *DB) UpsertIndicators(ctx context.Context, inds []intel.Indicator) (int
 				} else {
 					u = max(u, until)
 				}
-				if _, err := db.exec(ctx, tx, `UPDATE indicators SET feeds = ?, confidence = ?, tags = ?, first_seen = ?, last_seen = ?, valid_until = ?, changed_at = ?
-				    WHERE type = ? AND value = ?`, string(fb), max(conf, in.Confidence), string(tb), min(first, us(in.FirstSeen)),
-					max(last, us(in.LastSeen)), u, now, in.Type, in.Value); err != nil {
+				// changed_at moves only when what a matcher or Sentinel
+				// holds changes, not when a feed merely lists it again.
+				changed := string(fb) != feeds || string(tb) != tags || max(conf, in.Confidence) != conf || u != until
+				q := `UPDATE indicators SET feeds = ?, confidence = ?, tags = ?, first_seen = ?, last_seen = ?, valid_until = ? WHERE type = ? AND value = ?`
+				args := []any{string(fb), max(conf, in.Confidence), string(tb), min(first, us(in.FirstSeen)), max(last, us(in.LastSeen)), u, in.Type, in.Value}
+				if changed {
+					q = `UPDATE indicators SET feeds = ?, confidence = ?, tags = ?, first_seen = ?, last_seen = ?, valid_until = ?, changed_at = ? WHERE type = ? AND value = ?`
+					args = []any{string(fb), max(conf, in.Confidence), string(tb), min(first, us(in.FirstSeen)), max(last, us(in.LastSeen)), u, now, in.Type, in.Value}
+				}
+				if _, err := db.exec(ctx, tx, q, args...); err != nil {
 					return fmt.Errorf("indicator %s %s: %w", in.Type, in.Value, err)
 				}
 			}
@@ -104,10 +111,20 @@ func (db *DB) Indicators(ctx context.Context, now, changedSince time.Time, fn fu
 // (zero: all), with whether it is live at now: valid and not
 // allow-listed. Matchers add the live ones and drop the others.
 func (db *DB) IndicatorChanges(ctx context.Context, now, since time.Time, fn func(in intel.Indicator, live bool)) error {
+	return db.IndicatorChangesIn(ctx, now, since, time.Time{}, fn)
+}
+
+// IndicatorChangesIn is IndicatorChanges for the changes in [from, to)
+// (to zero: no end).
+func (db *DB) IndicatorChangesIn(ctx context.Context, now, from, to time.Time, fn func(in intel.Indicator, live bool)) error {
+	end := int64(1<<63 - 1)
+	if !to.IsZero() {
+		end = us(to)
+	}
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT i.type, i.value, i.feeds, i.confidence, i.tags, i.first_seen, i.last_seen, i.valid_until,
 	        CASE WHEN a.value IS NULL THEN 0 ELSE 1 END
 	    FROM indicators i LEFT JOIN ti_allowlist a ON a.type = i.type AND a.value = i.value
-	    WHERE i.changed_at >= ?`), validUS(since))
+	    WHERE i.changed_at >= ? AND i.changed_at < ?`), validUS(from), end)
 	if err != nil {
 		return fmt.Errorf("indicators: %w", err)
 	}

@@ -223,7 +223,8 @@ func (s *Service) pass(ctx context.Context, f feeds.Feed) error {
 	inds := make([]intel.Indicator, 0, len(res.Indicators))
 	skipped := res.Skipped
 	allowed := s.allowlist()
-	var live []intel.Indicator // what the matcher and the retro-hunt take
+	var live []intel.Indicator  // what the matcher takes
+	var fresh []intel.Indicator // what the retro-hunt takes: new, or newly from this feed
 	for _, r := range res.Indicators {
 		in, ok := convert(f.Name(), r, now)
 		if !ok {
@@ -233,6 +234,10 @@ func (s *Service) pass(ctx context.Context, f feeds.Feed) error {
 		inds = append(inds, in)
 		if !allowed[intel.Key{Type: in.Type, Value: in.Value}] {
 			live = append(live, in)
+			if known(s.m, in, feedName(f)) {
+				continue // a feed listing it again: nothing new to hunt for
+			}
+			fresh = append(fresh, in)
 		}
 	}
 	// In chunks: one transaction of a million indicators would hold the
@@ -252,10 +257,28 @@ func (s *Service) pass(ctx context.Context, f feeds.Feed) error {
 	}
 	if len(inds) > 0 {
 		s.log.Info("feed pass", "feed", f.Name(), "indicators", len(inds), "new", added, "skipped", skipped, "allow-listed", len(inds)-len(live), "pages", res.Pages)
-		return s.retroHunt(ctx, live)
+		if len(fresh) == 0 {
+			return nil
+		}
+		return s.retroHunt(ctx, fresh)
 	}
 	return nil
 }
+
+// known reports whether the matcher already holds in, listed by feed and
+// valid at least as long: a retro-hunt of it would find nothing new.
+func known(m *intel.Matcher, in intel.Indicator, feed string) bool {
+	prev, ok := m.Get(in.Type, in.Value)
+	if !ok || !slices.Contains(prev.Feeds, feed) {
+		return false
+	}
+	if prev.ValidUntil.IsZero() {
+		return true
+	}
+	return !in.ValidUntil.IsZero() && !in.ValidUntil.After(prev.ValidUntil)
+}
+
+func feedName(f feeds.Feed) string { return f.Name() }
 
 // convert normalises a feed's indicator.
 func convert(feed string, r feeds.Indicator, now time.Time) (intel.Indicator, bool) {

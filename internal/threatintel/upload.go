@@ -18,13 +18,17 @@ import (
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
 
+// uploadLag is how far behind the clock the upload reads changes: longer
+// than any transaction that stamps them (a thousand indicators at most).
+const uploadLag = 10 * time.Second
+
 // UploadName is the Sentinel upload module's name, and the name its
 // cursor and last run are kept under beside the feeds'.
 const UploadName = "upload:sentinel"
 
 // UploadStore is what the upload module reads and writes.
 type UploadStore interface {
-	IndicatorChanges(ctx context.Context, now, since time.Time, fn func(in intel.Indicator, live bool)) error
+	IndicatorChangesIn(ctx context.Context, now, from, to time.Time, fn func(in intel.Indicator, live bool)) error
 	FeedRunOf(ctx context.Context, name string) (store.FeedRun, error)
 	SaveFeedRun(ctx context.Context, f store.FeedRun, passErr error) error
 	Enqueue(ctx context.Context, msgs []outbox.Message, entries []workitem.Entry) (int, error)
@@ -88,14 +92,18 @@ func (u *Uploader) UpdateAll(ctx context.Context) error {
 		since = time.UnixMicro(us)
 	}
 	now := u.o.Clock.Now()
-	// Changes committed while this pass reads may carry a changed_at a
-	// little before now: the next pass starts a minute back, and the
-	// outbox's idempotency key (a hash of the batch) drops exact repeats.
-	next := now.Add(-time.Minute)
+	// Each pass takes the changes in [cursor, now - uploadLag): a change
+	// is stamped when its transaction starts and seen when it commits, so
+	// the lag lets every transaction stamped before the pass's end commit
+	// first; each change is then queued once.
+	next := now.Add(-uploadLag)
+	if !next.After(since) {
+		return nil
+	}
 	var objs []json.RawMessage
 	skipped := 0
 	var errs []error
-	err = u.st.IndicatorChanges(ctx, now, since, func(in intel.Indicator, live bool) {
+	err = u.st.IndicatorChangesIn(ctx, now, since, next, func(in intel.Indicator, live bool) {
 		if in.Confidence < u.o.MinConfidence || (len(u.o.Feeds) > 0 && !overlaps(in.Feeds, u.o.Feeds)) {
 			return
 		}
