@@ -62,6 +62,7 @@ type Store interface {
 // Items is what enrichment does to work items.
 type Items interface {
 	Get(ctx context.Context, actor auth.Actor, id int64) (workitem.Item, error)
+	Update(ctx context.Context, actor auth.Actor, id int64, p workitem.Patch, ifRev int) (workitem.Item, error)
 	Comment(ctx context.Context, actor auth.Actor, id int64, body string) (workitem.Comment, error)
 }
 
@@ -336,8 +337,33 @@ func (s *Service) comment(ctx context.Context, itemID int64, e store.Enrichment)
 	if e.Cached {
 		body += fmt.Sprintf(" — a report from %s, reused", e.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
-	_, err := s.items.Comment(ctx, auth.Actor{Kind: "system", Name: Actor, Role: auth.RoleAdmin}, itemID, body)
-	return err
+	actor := auth.Actor{Kind: "system", Name: Actor, Role: auth.RoleAdmin}
+	if _, err := s.items.Comment(ctx, actor, itemID, body); err != nil {
+		return err
+	}
+	return s.badge(ctx, actor, itemID, e.Verdict)
+}
+
+// badge tags the item with the worst verdict its entities got
+// ("malicious", else "suspicious"), so that the board's cards show it
+// without a lookup per card. Tagging twice changes nothing.
+func (s *Service) badge(ctx context.Context, actor auth.Actor, itemID int64, verdict string) error {
+	if verdict != enrich.LevelMalicious && verdict != enrich.LevelSuspicious {
+		return nil
+	}
+	it, err := s.items.Get(ctx, actor, itemID)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(it.Tags, enrich.LevelMalicious) || slices.Contains(it.Tags, verdict) {
+		return nil
+	}
+	tags := slices.DeleteFunc(slices.Clone(it.Tags), func(t string) bool { return t == enrich.LevelSuspicious })
+	tags = append(tags, verdict)
+	if _, err := s.items.Update(ctx, actor, itemID, workitem.Patch{Tags: &tags}, 0); err != nil {
+		return fmt.Errorf("tag item %d %s: %w", itemID, verdict, err)
+	}
+	return nil
 }
 
 // The rule action "playbook": its name is a provider's, "all", or a

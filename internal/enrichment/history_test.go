@@ -3,6 +3,7 @@ package enrichment_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,10 @@ func TestHistoryProvider(t *testing.T) {
 	rs, _ := svc.Enrichments(ctx, auth.System, second)
 	if len(rs) != 1 || rs[0].Cached || rs[0].Provider != enrichment.HistoryName {
 		t.Fatalf("reports = %+v", rs)
+	}
+	// A malicious verdict is a tag, which the board's card shows.
+	if it, _ := items.Get(ctx, auth.System, second); !slices.Contains(it.Tags, "malicious") {
+		t.Errorf("item tags = %v, want malicious", it.Tags)
 	}
 	cs, _ := items.Comments(ctx, auth.System, second)
 	if len(cs) == 0 || !strings.Contains(cs[len(cs)-1].Body, "vigil history: seen in 2 items") {
