@@ -240,6 +240,7 @@ func matrix() []matrixRow {
 			body:  `{"routing_key":"{KEY}","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}`,
 			cells: "400 400 2xx 2xx 2xx 400"},
 		{pattern: "POST /api/v1/webhooks/azure-monitor", path: "/api/v1/webhooks/azure-monitor", body: `{}`, cells: "401 403 400 400 400 401"},
+		{pattern: "POST /api/v1/webhooks/alertmanager", path: "/api/v1/webhooks/alertmanager", body: `{}`, cells: "401 403 400 400 400 401"},
 		// The Azure Boards service hook takes only its basic credentials
 		// (tried with them in TestAuthzMatrix): no token or key gets in.
 		{pattern: "POST /api/v1/hooks/devops", path: "/api/v1/hooks/devops", body: `{}`, cells: "401 401 401 401 401 401"},
@@ -627,7 +628,7 @@ func isUI(pattern string) bool {
 // routes that take none.
 func keySource(pattern string) string {
 	switch pattern {
-	case "POST /api/v2/alerts":
+	case "POST /api/v2/alerts", "POST /api/v1/webhooks/alertmanager":
 		return auth.SourceAlertmanager
 	case "POST /v2/enqueue":
 		return auth.SourcePagerDuty

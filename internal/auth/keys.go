@@ -20,7 +20,7 @@ const keyPrefix = "vgi_"
 
 // Key sources: the senders an integration key can be made for.
 const (
-	SourceAlertmanager = "alertmanager"  // POST /api/v2/alerts, Bearer
+	SourceAlertmanager = "alertmanager"  // POST /api/v2/alerts (Bearer) and /api/v1/webhooks/alertmanager (Bearer or ?key=)
 	SourcePagerDuty    = "pagerduty"     // POST /v2/enqueue, routing_key
 	SourceAzureMonitor = "azure-monitor" // POST /api/v1/webhooks/azure-monitor, ?token= or Bearer
 	SourceAPI          = "api"           // POST /api/v1/alerts and /api/v1/incidents, Bearer

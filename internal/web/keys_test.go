@@ -186,7 +186,7 @@ func TestRoutingKeyNeverStored(t *testing.T) {
 	if n := strings.Count(log, "deprecated: an API token is used as a PagerDuty routing_key"); n != 1 {
 		t.Errorf("got %d routing_key deprecation warnings, want 1 (one per token per hour):\n%s", n, log)
 	}
-	if !strings.Contains(log, "deprecated: an API token is used as token= of the Azure Monitor webhook URL") {
+	if !strings.Contains(log, "deprecated: an API token is used as the credential in a webhook URL") {
 		t.Errorf("no deprecation warning for token=:\n%s", log)
 	}
 

@@ -237,6 +237,7 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"POST", "/api/v2/alerts", auth.ActionIngest, s.alertmanager},
 		{"POST", "/v2/enqueue", "", s.pagerduty}, // the routing_key in the body is the credential
 		{"POST", "/api/v1/webhooks/azure-monitor", auth.ActionIngest, s.azureMonitor},
+		{"POST", AlertmanagerWebhookPath, auth.ActionIngest, s.alertmanagerWebhook},
 
 		// Integration keys, for admins.
 		{"GET", "/api/v1/integration-keys", auth.ActionAdmin, s.listKeys},
@@ -370,6 +371,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // made for a source posts to that source's routes and nowhere else.
 var keyRoutes = map[string]string{
 	"/api/v2/alerts":                 auth.SourceAlertmanager,
+	AlertmanagerWebhookPath:          auth.SourceAlertmanager,
 	"/v2/enqueue":                    auth.SourcePagerDuty,
 	"/api/v1/webhooks/azure-monitor": auth.SourceAzureMonitor,
 	"/api/v1/alerts":                 auth.SourceAPI,
@@ -388,6 +390,12 @@ func (s *Server) authenticate(action auth.Action, path string, next http.Handler
 			// endpoint also takes the credential in the query string.
 			token, inQuery = r.URL.Query().Get("token"), true
 		}
+		if token == "" && path == AlertmanagerWebhookPath {
+			// A webhook URL is often all a sender's form has room for
+			// (Grafana's contact point, an Alertmanager without
+			// http_config): the key may come as ?key=.
+			token, inQuery = r.URL.Query().Get("key"), true
+		}
 		actor, ok := s.actorFor(r.Context(), token)
 		if ok && actor.Kind == "key" && (action != auth.ActionIngest || keyRoutes[path] != actor.Source) {
 			// An integration key is no credential outside its own ingest
@@ -403,7 +411,7 @@ func (s *Server) authenticate(action auth.Action, path string, next http.Handler
 			return
 		}
 		if inQuery {
-			s.deprecated(actor, "token= of the Azure Monitor webhook URL")
+			s.deprecated(actor, "the credential in a webhook URL")
 		}
 		if err := actor.Check(action); err != nil {
 			s.fail(w, r, err)
