@@ -246,7 +246,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	opts := web.Options{Rules: ruleSvc, Pager: pager, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
 		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies, Enricher: enricher,
-		Intel: ti, FeedInterval: cfg.ThreatIntel.Interval,
+		Intel: ti, FeedInterval: cfg.ThreatIntel.Interval, Silences: ruleSvc, LabelledAlerts: db,
 		Twilio: web.TwilioHooks{AuthToken: cfg.Paging.Twilio.AuthToken, AccountSID: cfg.Paging.Twilio.AccountSID, BaseURL: baseURL(cfg)},
 		Slack:  web.SlackHooks{SigningSecret: cfg.Paging.Slack.SigningSecret}}
 	if sy.boards != nil {

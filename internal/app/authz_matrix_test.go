@@ -240,6 +240,14 @@ func matrix() []matrixRow {
 			body:  `{"routing_key":"{KEY}","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}`,
 			cells: "400 400 2xx 2xx 2xx 400"},
 		{pattern: "POST /api/v1/webhooks/azure-monitor", path: "/api/v1/webhooks/azure-monitor", body: `{}`, cells: "401 403 400 400 400 401"},
+		{pattern: "GET /api/v2/alerts", path: "/api/v2/alerts", cells: read},
+		{pattern: "GET /api/v2/alerts/groups", path: "/api/v2/alerts/groups", cells: read},
+		{pattern: "GET /api/v2/silences", path: "/api/v2/silences", cells: read},
+		{pattern: "POST /api/v2/silences", path: "/api/v2/silences", body: `{}`, cells: triage},
+		{pattern: "GET /api/v2/silence/{silenceID}", path: "/api/v2/silence/0b1c2d3e-0000-4000-8000-000000000000", cells: "401 404 404 404 401 401"},
+		{pattern: "DELETE /api/v2/silence/{silenceID}", path: "/api/v2/silence/0b1c2d3e-0000-4000-8000-000000000000", cells: triage},
+		{pattern: "GET /api/v2/status", path: "/api/v2/status", cells: read},
+		{pattern: "GET /api/v2/receivers", path: "/api/v2/receivers", cells: read},
 		{pattern: "POST /api/v1/webhooks/alertmanager", path: "/api/v1/webhooks/alertmanager", body: `{}`, cells: "401 403 400 400 400 401"},
 		// The Azure Boards service hook takes only its basic credentials
 		// (tried with them in TestAuthzMatrix): no token or key gets in.

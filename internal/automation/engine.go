@@ -339,7 +339,7 @@ func (s *Set) Evaluate(ev *Event, now time.Time) *Result {
 	act := newActivation(ev)
 	title, _ := act.ResolveName("title")
 	for _, c := range s.candidates(ev, title.(string)) {
-		if c.Expired(now) {
+		if c.Expired(now) || c.Pending(now) {
 			continue
 		}
 		matched := c.always

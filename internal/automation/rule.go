@@ -138,6 +138,30 @@ type Definition struct {
 	// Stop ends the run: rules after this one do not run on a hit.
 	Stop      bool       `json:"stop,omitempty" yaml:"stop,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty" yaml:"expires_at,omitempty"`
+	// StartsAt, when set, is when the rule begins to apply: before it the
+	// rule is pending (an Alertmanager silence made for later).
+	StartsAt *time.Time `json:"starts_at,omitempty" yaml:"starts_at,omitempty"`
+	// Silence marks the rule as an Alertmanager silence: amtool and the
+	// API v2 list and expire it, and its condition is made from its
+	// matchers.
+	Silence *Silence `json:"silence,omitempty" yaml:"silence,omitempty"`
+}
+
+// Silence is what an Alertmanager silence holds besides its times: its
+// id, its label matchers, who made it and why.
+type Silence struct {
+	ID        string           `json:"id" yaml:"id"`
+	Matchers  []SilenceMatcher `json:"matchers" yaml:"matchers"`
+	CreatedBy string           `json:"created_by" yaml:"created_by"`
+	Comment   string           `json:"comment" yaml:"comment"`
+}
+
+// SilenceMatcher is one label matcher, as Alertmanager's API writes it.
+type SilenceMatcher struct {
+	Name    string `json:"name" yaml:"name"`
+	Value   string `json:"value" yaml:"value"`
+	IsRegex bool   `json:"isRegex" yaml:"is_regex"`
+	IsEqual bool   `json:"isEqual" yaml:"is_equal"`
 }
 
 // Rule is a stored definition with its identity and history.
@@ -149,6 +173,11 @@ type Rule struct {
 	CreatedBy string    `json:"created_by"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by"`
+}
+
+// Pending reports whether the rule has not started yet at now.
+func (r *Rule) Pending(now time.Time) bool {
+	return r.StartsAt != nil && now.Before(*r.StartsAt)
 }
 
 // Expired reports whether the rule's expiry has passed at now.
@@ -236,6 +265,13 @@ func (d *Definition) Normalize() error {
 	if d.ExpiresAt != nil {
 		t := d.ExpiresAt.UTC()
 		d.ExpiresAt = &t
+	}
+	if d.StartsAt != nil {
+		t := d.StartsAt.UTC()
+		d.StartsAt = &t
+		if d.ExpiresAt != nil && !d.ExpiresAt.After(t) {
+			return validation.NewFieldError("expires_at", "must be after starts_at")
+		}
 	}
 	return nil
 }

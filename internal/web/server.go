@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/alertmanager"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/outbox"
@@ -93,6 +94,10 @@ type Options struct {
 	Intel ThreatIntel
 	// FeedInterval is how often feeds run, for feed health's staleness.
 	FeedInterval time.Duration
+	// Silences are Alertmanager's silences, kept as rules; with
+	// LabelledAlerts they serve Alertmanager's API v2 (nil answers 404).
+	Silences       Silencer
+	LabelledAlerts LabelledAlerts
 	// Twilio verifies Twilio's requests; no auth token answers 404.
 	Twilio TwilioHooks
 	// Slack verifies Slack's interactivity requests; no signing secret
@@ -137,6 +142,9 @@ type Server struct {
 	intel     ThreatIntel
 	// feedInterval is how often threat-intelligence feeds run.
 	feedInterval time.Duration
+	silences     Silencer
+	labelled     LabelledAlerts
+	started      time.Time
 	slack        SlackHooks
 	proxies      *auth.Proxies
 	mux          *http.ServeMux
@@ -172,7 +180,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, enricher: o.Enricher, intel: o.Intel, feedInterval: o.FeedInterval, mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, enricher: o.Enricher, intel: o.Intel, feedInterval: o.FeedInterval, silences: o.Silences, labelled: o.LabelledAlerts, started: o.Clock.Now(), mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -235,6 +243,15 @@ func (s *Server) table(metrics http.Handler) []route {
 
 		// Inbound compatibility.
 		{"POST", "/api/v2/alerts", auth.ActionIngest, s.alertmanager},
+		// Alertmanager's API v2 as amtool uses it; errors in its shape.
+		{"GET", "/api/v2/alerts", auth.ActionRead, s.amGetAlerts},
+		{"GET", "/api/v2/alerts/groups", auth.ActionRead, s.amGetGroups},
+		{"GET", "/api/v2/silences", auth.ActionRead, s.amGetSilences},
+		{"POST", "/api/v2/silences", auth.ActionTriage, s.amPostSilence},
+		{"GET", "/api/v2/silence/{silenceID}", auth.ActionRead, s.amGetSilence},
+		{"DELETE", "/api/v2/silence/{silenceID}", auth.ActionTriage, s.amDeleteSilence},
+		{"GET", "/api/v2/status", auth.ActionRead, s.amStatus},
+		{"GET", "/api/v2/receivers", auth.ActionRead, s.amReceivers},
 		{"POST", "/v2/enqueue", "", s.pagerduty}, // the routing_key in the body is the credential
 		{"POST", "/api/v1/webhooks/azure-monitor", auth.ActionIngest, s.azureMonitor},
 		{"POST", AlertmanagerWebhookPath, auth.ActionIngest, s.alertmanagerWebhook},
@@ -402,23 +419,37 @@ func (s *Server) authenticate(action auth.Action, path string, next http.Handler
 			// route: it cannot read, and it cannot post as another sender.
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
 			msg := "an integration key for " + actor.Source + " only posts alerts to " + keyEndpoint(actor.Source) + "; use an API token here"
-			writeError(w, http.StatusUnauthorized, "unauthorized", msg, nil)
+			s.authError(w, path, http.StatusUnauthorized, msg)
 			return
 		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid API token or integration key is required (Authorization: Bearer TOKEN)", nil)
+			s.authError(w, path, http.StatusUnauthorized, "a valid API token or integration key is required (Authorization: Bearer TOKEN)")
 			return
 		}
 		if inQuery {
 			s.deprecated(actor, "the credential in a webhook URL")
 		}
 		if err := actor.Check(action); err != nil {
+			if strings.HasPrefix(path, "/api/v2/") {
+				alertmanager.WriteError(w, http.StatusForbidden, err.Error())
+				return
+			}
 			s.fail(w, r, err)
 			return
 		}
 		next(w, r.WithContext(auth.WithClientIP(auth.WithActor(r.Context(), actor), s.proxies.ClientIP(r))))
 	}
+}
+
+// authError answers a refused credential: on Alertmanager's API v2 in its
+// shape (a JSON string, which amtool shows), elsewhere in vigil's.
+func (s *Server) authError(w http.ResponseWriter, path string, status int, msg string) {
+	if strings.HasPrefix(path, "/api/v2/") {
+		alertmanager.WriteError(w, status, msg)
+		return
+	}
+	writeError(w, status, "unauthorized", msg, nil)
 }
 
 // keyEndpoint names the routes a key of source posts to, for messages.
