@@ -49,6 +49,8 @@ commands:
   key list       list integration keys
   key revoke     revoke an integration key
   rules          export, apply (-f FILE [--dry-run]) or import-sentinel automation rules
+  import alertmanager-config FILE
+                 map an alertmanager.yml to services and inhibit rules, and report what does not map
   simulate       run the simulated Microsoft tenant (Entra ID, Sentinel, Defender, Graph, DevOps)
   bench ingest   load-test a running server
   bench signin   flood a running server's sign-in and watch its memory
@@ -90,6 +92,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return keyCommand(ctx, rest, stdout, stderr)
 	case "rules":
 		return rulesCommand(ctx, rest, stdout, stderr)
+	case "import":
+		return importCommand(ctx, rest, stdout, stderr)
 	case "user":
 		if len(rest) == 0 || rest[0] != "add" {
 			return errors.New("usage: vigil user add --data DIR --email EMAIL --role ROLE")

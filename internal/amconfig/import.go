@@ -97,6 +97,37 @@ type effective struct {
 	wait, interval, repeat       time.Duration
 	matchers                     []Matcher
 	setWait, setRepeat, setGroup string // the path that set a non-default value
+	// exclude are the conditions of the routes Alertmanager would have
+	// taken before this one: earlier siblings without continue, along the
+	// path. vigil pages every service whose condition matches, so each
+	// service's condition leaves them out, and the first match wins as in
+	// Alertmanager (and continue: true reaches the later routes too).
+	exclude []string
+}
+
+// maxExclusive bounds a condition that leaves earlier routes out.
+const maxExclusive = 8 << 10
+
+// maxExcluded bounds how many earlier routes a condition leaves out.
+const maxExcluded = 200
+
+// catch is the condition under which a route (with everything below it)
+// takes an alert that reached its parent: its own matchers.
+func catch(r *Route) string { return Conjunction(r.Matchers) }
+
+// exclusive is cond without any of the excluded conditions.
+func exclusive(cond string, excl []string) string {
+	if len(excl) == 0 {
+		return cond
+	}
+	parts := []string{"(" + cond + ")"}
+	if cond == "true" {
+		parts = parts[:0]
+	}
+	for _, x := range excl {
+		parts = append(parts, "!("+x+")")
+	}
+	return strings.Join(parts, " && ")
 }
 
 type mapper struct {
@@ -122,7 +153,7 @@ func (c *Config) Map(opts Options) Result {
 	for _, ti := range c.TimeIntervals {
 		m.intervals[ti.Name] = ti
 	}
-	m.note("route", "vigil pages the first service whose condition matches a new work item; the services are listed in Alertmanager's depth-first order (a route's children before the route itself), which gives the same first destination")
+	m.note("route", "vigil pages every service whose condition matches a new work item; each imported condition leaves out the routes Alertmanager would have taken first, so an alert reaches the same destinations as in Alertmanager (continue: true included); the services are listed in Alertmanager's depth-first order")
 	m.walk(c.Route, effective{wait: DefaultGroupWait, interval: DefaultGroupInterval, repeat: DefaultRepeatInterval})
 	for _, ir := range c.InhibitRules {
 		m.res.Inhibit = append(m.res.Inhibit, ir.InhibitRule)
@@ -174,15 +205,21 @@ func (m *mapper) walk(r *Route, parent effective) {
 	if len(r.Labels) > 0 {
 		m.unmapped(r.Path+".labels", "route labels (added to notifications) have no vigil equivalent; use an automation rule to tag items")
 	}
-	for i, c := range r.Routes {
-		if c.Continue && i < len(r.Routes)-1 {
-			m.unmapped(c.Path+".continue", "continue: true sends a matching alert on to the later routes too; vigil pages only the first matching service, so the alert does not also reach the services of %s.routes[%d..%d]; add an automation rule with a page action for each extra service", r.Path, i+1, len(r.Routes)-1)
-		} else if c.Continue && len(c.Routes) == 0 && i == len(r.Routes)-1 && r.Path != "route" {
-			m.note(c.Path+".continue", "continue: true on the last route of %s has no effect once mapped: vigil stops at this service", r.Path)
+	earlier := e.exclude
+	var children []string
+	for _, c := range r.Routes {
+		ce := e
+		ce.exclude = earlier[:len(earlier):len(earlier)] // a child's appends copy
+		m.walk(c, ce)
+		if !c.Continue {
+			earlier = append(earlier, catch(c))
 		}
-		m.walk(c, e)
+		children = append(children, catch(c))
 	}
-	m.service(r, e)
+	// The route itself takes what none of its children took.
+	own := e
+	own.exclude = append(e.exclude[:len(e.exclude):len(e.exclude)], children...)
+	m.service(r, own)
 }
 
 // service makes the vigil service for an Alertmanager destination.
@@ -204,7 +241,15 @@ func (m *mapper) service(r *Route, e effective) {
 		Name:        name,
 		Description: fmt.Sprintf("Imported from Alertmanager: %s (%s), receiver %q.", r.Path, how, e.receiver),
 		Policy:      policy,
-		Condition:   Conjunction(e.matchers),
+	}
+	if len(e.exclude) <= maxExcluded {
+		s.Condition = exclusive(Conjunction(e.matchers), e.exclude)
+	}
+	if len(e.exclude) > maxExcluded || len(s.Condition) > maxExclusive {
+		// Thousands of sibling routes would make each condition repeat all
+		// the earlier ones: keep the route's own matchers and say so.
+		s.Condition = Conjunction(e.matchers)
+		m.unmapped(r.Path, "too many earlier routes to leave out of service %q's condition; it also pages for alerts an earlier route takes", name)
 	}
 	if _, err := automation.Compile(s.Condition); err != nil {
 		// A very deep tree can exceed CEL's limits; an unrouted service is

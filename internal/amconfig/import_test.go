@@ -44,13 +44,17 @@ func hasFinding(fs []Finding, path, what string) bool {
 
 // route picks the first service, in order, whose condition matches: the
 // way vigil routes a new item.
+// route is where vigil pages an alert with labels: every service whose
+// condition matches. Without continue that must be one service, the one
+// Alertmanager's tree picks; more than one is joined with "+".
 func route(t *testing.T, ss []paging.Service, labels map[string]string) string {
+	var hit []string
 	for _, s := range ss {
 		if evalCEL(t, s.Condition, labels) {
-			return s.Name
+			hit = append(hit, s.Name)
 		}
 	}
-	return ""
+	return strings.Join(hit, "+")
 }
 
 func TestImportSimple(t *testing.T) {
@@ -87,7 +91,6 @@ func TestImportSimple(t *testing.T) {
 		t.Errorf("inhibit = %+v", r.Inhibit)
 	}
 	for _, f := range []Finding{
-		{"route.routes[2].routes[0].continue", "continue: true"},
 		{"templates[0]", "template"},
 		{"tracing", "tracing"},
 	} {
@@ -148,8 +151,8 @@ func TestImportIntervals(t *testing.T) {
 	if !slices.Equal(ops.GroupBy, []string{"source"}) || ops.GroupWindowMinutes != 1440 {
 		t.Errorf("ops grouping = %v / %d", ops.GroupBy, ops.GroupWindowMinutes)
 	}
-	if def.Condition != "true" {
-		t.Errorf("default condition = %q", def.Condition)
+	if !strings.HasPrefix(def.Condition, "!(") {
+		t.Errorf("default condition = %q, want what no other route takes", def.Condition)
 	}
 	// The deprecated match / match_re and quoted values route as written.
 	tests := []struct {
@@ -178,7 +181,6 @@ func TestImportIntervals(t *testing.T) {
 		t.Error("NodeDown inhibition wrong")
 	}
 	for _, f := range []Finding{
-		{"route.routes[0].continue", "continue: true"},
 		{"time_intervals[3].time_intervals[0]", "recurs on weekdays"},
 		{"time_intervals[1]", "2 specs"},
 		{"route.routes[2].labels", "route labels"},
@@ -239,12 +241,14 @@ receivers: [{name: root}, {name: a}, {name: b}, {name: c}]
 	if got := serviceNames(r.Services); !slices.Equal(got, want) {
 		t.Fatalf("services = %v, want %v", got, want)
 	}
+	// Each condition leaves out what an earlier route (without continue)
+	// takes, and a parent what its children take.
 	wantCond := []string{
 		`("x" in labels && labels["x"] == "1") && ("y" in labels && labels["y"] == "1")`,
-		`("x" in labels && labels["x"] == "1") && ("y" in labels && labels["y"] == "2")`,
-		`"x" in labels && labels["x"] == "1"`,
+		`(("x" in labels && labels["x"] == "1") && ("y" in labels && labels["y"] == "2")) && !("y" in labels && labels["y"] == "1")`,
+		`("x" in labels && labels["x"] == "1") && !("y" in labels && labels["y"] == "1") && !("y" in labels && labels["y"] == "2")`,
 		`"z" in labels && labels["z"] == "1"`,
-		`true`,
+		`!("x" in labels && labels["x"] == "1") && !("z" in labels && labels["z"] == "1")`,
 	}
 	for i, s := range r.Services {
 		if s.Condition != wantCond[i] {
@@ -254,11 +258,15 @@ receivers: [{name: root}, {name: a}, {name: b}, {name: c}]
 			t.Errorf("%s policy = %q", s.Name, s.Policy)
 		}
 	}
-	if !hasFinding(r.Unmapped, "route.routes[0].continue", "route.routes[1..1]") {
-		t.Errorf("continue before a sibling not reported:\n%s", r.Report())
+	// continue: x=1 (route a) goes on to c when z=1 as well.
+	if got := route(t, r.Services, map[string]string{"x": "1", "y": "1", "z": "1"}); got != "a+c" {
+		t.Errorf("x=1 y=1 z=1 pages %s, want a+c (continue)", got)
 	}
-	if !hasFinding(r.Notes, "route.routes[0].routes[1].continue", "no effect") {
-		t.Errorf("continue on a last route not noted:\n%s", r.Report())
+	if got := route(t, r.Services, map[string]string{"x": "1", "y": "2"}); got != "b" {
+		t.Errorf("x=1 y=2 pages %s, want b", got)
+	}
+	if got := route(t, r.Services, map[string]string{"q": "1"}); got != "root" {
+		t.Errorf("q=1 pages %s, want root", got)
 	}
 	if len(r.Policies) != 1 || r.Policies[0] != "ops" {
 		t.Errorf("policies = %v", r.Policies)
