@@ -98,6 +98,10 @@ type Alert struct {
 	// Sentinel workspace is synced): the alert joins the incident's item
 	// if one appears within Grace, and gets an item of its own otherwise.
 	Grace time.Duration `json:"-"`
+	// Inhibited, set by the ingest's inhibition stage, suppresses the
+	// alert's item: another firing alert inhibits it (Alertmanager's
+	// inhibit_rules).
+	Inhibited *Inhibition `json:"-"`
 
 	// Set by the store.
 	Version    int       `json:"version,omitempty"`
@@ -130,6 +134,17 @@ type Member struct {
 	// when the incident was read ("" when unknown).
 	Status Status
 }
+
+// Inhibition says which inhibit rule and which firing alert (by its
+// source id) inhibit an alert.
+type Inhibition struct {
+	Rule   int    // index in the configured inhibit rules
+	Source string // the inhibiting alert's source id (fingerprint)
+}
+
+// InhibitRuleID is how an inhibition is recorded in place of the rule
+// that suppressed an alert: rule ids are positive, inhibit rules negative.
+func InhibitRuleID(rule int) int64 { return -int64(rule) - 1 }
 
 // Incident groups alerts (many-to-many), as a Sentinel or Graph incident does.
 type Incident struct {

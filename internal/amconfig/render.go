@@ -17,20 +17,51 @@ import (
 type File struct {
 	Policies []string         `yaml:"policies,omitempty"`
 	Services []paging.Service `yaml:"services"`
-	Inhibit  []InhibitRule    `yaml:"inhibit_rules,omitempty"`
-	Unmapped []Finding        `yaml:"unmapped,omitempty"`
+	// Alertmanager is the section of vigil's configuration file that
+	// holds the inhibit rules, in alertmanager.yml's syntax.
+	Alertmanager *ConfigSection `yaml:"alertmanager,omitempty"`
+	Unmapped     []Finding      `yaml:"unmapped,omitempty"`
+}
+
+// ConfigSection is vigil's `alertmanager:` configuration section.
+type ConfigSection struct {
+	InhibitRules []ConfigInhibitRule `yaml:"inhibit_rules"`
+}
+
+// ConfigInhibitRule is an inhibit rule as vigil's configuration takes it.
+type ConfigInhibitRule struct {
+	SourceMatchers []string `yaml:"source_matchers,omitempty"`
+	TargetMatchers []string `yaml:"target_matchers"`
+	Equal          []string `yaml:"equal,omitempty"`
+}
+
+func matcherStrings(ms []Matcher) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.String()
+	}
+	return out
 }
 
 const fileHeader = `# vigil on-call definitions imported from an Alertmanager configuration.
-# Each service is the body of PUT /api/v1/oncall/services/{name}.
-# vigil pages the first service whose condition matches: apply them in
-# this order. Create the escalation policies listed first.
+# Each service is the body of PUT /api/v1/oncall/services/{name}; each
+# condition leaves out what an earlier Alertmanager route takes, so an
+# alert reaches the same services as its receivers. Create the escalation
+# policies listed first. Copy the alertmanager: section (the inhibit rules)
+# into vigil's configuration file.
 `
 
 // YAML renders the result in the shape of vigil's on-call definitions
 // (see File), with what could not be mapped at the end.
 func (r Result) YAML() ([]byte, error) {
-	f := File{Policies: r.Policies, Services: r.Services, Inhibit: r.Inhibit, Unmapped: r.Unmapped}
+	f := File{Policies: r.Policies, Services: r.Services, Unmapped: r.Unmapped}
+	if len(r.Inhibit) > 0 {
+		f.Alertmanager = &ConfigSection{}
+		for _, ir := range r.Inhibit {
+			f.Alertmanager.InhibitRules = append(f.Alertmanager.InhibitRules, ConfigInhibitRule{
+				SourceMatchers: matcherStrings(ir.SourceMatchers), TargetMatchers: matcherStrings(ir.TargetMatchers), Equal: ir.Equal})
+		}
+	}
 	if f.Services == nil {
 		f.Services = []paging.Service{}
 	}

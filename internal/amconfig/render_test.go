@@ -1,6 +1,7 @@
 package amconfig
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,8 +26,20 @@ func TestYAMLRoundTrip(t *testing.T) {
 			if err := yamlfile.Strict(b, &f); err != nil {
 				t.Fatalf("%v\n%s", err, b)
 			}
-			if len(f.Services) != len(r.Services) || len(f.Inhibit) != len(r.Inhibit) || len(f.Unmapped) != len(r.Unmapped) {
-				t.Fatalf("read back %d services, %d inhibit rules, %d unmapped", len(f.Services), len(f.Inhibit), len(f.Unmapped))
+			inhibit := 0
+			if f.Alertmanager != nil {
+				inhibit = len(f.Alertmanager.InhibitRules)
+				// The section is what vigil's configuration reads.
+				for i, ir := range f.Alertmanager.InhibitRules {
+					for _, m := range append(slices.Clone(ir.SourceMatchers), ir.TargetMatchers...) {
+						if _, err := ParseMatchers(m); err != nil {
+							t.Errorf("inhibit_rules[%d]: matcher %q does not parse back: %v", i, m, err)
+						}
+					}
+				}
+			}
+			if len(f.Services) != len(r.Services) || inhibit != len(r.Inhibit) || len(f.Unmapped) != len(r.Unmapped) {
+				t.Fatalf("read back %d services, %d inhibit rules, %d unmapped", len(f.Services), inhibit, len(f.Unmapped))
 			}
 			for i, s := range f.Services {
 				if s.Condition != r.Services[i].Condition {

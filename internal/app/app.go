@@ -17,12 +17,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vigil-soc/vigil/internal/account"
+	"github.com/vigil-soc/vigil/internal/amconfig"
 	"github.com/vigil-soc/vigil/internal/automation"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/engine"
 	"github.com/vigil-soc/vigil/internal/enrichment"
 	"github.com/vigil-soc/vigil/internal/ingest"
+	"github.com/vigil-soc/vigil/internal/inhibit"
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/paging"
@@ -123,7 +125,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	if db.Dialect() == store.Postgres {
 		writers = 4
 	}
-	pipe := ingest.New(db, proc, ingest.Options{Writers: writers, Logger: log, Registry: reg})
+	// Alertmanager's inhibit rules: a stage before the store, and an
+	// observer that explains each inhibition.
+	var inhibitRules []amconfig.InhibitRule
+	for _, r := range cfg.Alertmanager.InhibitRules {
+		inhibitRules = append(inhibitRules, r.Parsed)
+	}
+	inhibition := inhibit.New(inhibitRules, db, clk.Now, log)
+	if err := inhibition.Load(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("inhibit rules: %w", err)
+	}
+	pipe := ingest.New(db, proc, ingest.Options{Writers: writers, Logger: log, Registry: reg}, inhibition)
 	follow := &followerRef{}
 	sy, err := buildSync(cfg.Sync, db, pipe, proc, follow, log, clk)
 	if err != nil {
@@ -218,6 +231,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		return nil, fmt.Errorf("threat intelligence: %w", err)
 	}
 	follower.intel = ti
+	if len(inhibitRules) > 0 {
+		follower.inhibit = inhibition
+	}
 	targets[threatintel.Target] = ti
 	intelOut, err := buildIntelOutputs(cfg, db, ti, clk, log)
 	if err != nil {

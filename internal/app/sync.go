@@ -224,6 +224,8 @@ type sourceFollower struct {
 	pager ingest.IngestObserver
 	// intel matches the new alerts' entities against the indicators.
 	intel ingest.IngestObserver
+	// inhibit writes each inhibition on the inhibiting item's timeline.
+	inhibit ingest.IngestObserver
 }
 
 // Ingested passes a committed batch to the rules, then to paging.
@@ -233,6 +235,9 @@ func (f *sourceFollower) Ingested(ctx context.Context, alerts []alert.Alert, res
 	}
 	if f.intel != nil {
 		f.intel.Ingested(ctx, alerts, results)
+	}
+	if f.inhibit != nil {
+		f.inhibit.Ingested(ctx, alerts, results)
 	}
 	if f.pager != nil {
 		f.pager.Ingested(ctx, alerts, results)

@@ -56,6 +56,8 @@ type Config struct {
 	Enrichment Enrichment `koanf:"enrichment"`
 	// ThreatIntel configures the indicator feeds.
 	ThreatIntel ThreatIntel `koanf:"threat_intel"`
+	// Alertmanager holds the inhibit rules.
+	Alertmanager Alertmanager `koanf:"alertmanager"`
 	// Role is what this instance does: "all" (the default) serves HTTP and
 	// runs the background engine, "api" only serves HTTP, "engine" only
 	// runs the engine (and answers health checks and metrics). Several
@@ -145,7 +147,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		c.DatabaseDSN = strings.TrimSpace(string(b))
 	}
-	if err := errors.Join(c.Sync.resolve(environ), c.OIDC.resolve(environ), c.Paging.resolve(environ), c.Enrichment.resolve(environ), c.ThreatIntel.resolve(environ)); err != nil {
+	if err := errors.Join(c.Sync.resolve(environ), c.OIDC.resolve(environ), c.Paging.resolve(environ), c.Enrichment.resolve(environ), c.ThreatIntel.resolve(environ), c.Alertmanager.resolve()); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/validation"
 )
 
 // LabelledAlert is an alert of a label-based source (Alertmanager) with
@@ -28,7 +31,7 @@ type LabelledAlert struct {
 // payload.
 func (db *DB) LabelledAlerts(ctx context.Context, source string, fn func(LabelledAlert) error) error {
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT a.id, COALESCE(a.workitem_id, 0), a.source_id, a.status, a.first_seen, a.last_seen, a.updated_at,
-	        COALESCE(a.suppressed_by, 0), COALESCE(v.raw, '')
+	        COALESCE(a.suppressed_by, 0), COALESCE(CAST(v.raw AS TEXT), '')
 	    FROM alerts a LEFT JOIN alert_versions v ON v.alert_id = a.id AND v.version = a.version
 	    WHERE a.source = ? AND a.status NOT IN ('resolved', 'dismissed') ORDER BY a.id`), source)
 	if err != nil {
@@ -48,4 +51,17 @@ func (db *DB) LabelledAlerts(ctx context.Context, source string, fn func(Labelle
 		}
 	}
 	return rows.Err()
+}
+
+// AlertBySource returns the alert a source knows as sourceID (without its
+// payload), or ErrNotFound.
+func (db *DB) AlertBySource(ctx context.Context, source, sourceID string) (alert.Alert, error) {
+	a, err := scanAlert(db.r.QueryRowContext(ctx, db.q(`SELECT `+alertColumns+` FROM alerts WHERE source = ? AND source_id = ?`), source, sourceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("alert %s %s: %w", source, sourceID, validation.ErrNotFound)
+	}
+	if err != nil {
+		return a, fmt.Errorf("alert %s %s: %w", source, sourceID, err)
+	}
+	return a, nil
 }

@@ -28,6 +28,12 @@ type ruleWork struct {
 // as New on a board. The alert's rules (alert.created) run first, then
 // the item's (item.created), each seeing what the earlier left.
 func (ing *ingester) automate(a *Prepared, itemID int64) *automation.Result {
+	if in := a.Alert.Inhibited; in != nil {
+		// Inhibited: suppressed as a rule would, recorded under the
+		// inhibit rule's negative id.
+		return &automation.Result{Suppressed: &automation.Hit{RuleID: alert.InhibitRuleID(in.Rule),
+			Name: fmt.Sprintf("inhibit_rules[%d]", in.Rule), Trigger: automation.AlertCreated}}
+	}
 	if ing.rules == nil || ing.rules.Len() == 0 {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"runtime"
@@ -87,7 +88,12 @@ func (s *Server) amAlerts(ctx context.Context, now time.Time) ([]alertmanager.Ge
 			g.EndsAt = a.LastSeen.Add(5 * time.Minute)
 		}
 		g.Status = alertmanager.AlertStatus{State: alertmanager.AlertStateActive}
-		if a.SuppressedBy != 0 {
+		if a.SuppressedBy < 0 {
+			// Inhibited (see internal/inhibit): the rule, by its place in
+			// the configuration.
+			g.Status.State = alertmanager.AlertStateSuppressed
+			g.Status.InhibitedBy = []string{fmt.Sprintf("inhibit_rules[%d]", -a.SuppressedBy-1)}
+		} else if a.SuppressedBy != 0 {
 			id, ok := silenceOf[a.SuppressedBy]
 			if !ok {
 				id = s.silences.SilenceID(ctx, a.SuppressedBy)
