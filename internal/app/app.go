@@ -255,6 +255,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	uo.Enricher = enricher
 	uo.Intel = ti
 	uo.IntelAdmin, uo.FeedInterval = ti, cfg.ThreatIntel.Interval
+	uo.Silences = ruleSvc
 	face, err := ui.New(uo)
 	if err != nil {
 		db.Close()

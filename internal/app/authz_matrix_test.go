@@ -302,6 +302,8 @@ func matrix() []matrixRow {
 		{pattern: "POST /indicators/{action}", path: "/indicators/expire", body: "type=ip&value=192.0.2.1", cells: uiTri},
 		{pattern: "GET /entities", path: "/entities?value=192.0.2.1", cells: page},
 		{pattern: "GET /rules", path: "/rules", cells: page},
+		{pattern: "POST /rules/silences", path: "/rules/silences", body: "matchers=", cells: uiTri},
+		{pattern: "POST /rules/silences/{id}/expire", path: "/rules/silences/nope/expire", body: "", cells: uiTri},
 		{pattern: "GET /rules/new", path: "/rules/new?from_item={item}", cells: page},
 		{pattern: "GET /rules/{id}", path: "/rules/999", cells: "303>/login 404 404 404 303>/login 303>/login"},
 		{pattern: "POST /rules", path: "/rules", body: "name=", cells: uiAdm},

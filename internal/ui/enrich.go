@@ -74,7 +74,7 @@ func (u *UI) itemEnrichment(v *view, itemID int64) itemEnrichment {
 
 func (u *UI) enrichFuncs() template.FuncMap {
 	return template.FuncMap{"itemEnrichment": u.itemEnrichment, "itemMatches": u.itemMatches, "feedHealth": u.feedHealth, "entityURL": entityURL,
-		"intelOn": func() bool { return u.o.IntelAdmin != nil }}
+		"intelOn": func() bool { return u.o.IntelAdmin != nil }, "silencesOn": func() bool { return u.o.Silences != nil }}
 }
 
 // Intel lists an item's threat-intelligence matches.

@@ -101,6 +101,9 @@ type Options struct {
 	IntelAdmin IntelAdmin
 	// FeedInterval is how often feeds run, for feed health's staleness.
 	FeedInterval time.Duration
+	// Silences makes Alertmanager silences from the rules page; nil hides
+	// the form.
+	Silences Silencer
 	// Pager is on-call (schedules, policies, services, pages); nil
 	// hides the on-call pages.
 	Pager   Pager
@@ -272,6 +275,8 @@ func (u *UI) Register(mux Mux) {
 	page("GET /entities", u.entityPage)
 
 	page("GET /rules", u.rulesList)
+	page("POST /rules/silences", u.silenceAdd)
+	page("POST /rules/silences/{id}/expire", u.silenceExpire)
 	page("GET /rules/new", u.ruleNew)
 	page("GET /rules/{id}", u.ruleEdit)
 	page("POST /rules", u.ruleSave)
