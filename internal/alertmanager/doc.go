@@ -44,4 +44,9 @@
 //   - GroupAlerts puts an alert that lists several receivers in one group
 //     per receiver, as Alertmanager's dispatcher does; routeLabels is left
 //     empty for the caller to fill.
+//
+// A silence must have a matcher that does not match the empty string:
+// Alertmanager refuses only silences of = and =~ matchers that do, and
+// accepts a lone {team!="db"}, which silences every alert without a team
+// label; vigil refuses that too.
 package alertmanager

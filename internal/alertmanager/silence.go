@@ -94,15 +94,13 @@ func parseAPIMatchers(raw json.RawMessage) (Matchers, error) {
 		if err != nil {
 			return nil, validation.Prefix(fmt.Sprintf("matchers[%d]", i), err)
 		}
-		// Alertmanager: a silence whose every matcher matches "" would
-		// silence every alert, so it is refused. != and !~ never count as
-		// matching empty here, as in silence.matchesEmpty.
-		switch m.Type {
-		case MatchEqual, MatchRegexp:
-			allMatchEmpty = allMatchEmpty && m.Matches("")
-		default:
-			allMatchEmpty = false
-		}
+		// A silence whose every matcher matches "" would silence every
+		// alert that lacks those labels, which is nearly all of them, so
+		// it is refused. Alertmanager refuses only = and =~ matchers of
+		// the empty string (silence.matchesEmpty); vigil also refuses a
+		// lone != or !~, such as {team!~"db"}, which silences everything
+		// without a team label. A silence needs one positive matcher.
+		allMatchEmpty = allMatchEmpty && m.Matches("")
 		ms = append(ms, m)
 	}
 	if allMatchEmpty {

@@ -106,10 +106,14 @@ func TestParsePostableSilenceBad(t *testing.T) {
 }
 
 func TestSilenceMatchesEmptyRules(t *testing.T) {
-	// A negative matcher alone is allowed: Alertmanager does not count
-	// != and !~ as matching the empty string.
+	// A lone negative matcher is refused (Alertmanager allows it): it
+	// would silence every alert without the label.
+	if _, err := ParsePostableSilence([]byte(silenceBody(`[{"name":"a","value":"b","isRegex":false,"isEqual":false}]`,
+		"2026-12-06T11:00:00Z", "2026-12-06T13:00:00Z")), testNow); err == nil {
+		t.Error("a silence matching every alert without label a was accepted")
+	}
 	for _, ms := range []string{
-		`[{"name":"a","value":"b","isRegex":false,"isEqual":false}]`,
+		`[{"name":"a","value":"b","isRegex":false,"isEqual":false},{"name":"c","value":"d","isRegex":false}]`,
 		`[{"name":"a","value":"","isRegex":false},{"name":"b","value":"x","isRegex":false}]`,
 		`[{"name":"a","value":"x|","isRegex":true},{"name":"b","value":".+","isRegex":true}]`,
 	} {
