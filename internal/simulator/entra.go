@@ -116,6 +116,9 @@ func (s *Simulator) token(w http.ResponseWriter, r *http.Request) {
 		s.entraError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, s.opt.TenantID))
 		return
 	}
+	if !s.clientAssertion(w, r, clientID, &secret) { // clientcert.go
+		return
+	}
 	if secret == "" {
 		s.entraError(w, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 		return
@@ -201,7 +204,7 @@ func (s *Simulator) openIDConfiguration(w http.ResponseWriter, r *http.Request) 
 func (s *Simulator) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 	host := strings.TrimPrefix(s.base(), "https://")
 	writeJSON(w, http.StatusOK, map[string]any{
-		"tenant_discovery_endpoint": s.base() + "/" + s.opt.TenantID + "/v2.0/.well-known/openid-configuration",
+		"tenant_discovery_endpoint": s.base() + "/" + s.discoveryTenant(r) + "/v2.0/.well-known/openid-configuration",
 		"api-version":               "1.1",
 		"metadata":                  []map[string]any{{"preferred_network": host, "preferred_cache": host, "aliases": []string{host}}},
 	})

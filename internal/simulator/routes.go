@@ -22,6 +22,7 @@ func (s *Simulator) routes() {
 	s.devopsRoutes()
 	s.logAnalyticsRoutes()
 	s.tiUploadRoutes()
+	s.identityRoutes() // subscriptions.go: az CLI, managed identity, certificates
 	s.controlRoutes()
 }
 
