@@ -18,18 +18,20 @@ import (
 
 // BenchmarkAlertmanagerSideBySide measures vigil and Debian's Alertmanager
 // in one run, on fresh servers, with the same payloads:
+//
 //   - GET /api/v2/alerts with 10,000 active alerts: 200 sequential
 //     requests, p50 and p99 (vigil reads its store; Alertmanager its
 //     memory);
+//
 //   - ingest of groups of 100 alerts for 5 s on 4 connections: vigil's
 //     webhook receiver (one incident per group) against Alertmanager's own
 //     POST /api/v2/alerts, which is how alerts reach it.
 //
-//	go test ./test -run '^$' -bench AlertmanagerSideBySide -benchtime 1x -count 3
+//     go test ./test -run '^$' -bench AlertmanagerSideBySide -benchtime 1x -count 3
 func BenchmarkAlertmanagerSideBySide(b *testing.B) {
 	amBin, err := exec.LookPath("prometheus-alertmanager")
 	if err != nil {
-		b.Skip("Debian's prometheus-alertmanager is needed (scripts/test installs it)")
+		b.Fatal("Debian's prometheus-alertmanager is needed (scripts/test installs it)")
 	}
 	for range b.N {
 		b.StopTimer()

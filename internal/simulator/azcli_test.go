@@ -9,9 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,78 +70,6 @@ func discoveryProxy(t *testing.T, srv *simulator.Server) (proxyURL string, caPEM
 	go proxy.Serve(pLn)
 	t.Cleanup(func() { proxy.Close() })
 	return "http://" + pLn.Addr().String(), ca.CertPEM
-}
-
-// TestAzureCLI runs the real Azure CLI (Debian's azure-cli) with the
-// steps README.md documents: register the simulator as a cloud, log in as
-// the service principal, list accounts and Defender for Cloud alerts.
-func TestAzureCLI(t *testing.T) {
-	az, err := exec.LookPath("az")
-	if err != nil {
-		t.Skip("az is not on PATH (apt-get install azure-cli)")
-	}
-	if testing.Short() {
-		t.Skip("runs the Azure CLI")
-	}
-	dir := t.TempDir()
-	caFile := filepath.Join(dir, "sim-ca.pem")
-	srv, err := simulator.Listen(simulator.New(simulator.Options{Preload: 2}), "127.0.0.1:0", caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	proxyURL, loginCA := discoveryProxy(t, srv)
-	bundle := filepath.Join(dir, "ca-bundle.pem")
-	if err := os.WriteFile(bundle, append(append(srv.CA.CertPEM, '\n'), loginCA...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cloudConfig := filepath.Join(dir, "cloud.json")
-	if err := os.WriteFile(cloudConfig, []byte(simulator.AzureCLICloudConfig(srv.URL)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"AZURE_CONFIG_DIR="+filepath.Join(dir, "azure"),
-		"AZURE_CORE_COLLECT_TELEMETRY=false",
-		"AZURE_CORE_ONLY_SHOW_ERRORS=true",
-		"REQUESTS_CA_BUNDLE="+bundle,
-		"HTTPS_PROXY="+proxyURL,
-		"NO_PROXY=127.0.0.1,localhost",
-	)
-	run := func(args ...string) []byte {
-		t.Helper()
-		cmd := exec.Command(az, args...)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("az %s: %v\n%s\n%s", strings.Join(args, " "), err, out, stderr)
-		}
-		return out
-	}
-	run("cloud", "register", "--name", "VigilSimulator", "--cloud-config", "@"+cloudConfig)
-	run("cloud", "set", "--name", "VigilSimulator")
-	run("login", "--service-principal", "--username", srv.Info.ClientID, "--password", srv.Info.ClientSecret, "--tenant", srv.Info.TenantID)
-
-	var accounts []struct {
-		ID       string `json:"id"`
-		TenantID string `json:"tenantId"`
-	}
-	if err := json.Unmarshal(run("account", "list", "--output", "json"), &accounts); err != nil {
-		t.Fatal(err)
-	}
-	if len(accounts) != 1 || accounts[0].ID != srv.Info.SubscriptionID || accounts[0].TenantID != srv.Info.TenantID {
-		t.Fatalf("accounts = %+v", accounts)
-	}
-	var alerts []map[string]any
-	if err := json.Unmarshal(run("security", "alert", "list", "--output", "json"), &alerts); err != nil {
-		t.Fatal(err)
-	}
-	if len(alerts) < 2 {
-		t.Fatalf("az security alert list gave %d alerts, want the 2 preloaded", len(alerts))
-	}
 }
 
 // TestInstanceDiscoveryThroughProxy checks, without Azure CLI, the path
