@@ -32,6 +32,10 @@ type portal struct {
 	http      *http.Client
 	incidents *armsecurityinsights.IncidentsClient
 	alerts    *armsecurity.AlertsClient
+	// assessments and governance read Defender for Cloud's
+	// recommendations and their owners.
+	assessments *armsecurity.AssessmentsClient
+	governance  *armsecurity.GovernanceAssignmentsClient
 }
 
 func newPortal(t testing.TB, info simInfo) *portal {
@@ -56,6 +60,12 @@ func newPortal(t testing.TB, info simInfo) *portal {
 		t.Fatal(err)
 	}
 	if p.alerts, err = armsecurity.NewAlertsClient(info.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: copts}); err != nil {
+		t.Fatal(err)
+	}
+	if p.assessments, err = armsecurity.NewAssessmentsClient(cred, &arm.ClientOptions{ClientOptions: copts}); err != nil {
+		t.Fatal(err)
+	}
+	if p.governance, err = armsecurity.NewGovernanceAssignmentsClient(cred, &arm.ClientOptions{ClientOptions: copts}); err != nil {
 		t.Fatal(err)
 	}
 	return p

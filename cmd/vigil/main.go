@@ -1,12 +1,12 @@
 // Command vigil is a self-hosted operations hub for security alerts.
 //
 //	vigil serve   [--config FILE] [--listen ADDR] [--data DIR] [--dsn DSN]
-//	vigil demo    [--listen ADDR] [--data DIR] [--scenario 4s]
+//	vigil demo    [--listen ADDR] [--data DIR] [--scenario 4s] [--incident-api sentinel|graph]
 //	vigil migrate [--config FILE] [--data DIR] [--dsn DSN]
 //	vigil backup  [--config FILE] [--data DIR] --out FILE
 //	vigil token create --data DIR --name NAME --role viewer|responder|admin
 //	vigil user add --data DIR --email EMAIL --role ROLE   (password on stdin)
-//	vigil simulate --listen 127.0.0.1:PORT [--ca-file FILE] [--seed N] [--preload N] [--scenario 5s] [--browser-listen 127.0.0.1:PORT]
+//	vigil simulate --listen 127.0.0.1:PORT [--ca-file FILE] [--seed N] [--preload N] [--scenario 5s] [--browser-listen 127.0.0.1:PORT] [--az-proxy 127.0.0.1:PORT [--az-dir DIR]]
 //	vigil bench ingest [flags]   (see vigil bench ingest --help)
 //	vigil version
 package main
@@ -194,8 +194,12 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	load := configFlags(fs)
 	scenario := fs.Duration("scenario", 4*time.Second, "how often the simulated tenant's users act (0: never, for scripted runs)")
+	incidentAPI := fs.String("incident-api", "sentinel", "where incidents seen through both Sentinel and Graph are read and written: sentinel or graph")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *incidentAPI != "sentinel" && *incidentAPI != "graph" {
+		return fmt.Errorf("--incident-api %q: want sentinel or graph", *incidentAPI)
 	}
 	cfg, err := load()
 	if err != nil {
@@ -203,7 +207,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	keep := false
 	fs.Visit(func(f *flag.Flag) { keep = keep || f.Name == "data" || f.Name == "dsn" })
-	return app.Demo(ctx, cfg, app.DemoOptions{KeepData: keep, Scenario: *scenario}, app.NewLogger(cfg, stderr), stdout)
+	return app.Demo(ctx, cfg, app.DemoOptions{KeepData: keep, Scenario: *scenario, IncidentAPI: *incidentAPI}, app.NewLogger(cfg, stderr), stdout)
 }
 
 func migrate(ctx context.Context, args []string, stderr io.Writer) error {
@@ -290,6 +294,8 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	preload := fs.Int("preload", 3, "Defender for Cloud alerts raised at start, each with its Sentinel alert and incident")
 	scenario := fs.Duration("scenario", 0, "run the scenario engine: one user action (new alert, dismiss, close…) every `interval`; 0 for none")
 	browserListen := fs.String("browser-listen", "", "also serve the sign-in pages a browser opens (the account picker) over plain HTTP on this loopback `address`, e.g. 127.0.0.1:0, so that a browser need not trust the CA")
+	azProxy := fs.String("az-proxy", "", "for Azure CLI: run the login.microsoftonline.com discovery proxy on this loopback `address` (e.g. 127.0.0.1:0), write az's files to --az-dir and print the commands that point az at the simulator")
+	azDir := fs.String("az-dir", "vigil-sim-az", "with --az-proxy: `directory` for az's profile, CA bundle and cloud config")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -314,9 +320,26 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *scenario > 0 {
 		go sim.NewScenario().Run(ctx, *scenario)
 	}
-	// Everything a client needs, on one line, for scripts to read.
+	var azCommands []string
+	if *azProxy != "" {
+		proxy, err := simulator.NewDiscoveryProxy(sim, *azProxy)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer proxy.Close()
+		if azCommands, err = simulator.AzureCLISetup(srv, proxy, *azDir); err != nil {
+			srv.Close()
+			return err
+		}
+	}
+	// Everything a client needs, on one line, for scripts to read; then,
+	// with --az-proxy, the shell commands for Azure CLI, one a line.
 	line, _ := json.Marshal(srv.Info)
 	fmt.Fprintln(stdout, string(line))
+	for _, c := range azCommands {
+		fmt.Fprintln(stdout, c)
+	}
 	<-ctx.Done()
 	return srv.Close()
 }

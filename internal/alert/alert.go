@@ -173,6 +173,18 @@ type Incident struct {
 	// NoWorkItem stores the incident without making a work item for it,
 	// for teams that sync sources with each other but triage elsewhere.
 	NoWorkItem bool `json:"-"`
+	// LinkKey names the incident across the APIs that show it: a Sentinel
+	// incident of a workspace in the Defender portal is also a Defender
+	// XDR incident in Graph, and both views carry "xdr:<the XDR id>"
+	// (Sentinel's providerIncidentId). The store keeps one incident, so
+	// one work item, per link key.
+	LinkKey string `json:"link_key,omitempty"`
+	// Secondary marks a view that must not overwrite the incident when
+	// another view already stores it under the same LinkKey: each
+	// incident is read from, and written to, the one API the
+	// configuration names. A secondary view still creates the incident
+	// when it is the first to see it; the primary takes it over later.
+	Secondary bool `json:"-"`
 
 	Version    int       `json:"version,omitempty"`
 	WorkItemID int64     `json:"workitem_id,omitempty"`

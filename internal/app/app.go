@@ -143,8 +143,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		db.Close()
 		return nil, fmt.Errorf("sync: %w", err)
 	}
-	planner := writeback.New(db).With(sy.planners...).WithOwners(sentinelOwners{db: db, emails: cfg.Paging.SentinelOwners})
-	items := workitem.NewService(db, proc, clk).WithPlanner(planner)
+	planner := writeback.New(db).With(sy.planners...).WithOwners(sentinelOwners{db: db, emails: cfg.Paging.SentinelOwners}).
+		WithIncidentAPI(cfg.Sync.IncidentAPI)
+	var plan workitem.Planner = planner
+	if g := cfg.Sync.Governance; g != nil && g.Enabled {
+		plan = twoway.NewGovernancePlanner(planner, db, twoway.GovernanceOptions{
+			DefaultDue: g.DefaultDue, GracePeriod: g.GracePeriod, Notify: g.Notify, Clock: clk})
+	}
+	items := workitem.NewService(db, proc, clk).WithPlanner(plan)
 	follow.svc = items
 	follower := &sourceFollower{items: items, log: log.With("component", "source-follower")}
 	pipe.React(follower)
@@ -268,6 +274,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		Slack:  web.SlackHooks{SigningSecret: cfg.Paging.Slack.SigningSecret}}
 	if sy.boards != nil {
 		opts.Boards = sy.boards
+	}
+	if sy.jira != nil {
+		opts.Jira = sy.jira
 	}
 	srv := web.New(opts)
 	a := &App{

@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/connector/jira"
 	"github.com/vigil-soc/vigil/internal/paging"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/web"
@@ -252,6 +253,9 @@ func matrix() []matrixRow {
 		// The Azure Boards service hook takes only its basic credentials
 		// (tried with them in TestAuthzMatrix): no token or key gets in.
 		{pattern: "POST /api/v1/hooks/devops", path: "/api/v1/hooks/devops", body: `{}`, cells: "401 401 401 401 401 401"},
+		// The Jira webhook takes only its HMAC signature (tried with it in
+		// TestAuthzMatrix): no token or key gets in.
+		{pattern: "POST /api/v1/webhooks/jira", path: "/api/v1/webhooks/jira", body: `{}`, cells: "401 401 401 401 401 401"},
 		// Channel callbacks take only their provider's signature (tried
 		// with it in TestChannelHooksSigned): no token or key gets in.
 		{pattern: "POST /api/v1/hooks/twilio/sms", path: "/api/v1/hooks/twilio/sms", body: "From=%2B15550001111&Body=1a", cells: "401 401 401 401 401 401"},
@@ -388,6 +392,9 @@ type matrixEnv struct {
 
 const matrixPassword = "correct horse battery staple"
 
+// jiraMatrixSecret is the Jira webhook secret of the matrix.
+const jiraMatrixSecret = "jira webhook secret of the matrix"
+
 func newMatrixEnv(t *testing.T) *matrixEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -398,6 +405,9 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	// out, as the sync cycle does not run.
 	cfg.Sync.DevOps = &config.DevOpsMirror{OrgURL: "https://devops.invalid/org", Project: "p", PAT: "pat",
 		HookUser: "hooks", HookPassword: "hook password of the matrix"}
+	// A Jira mirror with a webhook secret, so that its webhook is live.
+	cfg.Sync.Jira = &config.JiraMirror{URL: "https://jira.invalid", Email: "vigil@matrix.example", APIToken: "jira token of the matrix",
+		Project: "SEC", WebhookSecret: jiraMatrixSecret}
 	// Twilio and Slack, so that their hooks are live and verify; nothing
 	// is sent to them.
 	cfg.Paging.Twilio = config.Twilio{AccountSID: "ACmatrix", AuthToken: "twilio token of the matrix", From: "+15550000000", APIURL: "http://127.0.0.1:9"}
@@ -716,6 +726,15 @@ func TestAuthzMatrix(t *testing.T) {
 	res := e.send(t, "POST", "/api/v1/hooks/devops", `{}`, func(req *http.Request) { req.SetBasicAuth(e.hookUser, e.hookPass) })
 	if res.code == http.StatusUnauthorized || res.code == http.StatusForbidden || res.code >= 500 {
 		t.Errorf("POST /api/v1/hooks/devops with the hook's credentials: status %d, want it let in", res.code)
+	}
+	// The Jira webhook signed with its secret gets in (and is answered
+	// for its body: an issue vigil does not mirror).
+	jiraBody := `{"webhookEvent":"jira:issue_updated","issue":{"key":"SEC-1","fields":{}},"changelog":{"items":[{"field":"status","toString":"Done"}]}}`
+	res = e.send(t, "POST", "/api/v1/webhooks/jira", jiraBody, func(req *http.Request) {
+		req.Header.Set(jira.SignatureHeader, fmt.Sprintf("sha256=%x", jira.Sign(jiraMatrixSecret, []byte(jiraBody))))
+	})
+	if res.code != http.StatusOK {
+		t.Errorf("POST /api/v1/webhooks/jira signed with the secret: status %d, want 200", res.code)
 	}
 }
 

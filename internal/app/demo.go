@@ -69,9 +69,15 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 	if _, err := simSrv.ServeBrowserPages("127.0.0.1:0"); err != nil {
 		return err
 	}
+	if err := demoRecommendations(sim, simSrv.Info); err != nil {
+		return err
+	}
 	info := simSrv.Info
 	hookPassword := randomHex(16)
 	cfg.Sync = DemoSync(info, hookPassword)
+	if o.IncidentAPI != "" {
+		cfg.Sync.IncidentAPI = o.IncidentAPI
+	}
 	if cfg.OIDC, err = demoSignIn(sim, info, &cfg, caFile); err != nil {
 		return err
 	}
@@ -165,6 +171,10 @@ type DemoOptions struct {
 	// Scenario is how often the simulated users act; 0 leaves the tenant
 	// to a script.
 	Scenario time.Duration
+	// IncidentAPI is the API incidents are read from and written to:
+	// "sentinel" (default) or "graph" (Graph's security/incidents, as
+	// after Sentinel's move to the Defender portal).
+	IncidentAPI string
 }
 
 // DemoSync is the sync configuration that points every connector at the
@@ -177,10 +187,19 @@ func DemoSync(info simulator.Info, hookPassword string) config.Sync {
 			LogAnalyticsURL: info.LogAnalyticsURL, TIUploadURL: info.TIUploadURL},
 		Sentinel: []config.SentinelWorkspace{{SubscriptionID: info.SubscriptionID, ResourceGroup: info.ResourceGroup, Workspace: info.Workspace,
 			WorkspaceID: info.WorkspaceID}},
-		Defender: []config.DefenderScope{{SubscriptionID: info.SubscriptionID}},
+		// Its unhealthy assessments are Problem items, whose assignee and
+		// due date go back as governance assignments.
+		Defender: []config.DefenderScope{{SubscriptionID: info.SubscriptionID,
+			Recommendations: &config.Recommendations{Enabled: true, Grouping: "recommendation"}}},
+		Governance: &config.Governance{Enabled: true, DefaultDue: 30 * 24 * time.Hour},
 		// Alerts of the other Defender products exist only in Graph: pull
 		// and claim them. Defender for Cloud's come through its own API.
-		Graph: &config.GraphSync{Filter: "serviceSource ne 'microsoftDefenderForCloud'", Claim: true},
+		// The simulated workspace is in the Defender portal: each incident
+		// shows in Sentinel and in Graph's security/incidents, and is one
+		// item, read from and written to Sentinel unless DemoOptions
+		// names Graph.
+		Graph:       &config.GraphSync{Filter: "serviceSource ne 'microsoftDefenderForCloud'", Claim: true, Incidents: true},
+		IncidentAPI: "sentinel",
 		DevOps: &config.DevOpsMirror{OrgURL: info.DevOpsURL + "/" + info.DevOpsOrg, Project: info.DevOpsProject,
 			PAT: info.ClientSecret, HookUser: "vigil-hooks", HookPassword: hookPassword},
 	}
@@ -255,4 +274,24 @@ func demoSignIn(sim *simulator.Simulator, info simulator.Info, cfg *config.Confi
 	sim.AddUser("auditor@contoso.com", "Avery Auditor", "vigil.viewer")
 	return config.OIDC{Issuer: sim.Issuer(), ClientID: info.ClientID, ClientSecret: info.ClientSecret,
 		RedirectURL: redirect, CAFile: caFile}, nil
+}
+
+// demoRecommendations gives the simulated subscription a few unhealthy
+// assessments, as a new subscription has: two recommendations, one on
+// two machines.
+func demoRecommendations(sim *simulator.Simulator, info simulator.Info) error {
+	rg := "/subscriptions/" + info.SubscriptionID + "/resourceGroups/" + info.ResourceGroup + "/providers/"
+	for _, a := range []simulator.Assessment{
+		{DisplayName: "Machines should have vulnerability findings resolved", Severity: "High",
+			ResourceID: rg + "Microsoft.Compute/virtualMachines/vm-web-01"},
+		{DisplayName: "Machines should have vulnerability findings resolved", Severity: "High",
+			ResourceID: rg + "Microsoft.Compute/virtualMachines/vm-db-01"},
+		{DisplayName: "Storage accounts should restrict network access using virtual network rules", Severity: "Medium",
+			ResourceID: rg + "Microsoft.Storage/storageAccounts/stvigildemo"},
+	} {
+		if _, err := sim.RaiseAssessment(a); err != nil {
+			return fmt.Errorf("demo recommendations: %w", err)
+		}
+	}
+	return nil
 }

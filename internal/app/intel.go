@@ -53,7 +53,7 @@ func buildIntelOutputs(cfg config.Config, db *store.DB, ti *threatintel.Service,
 	if u := tic.SentinelUpload; u != nil {
 		var names []string
 		for _, w := range ws {
-			c, err := tiupload.New(tiupload.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+			c, err := tiupload.New(tiupload.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret, Credential: azureCredential(az),
 				AuthorityHost: az.AuthorityHost, BaseURL: az.TIUploadURL, WorkspaceID: w.WorkspaceID, SourceSystem: u.SourceSystem,
 				Transport: hc, Clock: clk, Logger: log})
 			if err != nil {
@@ -81,7 +81,7 @@ func buildIntelOutputs(cfg config.Config, db *store.DB, ti *threatintel.Service,
 // client for the tenant.
 func newHunter(cfg config.Config, ws []config.SentinelWorkspace, hc *http.Client, ti *threatintel.Service, db *store.DB, clk clock.Clock, log *slog.Logger) (*threatintel.Hunter, error) {
 	az := cfg.Sync.Azure
-	q, err := loganalytics.New(loganalytics.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+	q, err := loganalytics.New(loganalytics.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret, Credential: azureCredential(az),
 		AuthorityHost: az.AuthorityHost, BaseURL: az.LogAnalyticsURL, Transport: hc, Clock: clk, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("threat_intel.hunt: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/connector/devops"
 	"github.com/vigil-soc/vigil/internal/connector/freshdesk"
 	"github.com/vigil-soc/vigil/internal/connector/graph"
+	"github.com/vigil-soc/vigil/internal/connector/jira"
 	"github.com/vigil-soc/vigil/internal/connector/sentinel"
 	"github.com/vigil-soc/vigil/internal/connector/servicenow"
 	"github.com/vigil-soc/vigil/internal/ingest"
@@ -37,6 +38,8 @@ type syncParts struct {
 	planners []workitem.Planner
 	// boards receives Azure Boards service hooks, when a mirror is configured.
 	boards *twoway.BoardsHook
+	// jira receives Jira's signed webhooks, when a mirror has a secret.
+	jira *twoway.JiraHook
 	// interval is how often each module runs.
 	interval time.Duration
 	// health records each module's passes (RunCycleWithHealth) for the
@@ -66,7 +69,7 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 	if !cfg.Enabled() {
 		return p, nil
 	}
-	p.health.Redact(cfg.Azure.ClientSecret)
+	p.health.Redact(cfg.Azure.ClientSecret, cfg.Azure.CertificatePassword)
 	hc, err := httpClient(cfg.Azure.CAFile)
 	if err != nil {
 		return nil, err
@@ -78,7 +81,7 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 	if len(cfg.Defender) > 0 {
 		route := byPrefix{}
 		for _, d := range cfg.Defender {
-			c, err := defender.New(defender.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+			c, err := defender.New(defender.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret, Credential: azureCredential(az),
 				SubscriptionID: d.SubscriptionID, AuthorityHost: az.AuthorityHost, ARMEndpoint: az.ARMEndpoint, Transport: transport})
 			if err != nil {
 				return nil, err
@@ -86,15 +89,23 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 			route["/subscriptions/"+strings.ToLower(d.SubscriptionID)+"/"] = c
 			sink := twoway.FollowingSink(pipe, items, "connector:defender", defender.Source, cfg.SentinelClosedState, cfg.Grace(), log)
 			p.modules = append(p.modules, named{name: "defender:" + d.SubscriptionID, kind: "poller", m: defender.NewPoller(c, sink, log, clk.Now)})
+			if r := d.Recommendations; r != nil && r.Enabled {
+				m, err := recommendations(cfg, d, c, pipe, db, proc, items, transport, log, clk)
+				if err != nil {
+					return nil, err
+				}
+				p.modules = append(p.modules, m)
+			}
 		}
 		p.targets[defender.Source] = route
 	}
 	if len(cfg.Sentinel) > 0 {
 		route := byPrefix{}
 		for _, w := range cfg.Sentinel {
-			c, err := sentinel.New(sentinel.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+			c, err := sentinel.New(sentinel.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret, Credential: azureCredential(az),
 				SubscriptionID: w.SubscriptionID, ResourceGroup: w.ResourceGroup, Workspace: w.Workspace,
-				AuthorityHost: az.AuthorityHost, ARMEndpoint: az.ARMEndpoint, Transport: transport})
+				AuthorityHost: az.AuthorityHost, ARMEndpoint: az.ARMEndpoint, Transport: transport,
+				WorkspaceID: w.WorkspaceID, LogAnalyticsURL: az.LogAnalyticsURL})
 			if err != nil {
 				return nil, err
 			}
@@ -102,19 +113,28 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 				w.SubscriptionID, w.ResourceGroup, w.Workspace))] = c
 			p.modules = append(p.modules, twoway.NewSentinelPoller(c, db, items, proc, twoway.SentinelOptions{
 				Name: w.Workspace, Window: window, ClosedState: cfg.SentinelClosedState,
-				NoWorkItems: cfg.SentinelWorkItems != nil && !*cfg.SentinelWorkItems, Clock: clk, Logger: log}))
+				NoWorkItems: cfg.SentinelWorkItems != nil && !*cfg.SentinelWorkItems, Clock: clk, Logger: log,
+				Secondary: cfg.IncidentAPI == "graph" && cfg.Graph != nil && cfg.Graph.Incidents}))
 		}
 		p.targets[sentinel.Source] = route
 	}
 	if g := cfg.Graph; g != nil {
-		c, err := graph.New(graph.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+		c, err := graph.New(graph.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret, Credential: azureCredential(az),
 			AuthorityHost: az.AuthorityHost, GraphURL: az.GraphURL, Transport: transport, Budget: g.Budget, Clock: clk, Logger: log})
 		if err != nil {
 			return nil, err
 		}
 		p.targets[graph.Target] = c
 		p.modules = append(p.modules, twoway.NewGraphPoller(c, pipe, db, twoway.GraphOptions{
-			Filter: g.Filter, LegacyProvider: g.LegacyProvider, Claim: g.Claim, Window: window, Clock: clk, Logger: log}))
+			Filter: g.Filter, LegacyProvider: g.LegacyProvider, Claim: g.Claim, Window: window, Clock: clk, Logger: log,
+			Defender: defenderAlerts(cfg, db)}))
+		if g.Incidents {
+			// After the alerts, so that an incident's Graph alerts are
+			// stored when it links them.
+			p.modules = append(p.modules, twoway.NewGraphIncidentPoller(c, db, items, proc, twoway.GraphIncidentOptions{
+				Window: window, ClosedState: cfg.SentinelClosedState, Clock: clk, Logger: log,
+				Secondary: cfg.IncidentAPI == "sentinel" && len(cfg.Sentinel) > 0}))
+		}
 	}
 	if len(cfg.Defender) > 0 && cfg.Grace() > 0 {
 		// Defender alerts that no incident claimed in time get their own
@@ -148,6 +168,23 @@ func buildSync(cfg config.Sync, db *store.DB, pipe *ingest.Pipeline, proc *worki
 		}
 		p.health.Redact(n.Password)
 		p.addMirror(servicenow.Target, c, twoway.Tickets{System: servicenow.Target}, db, proc, log)
+	}
+	if j := cfg.Jira; j != nil {
+		states := jira.DefaultStates()
+		for k, v := range j.States {
+			states[k] = v
+		}
+		c, err := jira.New(jira.Config{BaseURL: j.URL, Email: j.Email, APIToken: j.APIToken, Project: j.Project,
+			IssueType: j.IssueType, States: states, KeyPrefix: j.KeyPrefix, HTTPClient: hc, Clock: clk}, db)
+		if err != nil {
+			return nil, err
+		}
+		p.health.Redact(j.APIToken, j.WebhookSecret)
+		p.addMirror(jira.Target, c, twoway.Tickets{System: jira.Target}, db, proc, log)
+		if j.WebhookSecret != "" {
+			p.jira = twoway.NewJiraHook(c, db, items, twoway.JiraHookOptions{Secret: j.WebhookSecret,
+				KeyPrefix: j.KeyPrefix, AccountID: j.AccountID}, log)
+		}
 	}
 	// Registered now, the modules show on the health page before their
 	// first pass.
@@ -252,4 +289,31 @@ func (f *sourceFollower) SourceResolved(ctx context.Context, itemID int64, sourc
 	case moved:
 		f.log.Info("work item follows its source's resolution", "workitem", itemID, "to", f.items.Process().OnSourceResolved)
 	}
+}
+
+// recommendations builds the module that makes one subscription's
+// unhealthy assessments Problem items, and lets its Defender client, the
+// subscription's outbox target, write their governance assignments.
+func recommendations(cfg config.Sync, d config.DefenderScope, c *defender.Client, pipe *ingest.Pipeline, db *store.DB,
+	proc *workitem.Process, items *followerRef, transport policy.Transporter, log *slog.Logger, clk clock.Clock) (*twoway.Recommendations, error) {
+	az := cfg.Azure
+	rec, err := defender.NewRecommendations(defender.Config{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: az.ClientSecret,
+		Credential: azureCredential(az), SubscriptionID: d.SubscriptionID, AuthorityHost: az.AuthorityHost, ARMEndpoint: az.ARMEndpoint, Transport: transport})
+	if err != nil {
+		return nil, err
+	}
+	defender.AttachGovernance(c, rec)
+	return twoway.NewRecommendations(rec, pipe, db, proc, twoway.RecommendationOptions{
+		Subscription: d.SubscriptionID, Grouping: d.Recommendations.Grouping, ResyncEvery: d.Recommendations.ResyncEvery,
+		Grace: cfg.Grace(), Items: items, ClosedState: cfg.SentinelClosedState, Clock: clk, Logger: log})
+}
+
+// defenderAlerts is where the Graph poller looks for a Defender for Cloud
+// alert that the Defender connector already stored, so that one finding
+// is not stored twice; nil without that connector.
+func defenderAlerts(cfg config.Sync, db *store.DB) twoway.DefenderAlerts {
+	if len(cfg.Defender) == 0 {
+		return nil
+	}
+	return db
 }

@@ -34,14 +34,23 @@ type Sync struct {
 	// its own (default 10m; only while a workspace makes work items).
 	// Negative: never wait.
 	IncidentGrace time.Duration `koanf:"incident_grace"`
+	// IncidentAPI is the API that incidents seen through both Sentinel and
+	// Graph (sync.graph.incidents) are read from and written to: "graph"
+	// (default when Graph incidents are pulled) or "sentinel". The other
+	// view only fills in incidents the configured one has not shown yet.
+	IncidentAPI string `koanf:"incident_api"`
 
 	Azure      Azure               `koanf:"azure"`
 	Sentinel   []SentinelWorkspace `koanf:"sentinel"`
 	Defender   []DefenderScope     `koanf:"defender"`
+	// Governance writes recommendation items' owners and due dates back
+	// to Defender for Cloud.
+	Governance *Governance `koanf:"governance"`
 	Graph      *GraphSync          `koanf:"graph"`
 	DevOps     *DevOpsMirror       `koanf:"devops"`
 	Freshdesk  *FreshdeskMirror    `koanf:"freshdesk"`
 	ServiceNow *ServiceNowMirror   `koanf:"servicenow"`
+	Jira       *JiraMirror         `koanf:"jira"`
 }
 
 // Azure is the Entra ID app vigil signs in as.
@@ -63,6 +72,30 @@ type Azure struct {
 	TIUploadURL     string `koanf:"ti_upload_url"`
 	// CAFile adds a CA to trust (the simulator's).
 	CAFile string `koanf:"ca_file"`
+
+	// Credential is how vigil signs in (azauth.Kinds): secret (default,
+	// the client secret above), certificate, managed_identity,
+	// workload_identity or azure_cli. See resolveCredential.
+	Credential string `koanf:"credential"`
+	// CertificateFile holds the app's certificate and private key (PEM,
+	// or PKCS#12 decrypted with the password from
+	// CertificatePasswordEnv/File): credential certificate.
+	CertificateFile         string `koanf:"certificate_file"`
+	CertificatePasswordEnv  string `koanf:"certificate_password_env"`
+	CertificatePasswordFile string `koanf:"certificate_password_file"`
+	// SendCertificateChain sends the certificate chain (x5c), for subject
+	// name/issuer authentication.
+	SendCertificateChain bool   `koanf:"send_certificate_chain"`
+	Certificate          []byte `koanf:"-"`
+	CertificatePassword  string `koanf:"-"`
+	// ManagedIdentityClientID or ManagedIdentityResourceID selects a
+	// user-assigned managed identity; neither means the system-assigned
+	// one (credential managed_identity).
+	ManagedIdentityClientID   string `koanf:"managed_identity_client_id"`
+	ManagedIdentityResourceID string `koanf:"managed_identity_resource_id"`
+	// FederatedTokenFile is the workload identity token file (default
+	// $AZURE_FEDERATED_TOKEN_FILE, which AKS workload identity sets).
+	FederatedTokenFile string `koanf:"federated_token_file"`
 }
 
 // SentinelWorkspace names one Log Analytics workspace with Sentinel.
@@ -79,6 +112,47 @@ type SentinelWorkspace struct {
 // DefenderScope names one subscription whose Defender for Cloud alerts are pulled.
 type DefenderScope struct {
 	SubscriptionID string `koanf:"subscription_id"`
+	// Recommendations makes the subscription's unhealthy assessments
+	// Problem items.
+	Recommendations *Recommendations `koanf:"recommendations"`
+}
+
+// Recommendations reads Defender for Cloud's assessments
+// (Microsoft.Security/assessments) of one subscription.
+type Recommendations struct {
+	Enabled bool `koanf:"enabled"`
+	// Grouping is "recommendation" (one Problem per recommendation, with
+	// its affected resources; the default) or "resource" (one per
+	// recommendation and resource).
+	Grouping string `koanf:"grouping"`
+	// ResyncEvery is how many polls apart every assessment is looked at
+	// again, not only those whose status changed (default 60).
+	ResyncEvery int `koanf:"resync_every"`
+}
+
+// Governance writes a recommendation item's assignee and due date back
+// as the assessments' governance assignments.
+type Governance struct {
+	Enabled bool `koanf:"enabled"`
+	// DefaultDue is the remediation due date, from the assignment, of an
+	// item that has no due date (default 720h): Defender for Cloud needs
+	// one on every assignment.
+	DefaultDue time.Duration `koanf:"default_due"`
+	// GracePeriod keeps an overdue recommendation out of the secure score.
+	GracePeriod bool `koanf:"grace_period"`
+	// Notify lets Defender for Cloud e-mail the owner and their manager.
+	Notify bool `koanf:"notify"`
+}
+
+// RecommendationsOn reports whether any subscription's recommendations
+// are read.
+func (s Sync) RecommendationsOn() bool {
+	for _, d := range s.Defender {
+		if d.Recommendations != nil && d.Recommendations.Enabled {
+			return true
+		}
+	}
+	return false
 }
 
 // GraphSync pulls Graph security alerts.
@@ -91,6 +165,10 @@ type GraphSync struct {
 	Claim bool `koanf:"claim"`
 	// Budget is requests per minute (default 150, Graph's per-tenant limit).
 	Budget int `koanf:"budget"`
+	// Incidents pulls the unified incidents (security/incidents, with
+	// their alerts): Defender XDR's, and Sentinel's for a workspace in the
+	// Defender portal. Each is an Issue item, synced both ways.
+	Incidents bool `koanf:"incidents"`
 }
 
 // DevOpsMirror mirrors work items to Azure Boards.
@@ -130,7 +208,7 @@ type ServiceNowMirror struct {
 
 // Enabled reports whether anything is configured to sync.
 func (s Sync) Enabled() bool {
-	return len(s.Sentinel) > 0 || len(s.Defender) > 0 || s.Graph != nil || s.DevOps != nil || s.Freshdesk != nil || s.ServiceNow != nil
+	return len(s.Sentinel) > 0 || len(s.Defender) > 0 || s.Graph != nil || s.DevOps != nil || s.Freshdesk != nil || s.ServiceNow != nil || s.Jira != nil
 }
 
 // Grace is how long a Defender for Cloud alert waits for its Sentinel
@@ -197,9 +275,8 @@ func (s *Sync) resolve(environ []string) error {
 		s.IncidentGrace = 10 * time.Minute
 	}
 	if len(s.Sentinel) > 0 || len(s.Defender) > 0 || s.Graph != nil {
-		read(&s.Azure.ClientSecret, "sync.azure.client_secret", s.Azure.ClientSecretEnv, s.Azure.ClientSecretFile)
-		if s.Azure.TenantID == "" || s.Azure.ClientID == "" || s.Azure.ClientSecret == "" {
-			errs = append(errs, errors.New("sync.azure: tenant_id, client_id and a client secret (client_secret_env or client_secret_file) are required"))
+		if err := s.Azure.resolveCredential(environ); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for i, w := range s.Sentinel {
@@ -210,6 +287,29 @@ func (s *Sync) resolve(environ []string) error {
 	for i, d := range s.Defender {
 		if d.SubscriptionID == "" {
 			errs = append(errs, fmt.Errorf("sync.defender[%d]: subscription_id is required", i))
+		}
+		if r := d.Recommendations; r != nil {
+			switch r.Grouping {
+			case "":
+				r.Grouping = "recommendation"
+			case "recommendation", "resource":
+			default:
+				errs = append(errs, fmt.Errorf("sync.defender[%d].recommendations.grouping %q: want recommendation or resource", i, r.Grouping))
+			}
+			if r.ResyncEvery < 0 {
+				errs = append(errs, fmt.Errorf("sync.defender[%d].recommendations.resync_every: must not be negative", i))
+			}
+		}
+	}
+	if g := s.Governance; g != nil && g.Enabled {
+		if g.DefaultDue == 0 {
+			g.DefaultDue = 720 * time.Hour
+		}
+		if g.DefaultDue < 0 {
+			errs = append(errs, errors.New("sync.governance.default_due: must be positive"))
+		}
+		if !s.RecommendationsOn() {
+			errs = append(errs, errors.New("sync.governance needs a sync.defender entry with recommendations.enabled: true"))
 		}
 	}
 	if d := s.DevOps; d != nil {
@@ -234,6 +334,21 @@ func (s *Sync) resolve(environ []string) error {
 			errs = append(errs, errors.New("sync.servicenow: url, user and a password are required"))
 		}
 	}
+	if s.Jira != nil {
+		if err := s.Jira.resolve(environ); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch {
+	case s.IncidentAPI == "" && s.Graph != nil && s.Graph.Incidents:
+		s.IncidentAPI = "graph"
+	case s.IncidentAPI == "":
+		s.IncidentAPI = "sentinel"
+	case s.IncidentAPI != "graph" && s.IncidentAPI != "sentinel":
+		errs = append(errs, fmt.Errorf("sync.incident_api %q: want graph or sentinel", s.IncidentAPI))
+	case s.IncidentAPI == "graph" && (s.Graph == nil || !s.Graph.Incidents):
+		errs = append(errs, errors.New("sync.incident_api graph needs sync.graph.incidents: true"))
+	}
 	switch s.SentinelClosedState {
 	case "Closed", "Verification":
 	default:
@@ -250,7 +365,10 @@ func init() {
 	for _, k := range []string{"interval", "overlap", "resync", "sentinel_closed_state", "reconcile", "sentinel_workitems", "sentinel", "defender",
 		"azure.tenant_id", "azure.client_id", "azure.client_secret_env", "azure.client_secret_file", "azure.authority_host",
 		"azure.arm_endpoint", "azure.graph_url", "azure.ca_file", "azure.loganalytics_url", "azure.ti_upload_url",
-		"graph.filter", "graph.legacy_provider", "graph.claim", "graph.budget",
+		"azure.credential", "azure.certificate_file", "azure.certificate_password_env", "azure.certificate_password_file",
+		"azure.send_certificate_chain", "azure.managed_identity_client_id", "azure.managed_identity_resource_id", "azure.federated_token_file",
+		"governance.enabled", "governance.default_due", "governance.grace_period", "governance.notify",
+		"graph.filter", "graph.legacy_provider", "graph.claim", "graph.budget", "graph.incidents", "incident_api",
 		"devops.org_url", "devops.project", "devops.pat_env", "devops.pat_file", "devops.hook_user",
 		"devops.hook_password_env", "devops.hook_password_file", "devops.base_url",
 		"freshdesk.url", "freshdesk.api_key_env", "freshdesk.api_key_file", "freshdesk.requester_email",

@@ -54,6 +54,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/connector/azauth"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/validation"
 )
@@ -87,9 +88,13 @@ const (
 // Config locates a workspace's tenant. AuthorityHost and BaseURL are empty
 // for Azure's public cloud; the simulator sets them.
 type Config struct {
-	TenantID      string
-	ClientID      string
-	ClientSecret  string
+	TenantID     string
+	ClientID     string
+	ClientSecret string
+	// Credential says how to sign in (azauth.Options); what it leaves
+	// empty comes from TenantID, ClientID, ClientSecret, AuthorityHost
+	// and Transport, so the zero value signs in with the client secret.
+	Credential    azauth.Options
 	AuthorityHost string
 	BaseURL       string
 	// Transport, when set, carries every request, token requests
@@ -111,10 +116,9 @@ type Client struct {
 // New builds a client. It does not contact the tenant: the first token is
 // fetched with the first query.
 func New(cfg Config) (*Client, error) {
-	for _, f := range []struct{ name, v string }{{"tenant_id", cfg.TenantID}, {"client_id", cfg.ClientID}, {"client_secret", cfg.ClientSecret}} {
-		if f.v == "" {
-			return nil, validation.NewFieldError(f.name, "is required")
-		}
+	co := cfg.Credential.WithDefaults(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.AuthorityHost, cfg.Transport)
+	if err := co.Validate(); err != nil {
+		return nil, fmt.Errorf("loganalytics credential: %w", err)
 	}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
 	if base == "" {
@@ -134,10 +138,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.AuthorityHost != "" {
 		opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.AuthorityHost}
 	}
-	newCred := func() (azcore.TokenCredential, error) {
-		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: cfg.AuthorityHost != ""})
-	}
+	newCred := func() (azcore.TokenCredential, error) { return co.Credential(opts) }
 	first, err := newCred()
 	if err != nil {
 		return nil, fmt.Errorf("loganalytics credential: %w", err)

@@ -1,75 +1,28 @@
 package simulator_test
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vigil-soc/vigil/internal/simulator"
 )
 
-// discoveryProxy makes login.microsoftonline.com reachable for a client
-// that cannot be told to skip instance discovery (MSAL Python in Azure CLI
-// 2.45 asks https://login.microsoftonline.com/common/discovery/instance for
-// any authority it does not know). It is an HTTP CONNECT proxy that sends
-// that one host to a TLS listener serving the simulator with a
-// certificate for login.microsoftonline.com, and tunnels everything else
-// as asked. The simulator's answer there names the simulator's own
-// endpoints, so MSAL carries on against it.
+// discoveryProxy starts simulator.NewDiscoveryProxy in front of srv.
 func discoveryProxy(t *testing.T, srv *simulator.Server) (proxyURL string, caPEM []byte) {
 	t.Helper()
-	ca, err := simulator.NewCA("login.microsoftonline.com")
+	p, err := simulator.NewDiscoveryProxy(srv.Sim, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	login := &http.Server{Handler: srv.Sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	login.TLSConfig = &tls.Config{Certificates: []tls.Certificate{ca.Server}, MinVersion: tls.VersionTLS12}
-	go login.ServeTLS(tlsLn, "", "")
-	t.Cleanup(func() { login.Close() })
-
-	proxy := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect {
-			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
-			return
-		}
-		target := r.Host
-		if strings.HasPrefix(target, "login.microsoftonline.com:") {
-			target = tlsLn.Addr().String()
-		}
-		up, err := net.DialTimeout("tcp", target, 10*time.Second)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			up.Close()
-			return
-		}
-		conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
-		go func() { io.Copy(up, buf); up.Close() }()
-		io.Copy(conn, bufio.NewReader(up))
-		conn.Close()
-	})}
-	pLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go proxy.Serve(pLn)
-	t.Cleanup(func() { proxy.Close() })
-	return "http://" + pLn.Addr().String(), ca.CertPEM
+	t.Cleanup(func() { p.Close() })
+	return p.URL, p.CAPEM
 }
 
 // TestInstanceDiscoveryThroughProxy checks, without Azure CLI, the path
@@ -84,13 +37,16 @@ func TestInstanceDiscoveryThroughProxy(t *testing.T) {
 	pu, _ := url.Parse(proxyURL)
 	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	host := strings.TrimPrefix(srv.URL, "https://")
-	for _, tc := range []struct{ name, tenant, want string }{
-		{"tenant id", srv.Info.TenantID, srv.Info.TenantID},
-		{"organizations", "organizations", "organizations"},
-		{"unknown tenant", "contoso.example", srv.Info.TenantID},
+	for _, tc := range []struct{ name, authHost, tenant, want string }{
+		{"tenant id", srv.URL, srv.Info.TenantID, srv.Info.TenantID},
+		// MSAL Python 1.20 (az 2.45) sends the authority host without its
+		// port, and api-version 1.0.
+		{"tenant id, no port", "https://127.0.0.1", srv.Info.TenantID, srv.Info.TenantID},
+		{"organizations", srv.URL, "organizations", "organizations"},
+		{"unknown tenant", srv.URL, "contoso.example", srv.Info.TenantID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := url.Values{"api-version": {"1.1"}, "authorization_endpoint": {srv.URL + "/" + tc.tenant + "/oauth2/v2.0/authorize"}}
+			q := url.Values{"api-version": {"1.0"}, "authorization_endpoint": {tc.authHost + "/" + tc.tenant + "/oauth2/v2.0/authorize"}}
 			resp, err := client.Get("https://login.microsoftonline.com/common/discovery/instance?" + q.Encode())
 			if err != nil {
 				t.Fatal(err)
@@ -126,6 +82,76 @@ func TestAzureCLICloudConfig(t *testing.T) {
 		"activeDirectoryResourceId": "https://management.core.windows.net/"} {
 		if cfg.Endpoints[k] != want {
 			t.Errorf("%s = %q, want %q", k, cfg.Endpoints[k], want)
+		}
+	}
+}
+
+// TestAzureCLISetup checks the files and commands `vigil simulate
+// --az-proxy` hands to a person: the CA bundle trusts both the simulator
+// and the discovery proxy's login.microsoftonline.com, the cloud config
+// points at the simulator, and a value that needs quoting is quoted.
+func TestAzureCLISetup(t *testing.T) {
+	secret := "it's a secret"
+	srv := start(t, simulator.Options{ClientSecret: secret})
+	p, err := simulator.NewDiscoveryProxy(srv.Sim, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	dir := t.TempDir()
+	cmds, err := simulator.AzureCLISetup(srv, p, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"export AZURE_CONFIG_DIR=" + filepath.Join(dir, "azure"),
+		"export REQUESTS_CA_BUNDLE=" + filepath.Join(dir, "az-ca.pem"),
+		"export HTTPS_PROXY=" + p.URL,
+		"export NO_PROXY=127.0.0.1,localhost",
+		"az cloud register --name VigilSimulator --cloud-config @" + filepath.Join(dir, "az-cloud.json"),
+		"az cloud set --name VigilSimulator",
+		"az login --service-principal --username " + srv.Info.ClientID + ` --password 'it'\''s a secret' --tenant ` + srv.Info.TenantID,
+		"az security alert list",
+	}
+	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
+		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(cmds, "\n"), strings.Join(want, "\n"))
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "azure")); err != nil || !fi.IsDir() {
+		t.Errorf("az profile directory: %v", err)
+	}
+	bundle, err := os.ReadFile(filepath.Join(dir, "az-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(bundle)
+	pu, _ := url.Parse(p.URL)
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	for _, u := range []string{srv.URL + "/common/discovery/instance", "https://" + simulator.LoginHost + "/common/discovery/instance"} {
+		resp, err := client.Get(u + "?api-version=1.0")
+		if err != nil {
+			t.Fatalf("%s with the bundle: %v", u, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %s", u, resp.Status)
+		}
+	}
+	cloud, err := os.ReadFile(filepath.Join(dir, "az-cloud.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(cloud)) != simulator.AzureCLICloudConfig(srv.URL) {
+		t.Errorf("az-cloud.json = %s", cloud)
+	}
+}
+
+func TestDiscoveryProxyLoopbackOnly(t *testing.T) {
+	srv := start(t, simulator.Options{})
+	for _, addr := range []string{"0.0.0.0:0", "192.0.2.1:0", "example.com:0", "nonsense"} {
+		if p, err := simulator.NewDiscoveryProxy(srv.Sim, addr); err == nil {
+			p.Close()
+			t.Errorf("NewDiscoveryProxy(%q) accepted a non-loopback address", addr)
 		}
 	}
 }

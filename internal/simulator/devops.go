@@ -261,6 +261,9 @@ type devops struct {
 	nextLinkID int
 	watermark  int
 	hooks      []*adoHook
+	// comments is each work item's discussion (devops_comments.go).
+	comments      map[int][]*adoComment
+	nextCommentID int
 }
 
 func newDevops(s *Simulator) *devops {
@@ -302,6 +305,7 @@ func (s *Simulator) devopsRoutes() {
 		d.route("POST "+p+"workitemsbatch", "devops.workitemsbatch", d.batch)
 		d.route("POST "+p+"wiql", "devops.wiql", d.wiql)
 	}
+	d.commentRoutes(proj)
 	d.route("GET /devops/{org}/_apis/connectiondata", "devops.connectiondata", d.connectionData)
 	// Only under a project: a catch-all for the organization level would
 	// overlap routes whose project segment could be "_apis".
@@ -1183,6 +1187,7 @@ func (d *devops) commit(old, next *adoItem, who adoIdentity) {
 	d.watermark++
 	next.watermark = d.watermark
 	d.items[next.id] = next
+	d.recordComment(next, who)
 	if old != nil {
 		d.notify(old, next, who)
 	}

@@ -15,13 +15,15 @@ import (
 //	Table | where <pred> | project a, b = c | take N | limit N
 //	      | order by c [asc|desc], ... | sort by ... | count
 //	      | summarize [n =] count() [by a, b] | summarize arg_max(c, *) by a
+//	      | mv-expand [n =] c [to typeof(t)]
+//	      | join [kind=inner|innerunique|leftouter] (Table | ...) on c
 //
 // with predicates built from and, or, not(...), parentheses, ==, !=, =~,
 // !~, <, <=, >, >=, in, in~, !in, !in~, has, !has, has_any, contains,
 // !contains, startswith, !startswith, endswith, and operands that are
 // columns, string, number, bool and timespan literals, datetime(...),
-// ago(), now(), isempty(), isnotempty(), tolower(), toupper(), tostring()
-// and + or - on times and timespans. Anything else is refused with the
+// ago(), now(), isempty(), isnotempty(), tolower(), toupper(), tostring(),
+// hash(x, mod) and + or - on times and timespans. Anything else is refused with the
 // service's syntax error; an unknown table or column gets its semantic
 // error. The evaluation follows KQL where the simulator can: == is case
 // sensitive, =~ and the string operators are not, has matches whole terms,
@@ -32,6 +34,15 @@ import (
 // truncates and answers 200 with a PartialError. A variable so that tests
 // can lower it.
 var kqlMaxRecords = 500000
+
+// SetKQLMaxRecords lowers the row limit of every simulator in the process,
+// for tests of clients that page when an answer is truncated; restore
+// puts the documented limit back.
+func SetKQLMaxRecords(n int) (restore func()) {
+	old := kqlMaxRecords
+	kqlMaxRecords = n
+	return func() { kqlMaxRecords = old }
+}
 
 // kqlError is a query the simulator refuses. Semantic is false for syntax
 // errors (the query could not be parsed), true for semantic ones (an
@@ -305,6 +316,9 @@ type kqlStage struct {
 	aggName string // output name of count()
 	argMax  string // column of arg_max(c, *); "" for count()
 	by      []string
+	// mv-expand and join (kql_ops.go)
+	expand *kqlExpand
+	join   *kqlJoin
 }
 
 type kqlProj struct {
@@ -387,6 +401,19 @@ func parseKQL(src string) (*kqlQuery, error) {
 	if t.text == "let" || t.text == "union" || t.text == "search" || t.text == "print" || t.text == "datatable" {
 		return nil, kqlSyntax(t.pos, t.text, "Query could not be parsed at '%s': the simulator's KQL subset starts with a table name", t.text)
 	}
+	q, err := p.pipeline(t)
+	if err != nil {
+		return nil, err
+	}
+	if p.peek().kind != tkEOF {
+		return nil, p.unexpected()
+	}
+	return q, nil
+}
+
+// pipeline parses the stages after table t, up to the end of the query
+// or of a parenthesised subquery.
+func (p *kqlParser) pipeline(t kqlTok) (*kqlQuery, error) {
 	q := &kqlQuery{table: t.text, tablePos: t.pos}
 	for p.isOp("|") {
 		p.next()
@@ -395,9 +422,6 @@ func parseKQL(src string) (*kqlQuery, error) {
 			return nil, err
 		}
 		q.stages = append(q.stages, st)
-	}
-	if p.peek().kind != tkEOF {
-		return nil, p.unexpected()
 	}
 	return q, nil
 }
@@ -465,6 +489,11 @@ func (p *kqlParser) stage() (kqlStage, error) {
 	case "count":
 	case "summarize":
 		err = p.summarize(&st)
+	case "mv":
+		st.op = "mv-expand"
+		err = p.mvExpand(&st)
+	case "join":
+		err = p.join(&st)
 	default:
 		return st, kqlSyntax(t.pos, t.text, "Query could not be parsed at '%s': operator not in the simulator's KQL subset", t.text)
 	}
@@ -635,7 +664,7 @@ func (p *kqlParser) additive() (kqlExpr, error) {
 }
 
 // kqlFuncs are the scalar functions supported, with their arity.
-var kqlFuncs = map[string]int{"ago": 1, "now": 0, "isempty": 1, "isnotempty": 1, "tolower": 1, "toupper": 1, "tostring": 1}
+var kqlFuncs = map[string]int{"hash": 2, "ago": 1, "now": 0, "isempty": 1, "isnotempty": 1, "tolower": 1, "toupper": 1, "tostring": 1}
 
 func (p *kqlParser) primary() (kqlExpr, error) {
 	t := p.peek()

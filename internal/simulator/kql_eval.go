@@ -15,11 +15,17 @@ import (
 type kqlEnv struct {
 	table func(name string) (*kqlTable, bool)
 	now   time.Time
+	// from and to are the request's timespan, which applies to every
+	// table a query reads, subqueries included.
+	from, to time.Time
+	// sub is set while a subquery (a join's right side) runs.
+	sub bool
 }
 
 // runKQL runs a parsed query. truncated reports that the result was cut at
 // kqlMaxRecords.
 func runKQL(q *kqlQuery, env kqlEnv, from, to time.Time) (res *kqlTable, truncated bool, err error) {
+	env.from, env.to = from, to
 	t, ok := env.table(q.table)
 	if !ok {
 		op := "where"
@@ -45,6 +51,10 @@ func runKQL(q *kqlQuery, env kqlEnv, from, to time.Time) (res *kqlTable, truncat
 		if t, err = kqlApply(st, t, env); err != nil {
 			return nil, false, err
 		}
+	}
+	if env.sub {
+		// The record limit applies to the answer, not to a subquery.
+		return t, false, nil
 	}
 	if len(t.Rows) > kqlMaxRecords {
 		t.Rows = t.Rows[:kqlMaxRecords]
@@ -155,6 +165,10 @@ func kqlApply(st kqlStage, t *kqlTable, env kqlEnv) (*kqlTable, error) {
 		return &kqlTable{Cols: []kqlColumn{{Name: "Count", Type: "long"}}, Rows: [][]any{{int64(len(t.Rows))}}}, nil
 	case "summarize":
 		return kqlSummarize(st, t)
+	case "mv-expand":
+		return kqlMvExpand(st.expand, t)
+	case "join":
+		return kqlRunJoin(st.join, t, env)
 	}
 	return nil, kqlSemantic(st.op, "not supported")
 }
@@ -386,6 +400,8 @@ func kqlEval(e kqlExpr, t *kqlTable, row []any, env kqlEnv) any {
 			return strings.ToUpper(kqlString(a))
 		case "tostring":
 			return kqlString(a)
+		case "hash":
+			return kqlHash(a, kqlEval(x.args[1], t, row, env))
 		}
 		return nil
 	case kqlBin:

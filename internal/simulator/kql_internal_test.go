@@ -190,6 +190,8 @@ func FuzzKQL(f *testing.F) {
 		"T", "T | take 2", `T | where RemoteIP in ("a", "b") or RemoteUrl has_any ("x")`,
 		"T | summarize arg_max(TimeGenerated, *) by DeviceName", "T | where TimeGenerated > ago(1d) | project a = DeviceName",
 		`T | where not(DeviceName =~ @"x\") and RemotePort >= -1`, "T | where TimeGenerated < datetime(2026-01-01)",
+		"T | join kind=leftouter (T | take 1) on DeviceName", "T | mv-expand x = RemoteUrl to typeof(string)",
+		"T | where hash(DeviceName, 4) == 1 | join (T | summarize arg_max(TimeGenerated, *) by RemoteIP) on RemoteIP",
 	} {
 		f.Add(s)
 	}

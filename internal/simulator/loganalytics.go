@@ -164,7 +164,8 @@ func laCell(v any) any {
 		if x.IsZero() {
 			return nil
 		}
-		return x.UTC().Format("2006-01-02T15:04:05.999999999Z")
+		// Kusto's datetime counts 100 ns ticks, as ARM's times print.
+		return x.UTC().Truncate(100 * time.Nanosecond).Format("2006-01-02T15:04:05.9999999Z")
 	case time.Duration:
 		return laTimespanText(x)
 	case string:

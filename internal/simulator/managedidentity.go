@@ -42,8 +42,8 @@ type ManagedIdentity struct {
 }
 
 // identityState is the simulator's credential state beyond the app's
-// secret. It is kept beside the Simulator rather than in it because the
-// struct is shared; one entry per simulator.
+// secret: the host's managed identities, and the certificates and
+// federated credentials registered on the app.
 type identityState struct {
 	mu           sync.Mutex
 	header       string
@@ -53,20 +53,15 @@ type identityState struct {
 	federated    []FederatedCredential
 }
 
-var identityStates sync.Map // *Simulator → *identityState
-
-func (s *Simulator) identities() *identityState {
-	if st, ok := identityStates.Load(s); ok {
-		return st.(*identityState)
-	}
+// newIdentityState makes a host with a system-assigned identity and a
+// random X-IDENTITY-HEADER secret.
+func newIdentityState() *identityState {
 	b := make([]byte, 16)
 	rand.Read(b)
-	st, _ := identityStates.LoadOrStore(s, &identityState{
-		header: hex.EncodeToString(b),
-		system: ManagedIdentity{ClientID: newGUID(), ObjectID: newGUID()},
-	})
-	return st.(*identityState)
+	return &identityState{header: hex.EncodeToString(b), system: ManagedIdentity{ClientID: newGUID(), ObjectID: newGUID()}}
 }
+
+func (s *Simulator) identities() *identityState { return s.ids }
 
 // ManagedIdentityEndpoint returns the App Service style endpoint and the
 // secret header value a client sets as IDENTITY_ENDPOINT and

@@ -18,6 +18,7 @@ func (s *Simulator) routes() {
 
 	s.sentinelRoutes()
 	s.defenderRoutes()
+	s.assessmentRoutes() // assessments.go: Defender for Cloud recommendations and governance
 	s.graphRoutes()
 	s.devopsRoutes()
 	s.logAnalyticsRoutes()

@@ -94,6 +94,12 @@ type Simulator struct {
 	world  *World
 	// requests logs every request (requestlog.go).
 	requests *requestLog
+	// ids holds managed identities, certificates and federated
+	// credentials (managedidentity.go, clientcert.go).
+	ids *identityState
+	// asm holds Defender for Cloud's assessments and governance
+	// assignments (assessments.go).
+	asm *assessStore
 
 	// baseURL is filled when serving, for links such as nextLink.
 	mu      sync.RWMutex
@@ -113,6 +119,8 @@ func New(o Options) *Simulator {
 		faults: newFaultTable(),
 
 		requests: newRequestLog(),
+		ids:      newIdentityState(),
+		asm:      &assessStore{govs: map[string]*GovernanceAssignment{}},
 	}
 	s.world = newWorld(o, s.clock)
 	s.routes()

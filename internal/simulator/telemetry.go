@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -141,26 +142,43 @@ func (s *Simulator) laTable(name string) (*kqlTable, bool) {
 				e.DestinationIP, int64(e.DestinationPort), e.DestinationHostName, e.RequestURL, e.Activity, name})
 		}
 	case "SecurityIncident":
+		// One row per incident, its current state: what arg_max over the
+		// real table's row-per-change gives, and what the REST view
+		// shows (sentinelIncidentJSON), field for field.
 		t.Cols = []kqlColumn{dt("TimeGenerated"), str("IncidentName"), integer("IncidentNumber"), str("Title"), str("Description"),
-			str("Severity"), str("Status"), str("Classification"), str("ClassificationReason"), dyn("Owner"),
-			dt("CreatedTime"), dt("LastModifiedTime"), dt("FirstActivityTime"), dt("LastActivityTime"),
-			str("ProviderName"), str("ProviderIncidentId"), dyn("AlertIds"), str("Type")}
+			str("Severity"), str("Status"), str("Classification"), str("ClassificationReason"), str("ClassificationComment"), dyn("Owner"),
+			dyn("Labels"), dt("CreatedTime"), dt("FirstModifiedTime"), dt("LastModifiedTime"), dt("FirstActivityTime"), dt("LastActivityTime"),
+			str("ProviderName"), str("ProviderIncidentId"), dyn("AlertIds"), dyn("RelatedAnalyticRuleIds"), str("IncidentUrl"), str("Type")}
+		ws := w.workspaceID()
 		for _, n := range w.incidentOrder {
 			inc := w.incidents[n]
-			owner, _ := json.Marshal(map[string]any{
+			o := map[string]any{
 				"objectId": laNullable(inc.Owner.ObjectID), "email": laNullable(inc.Owner.Email),
 				"assignedTo": laNullable(inc.Owner.AssignedTo), "userPrincipalName": laNullable(inc.Owner.UserPrincipalName),
-			})
+			}
+			if inc.Owner.OwnerType != "" {
+				o["ownerType"] = inc.Owner.OwnerType
+			}
+			owner, _ := json.Marshal(o)
+			labels := inc.Labels
+			if labels == nil {
+				labels = []map[string]any{}
+			}
+			lb, _ := json.Marshal(labels)
 			ids, _ := json.Marshal(sentinelStrings(inc.AlertIDs))
+			rules, _ := json.Marshal(sentinelStrings(inc.RelatedRuleIDs))
 			t.Rows = append(t.Rows, []any{inc.LastModified, inc.Name, int64(inc.Number), inc.Title, inc.Description,
-				inc.Severity, inc.Status, inc.Classification, inc.ClassificationReason, string(owner),
-				inc.Created, inc.LastModified, inc.FirstActivity, inc.LastActivity,
-				inc.ProviderName, inc.ProviderIncidentID, string(ids), name})
+				inc.Severity, inc.Status, inc.Classification, inc.ClassificationReason, inc.ClassificationComment, string(owner),
+				string(lb), inc.Created, inc.Created, inc.LastModified, inc.FirstActivity, inc.LastActivity,
+				inc.ProviderName, inc.ProviderIncidentID, string(ids), string(rules),
+				"https://portal.azure.com/#asset/Microsoft_Azure_Security_Insights/Incident" + ws + "/providers/Microsoft.SecurityInsights/incidents/" + inc.Name,
+				name})
 		}
 	case "SecurityAlert":
-		t.Cols = []kqlColumn{dt("TimeGenerated"), str("SystemAlertId"), str("AlertName"), str("AlertType"), str("Description"),
+		t.Cols = []kqlColumn{dt("TimeGenerated"), str("SystemAlertId"), str("AlertName"), str("DisplayName"), str("AlertType"), str("Description"),
 			str("AlertSeverity"), str("Status"), str("ProviderName"), str("ProductName"), str("VendorName"),
-			str("VendorOriginalId"), dt("StartTime"), dt("EndTime"), dyn("Entities"), str("Type")}
+			str("VendorOriginalId"), dt("StartTime"), dt("EndTime"), dt("ProcessingEndTime"), str("Tactics"),
+			str("ConfidenceLevel"), str("CompromisedEntity"), dyn("Entities"), str("Type")}
 		alerts := make([]*SentinelAlert, 0, len(w.sentinelAlerts))
 		for _, a := range w.sentinelAlerts {
 			alerts = append(alerts, a)
@@ -174,9 +192,25 @@ func (s *Simulator) laTable(name string) (*kqlTable, bool) {
 				ents = []map[string]any{}
 			}
 			eb, _ := json.Marshal(ents)
-			t.Rows = append(t.Rows, []any{a.TimeGenerated, a.ID, a.DisplayName, a.AlertType, a.Description,
+			// As the REST view (sentinelAlertJSON): processing ended when
+			// Defender for Cloud says, else when the alert was generated.
+			processed, compromised := a.TimeGenerated, ""
+			if d := w.defender[a.ProviderAlertID]; d != nil {
+				if !d.ProcessingEndTime.IsZero() {
+					processed = d.ProcessingEndTime
+				}
+				compromised = d.CompromisedEntity
+			}
+			var tactics []string
+			for _, tac := range a.Tactics {
+				if tac != "" {
+					tactics = append(tactics, tac)
+				}
+			}
+			t.Rows = append(t.Rows, []any{a.TimeGenerated, a.ID, a.DisplayName, a.DisplayName, a.AlertType, a.Description,
 				a.Severity, a.Status, a.ProductName, a.ProductName, "Microsoft",
-				a.ProviderAlertID, a.StartTime, a.EndTime, string(eb), name})
+				a.ProviderAlertID, a.StartTime, a.EndTime, processed, strings.Join(tactics, ", "),
+				"Unknown", compromised, string(eb), name})
 		}
 	default:
 		return nil, false

@@ -28,6 +28,9 @@ type IncidentResult struct {
 	// PreviousSeverity is the severity before this change, for the
 	// incident.updated trigger's "changed" conditions.
 	PreviousSeverity alert.Severity `json:"-"`
+	// Secondary is set when a secondary view (alert.Incident.Secondary)
+	// found the incident already stored by another view and left it alone.
+	Secondary bool `json:"-"`
 }
 
 // IncidentObserver hears, after commit, each incident stored on a work
@@ -188,24 +191,52 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 		if db.dialect == Postgres {
 			lock = " FOR UPDATE OF i"
 		}
-		err := tx.QueryRowContext(ctx, db.q(`SELECT i.id, i.version, COALESCE(i.workitem_id, 0), COALESCE(w.state, ''), COALESCE(w.severity, ''),
-		    i.title, i.description, i.severity, i.status, i.ref
-		    FROM incidents i LEFT JOIN workitems w ON w.id = i.workitem_id WHERE i.source = ? AND i.source_id = ?`+lock),
-			in.Source, in.SourceID).Scan(&r.IncidentID, &r.Version, &itemID, &state, &itemSev,
-			&prev.Title, &prev.Description, &prevSev, &prevStatus, &prev.Ref)
+		lookup := func(where string, args ...any) error {
+			return tx.QueryRowContext(ctx, db.q(`SELECT i.id, i.version, COALESCE(i.workitem_id, 0), COALESCE(w.state, ''), COALESCE(w.severity, ''),
+			    i.title, i.description, i.severity, i.status, i.ref, i.link_key, i.source
+			    FROM incidents i LEFT JOIN workitems w ON w.id = i.workitem_id WHERE `+where+lock), args...).Scan(&r.IncidentID, &r.Version, &itemID, &state, &itemSev,
+				&prev.Title, &prev.Description, &prevSev, &prevStatus, &prev.Ref, &prev.LinkKey, &prev.Source)
+		}
+		err := lookup(`i.source = ? AND i.source_id = ?`, in.Source, in.SourceID)
+		// adopt: the incident is stored under another view's source (see
+		// alert.Incident.LinkKey); this view takes the row over.
+		adopt := false
+		if errors.Is(err, sql.ErrNoRows) && in.LinkKey != "" {
+			if err = lookup(`i.id = (SELECT MIN(id) FROM incidents WHERE link_key = ?)`, in.LinkKey); err == nil {
+				if in.Secondary {
+					// The primary view keeps the row: this one adds nothing.
+					r.Outcome, r.WorkItemID, r.Secondary = OutcomeUnchanged, itemID, true
+					r.PreviousStatus, r.PreviousSeverity = alert.Status(prevStatus), alert.Severity(prevSev)
+					return nil
+				}
+				adopt = true
+			}
+		}
 		existed := err == nil
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			r.Version = 1
 			err = tx.QueryRowContext(ctx, db.q(`INSERT INTO incidents (source, source_id, title, description, severity, status,
-			    first_seen, last_seen, version, created_at, updated_at, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`),
+			    first_seen, last_seen, version, created_at, updated_at, ref, link_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id`),
 				in.Source, in.SourceID, in.Title, in.Description, string(in.Severity), string(in.Status),
-				us(in.FirstSeen), us(in.LastSeen), now, now, in.Ref).Scan(&r.IncidentID)
+				us(in.FirstSeen), us(in.LastSeen), now, now, in.Ref, in.LinkKey).Scan(&r.IncidentID)
 			if err != nil {
 				return fmt.Errorf("insert incident: %w", err)
 			}
 		case err != nil:
 			return fmt.Errorf("look up incident: %w", err)
+		}
+		if adopt {
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE incidents SET source = ?, source_id = ?, ref = ? WHERE id = ?`),
+				in.Source, in.SourceID, in.Ref, r.IncidentID); err != nil {
+				return fmt.Errorf("adopt incident %s: %w", in.LinkKey, err)
+			}
+			prev.Ref = in.Ref
+		}
+		if existed && in.LinkKey != "" && prev.LinkKey != in.LinkKey {
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE incidents SET link_key = ? WHERE id = ?`), in.LinkKey, r.IncidentID); err != nil {
+				return fmt.Errorf("link incident %s: %w", in.LinkKey, err)
+			}
 		}
 		r.PreviousStatus, r.PreviousSeverity = alert.Status(prevStatus), alert.Severity(prevSev)
 
@@ -351,14 +382,14 @@ func (db *DB) UpsertIncident(ctx context.Context, proc *workitem.Process, actor 
 }
 
 const incidentColumns = `id, source, source_id, title, description, severity, status, first_seen, last_seen, version,
-    COALESCE(workitem_id, 0), created_at, updated_at, ref`
+    COALESCE(workitem_id, 0), created_at, updated_at, ref, link_key`
 
 func scanIncident(s scanner) (alert.Incident, error) {
 	var in alert.Incident
 	var sev, status string
 	var first, last, created, updated int64
 	err := s.Scan(&in.ID, &in.Source, &in.SourceID, &in.Title, &in.Description, &sev, &status, &first, &last, &in.Version,
-		&in.WorkItemID, &created, &updated, &in.Ref)
+		&in.WorkItemID, &created, &updated, &in.Ref, &in.LinkKey)
 	in.Severity, in.Status = alert.Severity(sev), alert.Status(status)
 	in.FirstSeen, in.LastSeen, in.CreatedAt, in.UpdatedAt = fromUS(first), fromUS(last), fromUS(created), fromUS(updated)
 	return in, err
@@ -444,7 +475,7 @@ func (db *DB) IncidentVersions(ctx context.Context, id int64) ([]IncidentVersion
 // ItemIncidents returns the incidents a work item tracks.
 func (db *DB) ItemIncidents(ctx context.Context, itemID int64) ([]alert.Incident, error) {
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT i.id, i.source, i.source_id, i.title, i.description, i.severity, i.status, i.first_seen, i.last_seen,
-	    i.version, COALESCE(i.workitem_id, 0), i.created_at, i.updated_at, i.ref FROM incidents i
+	    i.version, COALESCE(i.workitem_id, 0), i.created_at, i.updated_at, i.ref, i.link_key FROM incidents i
 	    JOIN workitem_incidents wi ON wi.incident_id = i.id WHERE wi.workitem_id = ? ORDER BY i.id`), itemID)
 	if err != nil {
 		return nil, fmt.Errorf("incidents of work item %d: %w", itemID, err)

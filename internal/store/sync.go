@@ -99,6 +99,7 @@ func (db *DB) WorkItemIDsAfter(ctx context.Context, after int64, limit int) ([]i
 // the status the incident's service last showed for it.
 type OpenIncident struct {
 	ID         int64
+	Source     string
 	SourceID   string
 	Ref        string
 	Status     alert.Status
@@ -124,6 +125,7 @@ func (db *DB) OpenIncidents(ctx context.Context, source string) ([]OpenIncident,
 	var out []OpenIncident
 	for rows.Next() {
 		var in OpenIncident
+		in.Source = source
 		var status, msrc, mid, mstatus string
 		if err := rows.Scan(&in.ID, &in.SourceID, &in.Ref, &status, &in.Version, &in.WorkItemID, &msrc, &mid, &mstatus); err != nil {
 			return nil, fmt.Errorf("open incidents: %w", err)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/outbox"
@@ -19,16 +20,16 @@ import (
 
 const itemColumns = `id, type, title, state, severity, assignee, source, rev, alert_count,
     COALESCE(previous_id, 0), created_at, updated_at, last_seen, COALESCE(closed_at, 0),
-    key_entity, COALESCE(source_resolved_at, 0), COALESCE(merged_into, 0)`
+    key_entity, COALESCE(source_resolved_at, 0), COALESCE(merged_into, 0), COALESCE(due_at, 0)`
 
 type scanner interface{ Scan(...any) error }
 
 func scanItem(s scanner) (workitem.Item, error) {
 	var it workitem.Item
 	var typ, sev string
-	var created, updated, seen, closed, resolved int64
+	var created, updated, seen, closed, resolved, due int64
 	err := s.Scan(&it.ID, &typ, &it.Title, &it.State, &sev, &it.Assignee, &it.Source, &it.Rev, &it.AlertCount,
-		&it.PreviousID, &created, &updated, &seen, &closed, &it.KeyEntity, &resolved, &it.MergedInto)
+		&it.PreviousID, &created, &updated, &seen, &closed, &it.KeyEntity, &resolved, &it.MergedInto, &due)
 	if err != nil {
 		return it, err
 	}
@@ -41,6 +42,10 @@ func scanItem(s scanner) (workitem.Item, error) {
 	if resolved != 0 {
 		t := fromUS(resolved)
 		it.SourceResolvedAt = &t
+	}
+	if due != 0 {
+		t := fromUS(due)
+		it.DueAt = &t
 	}
 	it.Tags = []string{}
 	return it, nil
@@ -212,9 +217,13 @@ func (db *DB) updateWorkItem(ctx context.Context, id int64, fn func(*workitem.It
 		if it.ClosedAt != nil {
 			closed = us(*it.ClosedAt)
 		}
+		var due any
+		if it.DueAt != nil {
+			due = us(*it.DueAt)
+		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE workitems SET title = ?, state = ?, severity = ?, assignee = ?,
-		    rev = ?, updated_at = ?, closed_at = ? WHERE id = ? AND rev = ?`),
-			it.Title, it.State, string(it.Severity), it.Assignee, it.Rev, us(now), closed, id, before.Rev)
+		    rev = ?, updated_at = ?, closed_at = ?, due_at = ? WHERE id = ? AND rev = ?`),
+			it.Title, it.State, string(it.Severity), it.Assignee, it.Rev, us(now), closed, due, id, before.Rev)
 		if err != nil {
 			return fmt.Errorf("update work item %d: %w", id, err)
 		}
@@ -257,7 +266,14 @@ func sameItem(a, b workitem.Item) bool {
 		closedB = us(*b.ClosedAt)
 	}
 	return a.Title == b.Title && a.State == b.State && a.Severity == b.Severity && a.Assignee == b.Assignee &&
-		closedA == closedB && slices.Equal(a.Tags, b.Tags)
+		closedA == closedB && slices.Equal(a.Tags, b.Tags) && sameDue(a.DueAt, b.DueAt)
+}
+
+func sameDue(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return us(*a) == us(*b)
 }
 
 func (db *DB) insertEntry(ctx context.Context, tx dbtx, itemID int64, e workitem.Entry) (int64, error) {

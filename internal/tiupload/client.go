@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/connector/azauth"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/validation"
 )
@@ -48,7 +49,11 @@ const maxAnswer = 1 << 20
 // Azure's public cloud; the simulator sets them.
 type Config struct {
 	TenantID, ClientID, ClientSecret string
-	AuthorityHost                    string
+	// Credential says how to sign in (azauth.Options); what it leaves
+	// empty comes from TenantID, ClientID, ClientSecret, AuthorityHost
+	// and Transport, so the zero value signs in with the client secret.
+	Credential    azauth.Options
+	AuthorityHost string
 	// BaseURL is the upload API's scheme and host (default
 	// DefaultBaseURL).
 	BaseURL string
@@ -80,13 +85,13 @@ type Client struct {
 // New builds a client. It does not contact the service: the first token
 // is fetched with the first upload.
 func New(cfg Config) (*Client, error) {
+	co := cfg.Credential.WithDefaults(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.AuthorityHost, cfg.Transport)
+	// The upload API's tenant is always named by its authority.
+	co.DisableInstanceDiscovery = true
+	if err := co.Validate(); err != nil {
+		return nil, fmt.Errorf("tiupload credential: %w", err)
+	}
 	switch {
-	case cfg.TenantID == "":
-		return nil, validation.NewFieldError("tenant_id", "is required")
-	case cfg.ClientID == "":
-		return nil, validation.NewFieldError("client_id", "is required")
-	case cfg.ClientSecret == "":
-		return nil, validation.NewFieldError("client_secret", "is required")
 	case cfg.WorkspaceID == "" || strings.ContainsAny(cfg.WorkspaceID, "/?#% "):
 		return nil, validation.NewFieldError("workspace_id", "must be the workspace's id (a GUID), not %q", cfg.WorkspaceID)
 	}
@@ -115,10 +120,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.AuthorityHost != "" {
 		opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.AuthorityHost}
 	}
-	newCred := func() (azcore.TokenCredential, error) {
-		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
-	}
+	newCred := func() (azcore.TokenCredential, error) { return co.Credential(opts) }
 	first, err := newCred()
 	if err != nil {
 		return nil, fmt.Errorf("tiupload credential: %w", err)

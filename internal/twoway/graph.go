@@ -30,7 +30,19 @@ type pulled struct {
 	vendor   string
 	mapped   alert.Alert
 	err      error
+	// defender is the Defender for Cloud alert this one is (its name),
+	// "" for other products.
+	defender string
 }
+
+// DefenderAlerts changes the status of the alerts the Defender for Cloud
+// connector stores (store.DB does).
+type DefenderAlerts interface {
+	ChangeAlertStatus(ctx context.Context, source, sourceID string, status alert.Status, actor, why string) (store.StatusChange, error)
+}
+
+// defenderSource is the Defender connector's source.
+const defenderSource = "defender"
 
 // GraphStore keeps the poller's watermark and queues its claims.
 type GraphStore interface {
@@ -64,6 +76,9 @@ type GraphPoller struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	seen   map[string]time.Time // alert id → lastUpdateDateTime last stored
+	// defender, when set, holds the Defender connector's alerts.
+	defender DefenderAlerts
+	lastFull time.Time // the last poll that listed every open alert
 }
 
 // GraphOptions configures a GraphPoller.
@@ -73,9 +88,21 @@ type GraphOptions struct {
 	// (e.g. ASC), instead of alerts_v2.
 	LegacyProvider string
 	Claim          bool
-	Window         Window
-	Clock          clock.Clock
-	Logger         *slog.Logger
+	// Window.Overlap re-reads the last stretch of each delta;
+	// Window.Resync is how often a poll also lists every open alert
+	// (matching Filter), which repairs what a delta missed: a change
+	// stamped with a lastUpdateDateTime before the watermark.
+	Window Window
+	// Defender is set when the Defender for Cloud connector runs too:
+	// the store of its alerts (store.DB). A Defender for Cloud alert read
+	// from Graph (alerts_v2 serviceSource microsoftDefenderForCloud, or a
+	// legacy alert of provider ASC) is then the Defender connector's
+	// alert, not one of its own: its status changes go to that alert, it
+	// makes no work item and is not claimed, so that one finding is one
+	// alert and one work item in vigil. Nil keeps such alerts as Graph's.
+	Defender DefenderAlerts
+	Clock    clock.Clock
+	Logger   *slog.Logger
 }
 
 // NewGraphPoller returns the poller module.
@@ -84,7 +111,7 @@ func NewGraphPoller(api GraphAPI, in Ingester, st GraphStore, o GraphOptions) *G
 		o.Clock = clock.Real{}
 	}
 	return &GraphPoller{api: api, ingest: in, store: st, filter: o.Filter, legacy: o.LegacyProvider, claim: o.Claim, window: o.Window.withDefaults(),
-		clock: o.Clock, log: o.Logger.With("component", "graph-poller"), seen: map[string]time.Time{}}
+		clock: o.Clock, log: o.Logger.With("component", "graph-poller"), seen: map[string]time.Time{}, defender: o.Defender}
 }
 
 // Name identifies the module.
@@ -128,7 +155,8 @@ func (p *GraphPoller) read(ctx context.Context, since time.Time) ([]pulled, erro
 				continue // the first poll takes what is still open
 			}
 			out = append(out, pulled{id: a.ID, updated: a.LastModifiedDateTime.Time, isNew: a.Status == "newAlert",
-				provider: a.VendorInformation.Provider, vendor: a.VendorInformation.Vendor, mapped: m, err: err})
+				provider: a.VendorInformation.Provider, vendor: a.VendorInformation.Vendor, mapped: m, err: err,
+				defender: graph.LegacyDefenderAlertName(a)})
 		}
 		return out, nil
 	}
@@ -146,13 +174,17 @@ func (p *GraphPoller) read(ctx context.Context, since time.Time) ([]pulled, erro
 	}
 	for _, a := range list {
 		m, err := graph.Map(a)
-		out = append(out, pulled{id: a.ID, updated: a.LastUpdateDateTime, isNew: a.Status == "new", mapped: m, err: err})
+		out = append(out, pulled{id: a.ID, updated: a.LastUpdateDateTime, isNew: a.Status == "new", mapped: m, err: err,
+			defender: graph.DefenderAlertName(a)})
 	}
 	return out, nil
 }
 
-// UpdateAll runs one poll.
+// UpdateAll runs one poll: the alerts updated since the watermark (less
+// the overlap) and, when a resync is due, every open alert. The watermark
+// advances only after the poll's alerts are stored.
 func (p *GraphPoller) UpdateAll(ctx context.Context) error {
+	now := p.clock.Now()
 	mark, err := p.store.Cursor(ctx, p.cursorName())
 	if err != nil {
 		return err
@@ -168,21 +200,44 @@ func (p *GraphPoller) UpdateAll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("graph alerts: %w", err)
 	}
+	// The first poll (no watermark) lists the open alerts already.
+	full := since.IsZero() || p.lastFull.IsZero() || now.Sub(p.lastFull) >= p.window.Resync
+	if full && !since.IsZero() {
+		open, err := p.read(ctx, time.Time{})
+		if err != nil {
+			return fmt.Errorf("resync open graph alerts: %w", err)
+		}
+		// The delta's copy comes later and wins: it is as new or newer.
+		list = append(open, list...)
+	}
 	newMark := watermark
 	var batch []alert.Alert
-	var fresh []pulled
-	for _, a := range list {
+	var fresh, linked []pulled
+	done := map[string]bool{}
+	for i := len(list) - 1; i >= 0; i-- { // the last copy read of an alert wins
+		a := list[i]
+		if done[a.id] {
+			continue
+		}
+		done[a.id] = true
 		if a.updated.After(newMark) {
 			newMark = a.updated
 		}
-		if seen, ok := p.seen[a.id]; ok && !a.updated.After(seen) {
+		// A resync passes what was seen: a change the delta missed may
+		// carry a time no later than the one last stored, and the store's
+		// change detection makes re-reading the rest free.
+		if seen, ok := p.seen[a.id]; ok && !full && !a.updated.After(seen) {
 			continue
 		}
 		if a.err != nil {
 			p.log.Warn("skipping unmappable alert", "alert", a.id, "err", a.err)
 			continue
 		}
-		if err := a.mapped.Normalize(p.clock.Now()); err != nil {
+		if p.defender != nil && a.defender != "" {
+			linked = append(linked, a)
+			continue
+		}
+		if err := a.mapped.Normalize(now); err != nil {
 			p.log.Warn("skipping invalid alert", "alert", a.id, "err", err)
 			continue
 		}
@@ -202,11 +257,37 @@ func (p *GraphPoller) UpdateAll(ctx context.Context) error {
 			p.seen[a.id] = a.updated
 		}
 	}
+	if err := p.updateLinked(ctx, linked); err != nil {
+		return err
+	}
+	if full {
+		p.lastFull = now
+	}
 	if newMark.After(watermark) {
 		return p.store.SetCursor(ctx, p.cursorName(), newMark.UTC().Format(time.RFC3339Nano))
 	}
 	if watermark.IsZero() {
-		return p.store.SetCursor(ctx, p.cursorName(), p.clock.Now().UTC().Format(time.RFC3339Nano))
+		return p.store.SetCursor(ctx, p.cursorName(), now.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// updateLinked carries the status Graph shows for Defender for Cloud
+// alerts to the Defender connector's alerts. One the Defender connector
+// has not stored yet is left to it: it reads the finding itself, status
+// included, and a resync or the overlap here tries again.
+func (p *GraphPoller) updateLinked(ctx context.Context, alerts []pulled) error {
+	for _, a := range alerts {
+		ch, err := p.defender.ChangeAlertStatus(ctx, defenderSource, a.defender, a.mapped.Status, "connector:graph",
+			"as Microsoft Graph shows Defender for Cloud alert "+a.id)
+		if err != nil {
+			return fmt.Errorf("status of Defender alert %s from graph alert %s: %w", a.defender, a.id, err)
+		}
+		if !ch.Found {
+			p.log.Debug("Defender for Cloud alert not stored by the Defender connector yet", "alert", a.id, "defender_alert", a.defender)
+			continue
+		}
+		p.seen[a.id] = a.updated
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/connector/graph"
 	"github.com/vigil-soc/vigil/internal/connector/sentinel"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/reconcile"
@@ -46,10 +47,17 @@ func (r *Reconciler) Kind() string { return "reconciler" }
 // (its idempotency key names the version), so repeated passes before the
 // write lands add nothing.
 func (r *Reconciler) UpdateAll(ctx context.Context) error {
+	// Incidents kept from Sentinel's view and from Graph's (a workspace
+	// in the Defender portal, sync.incident_api: graph) alike.
 	open, err := r.store.OpenIncidents(ctx, sentinel.Source)
 	if err != nil {
 		return err
 	}
+	fromGraph, err := r.store.OpenIncidents(ctx, graph.IncidentSource)
+	if err != nil {
+		return err
+	}
+	open = append(open, fromGraph...)
 	byName := make(map[string]*store.OpenIncident, len(open))
 	inputs := make([]reconcile.Incident, 0, len(open))
 	for i := range open {
@@ -57,7 +65,7 @@ func (r *Reconciler) UpdateAll(ctx context.Context) error {
 		if !defenderOrigin(in.Members) || in.Ref == "" {
 			continue
 		}
-		byName[in.SourceID] = in
+		byName[in.Source+":"+in.SourceID] = in
 		inputs = append(inputs, input(in))
 	}
 	decisions := reconcile.Pass(inputs)
@@ -103,7 +111,7 @@ func input(in *store.OpenIncident) reconcile.Incident {
 	if in.Status == alert.StatusInProgress {
 		status = reconcile.IncidentActive
 	}
-	out := reconcile.Incident{ID: in.SourceID, Status: status, Alerts: make([]reconcile.Alert, len(in.Members))}
+	out := reconcile.Incident{ID: in.Source + ":" + in.SourceID, Status: status, Alerts: make([]reconcile.Alert, len(in.Members))}
 	for i, m := range in.Members {
 		out.Alerts[i] = reconcile.Alert{ID: m.SourceID, Status: m.Status}
 	}
@@ -116,8 +124,26 @@ func decisionMessage(d reconcile.Decision, in *store.OpenIncident) (outbox.Messa
 	m := outbox.Message{WorkItemID: in.WorkItemID, Target: sentinel.Source, Resource: in.Ref,
 		IdemKey: fmt.Sprintf("reconcile:sentinel:%s:v%d:%s", in.SourceID, in.Version, d.Action)}
 	var what string
-	switch d.Action {
-	case reconcile.Close:
+	switch {
+	case in.Source == graph.IncidentSource:
+		// Graph's view of the incident: the same decision, in Graph's words.
+		m.Target, m.Op, m.Resource = graph.Target, graph.OpIncidentUpdate, in.SourceID
+		m.IdemKey = fmt.Sprintf("reconcile:graph:%s:v%d:%s", in.SourceID, in.Version, d.Action)
+		u := graph.IncidentUpdatePayload{Status: "inProgress"}
+		what = fmt.Sprintf("set incident %s in progress in the Defender portal", in.SourceID)
+		if d.Action == reconcile.Close {
+			u = graph.IncidentUpdatePayload{Status: "resolved", Classification: alert.ClassificationToGraph(d.Classification),
+				Determination: graphDetermination(d.ClassificationReason), Comment: d.Comment}
+			what = fmt.Sprintf("resolve incident %s in the Defender portal as %s", in.SourceID, u.Classification)
+		} else if d.Action != reconcile.Activate {
+			return m, workitem.Entry{}, fmt.Errorf("reconciler: unknown action %q", d.Action)
+		}
+		p, err := json.Marshal(u)
+		if err != nil {
+			return m, workitem.Entry{}, err
+		}
+		m.Payload = p
+	case d.Action == reconcile.Close:
 		m.Op = sentinel.OpClose
 		p, err := json.Marshal(sentinel.ClosePayload{Classification: d.Classification,
 			ClassificationReason: d.ClassificationReason, Comment: d.Comment})
@@ -126,7 +152,7 @@ func decisionMessage(d reconcile.Decision, in *store.OpenIncident) (outbox.Messa
 		}
 		m.Payload = p
 		what = fmt.Sprintf("close Sentinel incident %s as %s", in.SourceID, d.Classification)
-	case reconcile.Activate:
+	case d.Action == reconcile.Activate:
 		m.Op = sentinel.OpActivate
 		what = fmt.Sprintf("set Sentinel incident %s Active", in.SourceID)
 	default:
@@ -138,7 +164,21 @@ func decisionMessage(d reconcile.Decision, in *store.OpenIncident) (outbox.Messa
 	}
 	e := workitem.Entry{Actor: "reconciler", Kind: workitem.KindSync,
 		Message: fmt.Sprintf("reconciler: %s, because %s", what, d.Why),
-		Data: map[string]any{"incident": in.SourceID, "action": d.Action, "classification": d.Classification,
+		Data: map[string]any{"incident": in.SourceID, "source": in.Source, "action": d.Action, "classification": d.Classification,
 			"incident_status": d.IncidentStatus, "alerts": inputs, "idem_key": m.IdemKey}}
 	return m, e, nil
+}
+
+// graphDetermination spells a Sentinel classification reason as a Graph
+// determination (the reconciler's reasons are Sentinel's).
+func graphDetermination(reason string) string {
+	switch reason {
+	case "SuspiciousActivity":
+		return "malware"
+	case "SuspiciousButExpected":
+		return "securityTesting"
+	case "IncorrectAlertLogic", "InaccurateData":
+		return "notMalicious"
+	}
+	return "other"
 }

@@ -24,6 +24,14 @@ type SentinelAPI interface {
 	IncidentAlerts(ctx context.Context, name string) ([]*armsecurityinsights.SecurityAlert, error)
 }
 
+// SentinelBulkAPI is implemented by a workspace that can also read its
+// open incidents with their alerts in a few queries (the Log Analytics
+// query API, see sentinel.Client.OpenIncidentsWithAlerts): a full resync
+// then costs a few requests instead of one alert lookup per incident.
+type SentinelBulkAPI interface {
+	OpenIncidentsWithAlerts(ctx context.Context) ([]sentinel.BulkIncident, error)
+}
+
 // IncidentStore stores incidents and the pollers' watermarks.
 type IncidentStore interface {
 	UpsertIncident(ctx context.Context, proc *workitem.Process, actor string, in alert.Incident) (store.IncidentResult, error)
@@ -88,11 +96,30 @@ type SentinelPoller struct {
 	// Sentinel: Closed, or Verification for teams that check first.
 	closedState string
 	noItems     bool
-	// seen holds the etag last stored per incident, so that an unchanged
-	// incident costs no alert lookup.
-	seen     map[string]string
+	// secondary: Graph's security/incidents is the configured view of
+	// incidents seen through both APIs (alert.Incident.Secondary).
+	secondary bool
+	// seen holds the etag last stored per incident ("@" and the
+	// modification time when it came from the tables, which hold no
+	// etag), so that an unchanged incident costs no alert lookup.
+	seen map[string]string
+	// seenAt holds the modification time last stored per incident: the
+	// tables the fast resync reads lag ARM by their ingestion delay, and
+	// a row older than what a delta poll stored must not undo it.
+	seenAt   map[string]time.Time
 	lastFull time.Time
 	pace     pacer
+	// bulkWarned: the fast resync's fallback has been logged at Warn
+	// once; later fallbacks log at Info.
+	bulkWarned bool
+}
+
+// polled is an incident a poll read, with its alerts when the read
+// brought them (bulk), nil when they are to be looked up.
+type polled struct {
+	inc    *armsecurityinsights.Incident
+	alerts []*armsecurityinsights.SecurityAlert
+	bulk   bool
 }
 
 // pacer spaces requests evenly at a rate per second, so that a first
@@ -135,6 +162,9 @@ type SentinelOptions struct {
 	// NoWorkItems keeps incidents in the store without making work items
 	// for them: the reconciler alone.
 	NoWorkItems bool
+	// Secondary leaves an incident alone when Graph's view of it is
+	// stored already (sync.incident_api: graph).
+	Secondary bool
 	// RequestsPerSecond paces alert lookups (default 20, inside ARM's
 	// read refill of 25 per second per subscription; negative: unpaced).
 	RequestsPerSecond float64
@@ -159,7 +189,8 @@ func NewSentinelPoller(api SentinelAPI, st IncidentStore, items Follower, proc *
 	}
 	return &SentinelPoller{api: api, store: st, items: items, proc: proc, clock: o.Clock, pace: pacer{every: every},
 		log: o.Logger.With("component", "sentinel-poller", "workspace", o.Name), name: o.Name,
-		window: o.Window.withDefaults(), closedState: o.ClosedState, noItems: o.NoWorkItems, seen: map[string]string{}}
+		window: o.Window.withDefaults(), closedState: o.ClosedState, noItems: o.NoWorkItems, secondary: o.Secondary, seen: map[string]string{},
+		seenAt: map[string]time.Time{}}
 }
 
 // Name identifies the module.
@@ -185,11 +216,11 @@ func (p *SentinelPoller) UpdateAll(ctx context.Context) error {
 			return fmt.Errorf("sentinel cursor %q: %w", mark, err)
 		}
 	}
-	var list []*armsecurityinsights.Incident
+	var list []polled
 	full := p.lastFull.IsZero() || now.Sub(p.lastFull) >= p.window.Resync
 	if full {
-		if list, err = p.api.OpenIncidents(ctx); err != nil {
-			return fmt.Errorf("resync open incidents: %w", err)
+		if list, err = p.resyncList(ctx); err != nil {
+			return err
 		}
 	}
 	if !watermark.IsZero() {
@@ -199,14 +230,18 @@ func (p *SentinelPoller) UpdateAll(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("incidents modified since %s: %w", watermark.Format(time.RFC3339), err)
 		}
-		list = append(list, changed...)
+		// After the resync's incidents: a delta read through ARM is
+		// newer than the same incident read from the tables.
+		for _, inc := range changed {
+			list = append(list, polled{inc: inc})
+		}
 	}
 
 	newMark := watermark
 	var errs []error
 	done := map[string]bool{}
 	for i := len(list) - 1; i >= 0; i-- { // newest read last wins: walk backwards, skip repeats
-		inc := list[i]
+		inc := list[i].inc
 		snap := sentinel.Describe(inc)
 		if snap.Name == "" || done[snap.Name] {
 			continue
@@ -215,14 +250,26 @@ func (p *SentinelPoller) UpdateAll(ctx context.Context) error {
 		if snap.LastModified.After(newMark) {
 			newMark = snap.LastModified
 		}
-		if p.seen[snap.Name] == snap.ETag && snap.ETag != "" {
+		version := snap.ETag
+		if list[i].bulk {
+			// The tables hold no etag: the modification time stands in,
+			// and a row no newer than what was stored is skipped.
+			if at, ok := p.seenAt[snap.Name]; ok && !snap.LastModified.After(at) {
+				continue
+			}
+			version = "@" + snap.LastModified.Format(time.RFC3339Nano)
+		}
+		if p.seen[snap.Name] == version && version != "" {
 			continue
 		}
-		if err := p.store1(ctx, inc, snap); err != nil {
+		if err := p.store1(ctx, inc, list[i].alerts, snap); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		p.seen[snap.Name] = snap.ETag
+		p.seen[snap.Name] = version
+		if snap.LastModified.After(p.seenAt[snap.Name]) {
+			p.seenAt[snap.Name] = snap.LastModified
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("sentinel poll: %w", errors.Join(errs...))
@@ -240,26 +287,75 @@ func (p *SentinelPoller) UpdateAll(ctx context.Context) error {
 	return nil
 }
 
-// store1 stores one incident and makes its work item follow a closure.
-func (p *SentinelPoller) store1(ctx context.Context, inc *armsecurityinsights.Incident, snap sentinel.Snapshot) error {
-	if err := p.pace.wait(ctx); err != nil {
-		return err
+// resyncList reads every open incident: through the workspace's tables
+// when the API can (SentinelBulkAPI), else (or when that fails: no
+// workspace id, no Log Analytics Reader role, the query API down) through
+// ARM, with an alert lookup per incident later. The fast path is tried
+// again at the next resync.
+func (p *SentinelPoller) resyncList(ctx context.Context) ([]polled, error) {
+	if b, ok := p.api.(SentinelBulkAPI); ok {
+		bulk, err := b.OpenIncidentsWithAlerts(ctx)
+		if err == nil {
+			out := make([]polled, 0, len(bulk))
+			for _, x := range bulk {
+				out = append(out, polled{inc: x.Incident, alerts: x.Alerts, bulk: true})
+			}
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("resync open incidents: %w", err)
+		}
+		level, why := slog.LevelWarn, "the query API failed"
+		switch {
+		case errors.Is(err, sentinel.ErrNoWorkspaceID):
+			level, why = slog.LevelInfo, "no workspace_id configured"
+		case sentinel.IsAccessError(err):
+			why = "the identity may not read the workspace (it needs Log Analytics Reader on it)"
+		}
+		if p.bulkWarned && level == slog.LevelWarn {
+			level = slog.LevelInfo
+		}
+		p.bulkWarned = true
+		p.log.Log(ctx, level, "full resync through ARM lookups: "+why, "err", err)
 	}
-	alerts, err := p.api.IncidentAlerts(ctx, snap.Name)
+	incs, err := p.api.OpenIncidents(ctx)
 	if err != nil {
-		return fmt.Errorf("alerts of incident %d: %w", snap.Number, err)
+		return nil, fmt.Errorf("resync open incidents: %w", err)
+	}
+	out := make([]polled, 0, len(incs))
+	for _, inc := range incs {
+		out = append(out, polled{inc: inc})
+	}
+	return out, nil
+}
+
+// store1 stores one incident and makes its work item follow a closure.
+// alerts are the incident's alerts when the read brought them; nil looks
+// them up (paced).
+func (p *SentinelPoller) store1(ctx context.Context, inc *armsecurityinsights.Incident, alerts []*armsecurityinsights.SecurityAlert, snap sentinel.Snapshot) error {
+	if alerts == nil {
+		if err := p.pace.wait(ctx); err != nil {
+			return err
+		}
+		var err error
+		if alerts, err = p.api.IncidentAlerts(ctx, snap.Name); err != nil {
+			return fmt.Errorf("alerts of incident %d: %w", snap.Number, err)
+		}
 	}
 	in, _, err := sentinel.Map(inc, alerts)
 	if err != nil {
 		return err
 	}
-	in.Ref, in.NoWorkItem = snap.ARMID, p.noItems
+	in.Ref, in.NoWorkItem, in.Secondary = snap.ARMID, p.noItems, p.secondary
 	if err := in.Normalize(p.clock.Now()); err != nil {
 		return fmt.Errorf("incident %d: %w", snap.Number, err)
 	}
 	res, err := p.store.UpsertIncident(ctx, p.proc, "sentinel", in)
 	if err != nil {
 		return err
+	}
+	if res.Secondary {
+		return nil // Graph's view of this incident is the configured one
 	}
 	// An owner set in the portal becomes the item's assignee (and, through
 	// the items service's observers, an open page's responder).

@@ -371,6 +371,13 @@ func (u *UI) updateFields(w http.ResponseWriter, r *http.Request, v *view) {
 		s := alert.Severity(r.PostFormValue("severity"))
 		p.Severity = &s
 	}
+	if r.PostForm.Has("due_date") {
+		d := r.PostFormValue("due_date")
+		if p.DueAt, err = workitem.ParseDueDate(&d); err != nil {
+			u.fail(w, r, v, err)
+			return
+		}
+	}
 	if r.PostForm.Has("tags") {
 		tags := []string{}
 		for t := range strings.SplitSeq(r.PostFormValue("tags"), ",") {

@@ -77,6 +77,9 @@ type Options struct {
 	Version string
 	// Boards receives Azure Boards service hooks; nil when no mirror is configured.
 	Boards BoardsHook
+	// Jira receives Jira's signed webhooks; nil when no Jira mirror has a
+	// webhook secret (the route answers 404).
+	Jira JiraHook
 	// UI adds the web interface's routes; nil serves the API alone.
 	UI Pages
 	// Connectors reports the sync modules' health; nil when sync is off.
@@ -132,6 +135,7 @@ type Server struct {
 	maxBody   int64
 	version   string
 	boards    BoardsHook
+	jira      JiraHook
 	ui        Pages
 	health    func() []twoway.Status
 	keys      KeyAdmin
@@ -186,6 +190,7 @@ func New(o Options) *Server {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
 		}, []string{"route", "code"}),
 	}
+	s.jira = o.Jira
 	reg := o.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -313,6 +318,7 @@ func (s *Server) table(metrics http.Handler) []route {
 
 		// Callbacks from mirrored trackers; each authenticates its own way.
 		{"POST", "/api/v1/hooks/devops", "", s.devopsHook},
+		{"POST", JiraWebhookPath, "", s.jiraHook}, // the X-Hub-Signature is the credential
 		// Replies and callbacks of notification channels, each verified
 		// with the provider's own signature.
 		{"POST", TwilioSMSPath, "", s.twilioSMS},

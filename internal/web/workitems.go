@@ -85,6 +85,9 @@ type patchIn struct {
 	Severity *alert.Severity `json:"severity"`
 	Assignee *string         `json:"assignee"`
 	Tags     *[]string       `json:"tags"`
+	// DueDate is "YYYY-MM-DD" (midnight UTC) or an RFC 3339 time; ""
+	// clears it.
+	DueDate *string `json:"due_date"`
 	// State is accepted only to explain that transitions have their own
 	// endpoint, which enforces the process and asks for a reason.
 	State *string `json:"state"`
@@ -110,8 +113,13 @@ func (s *Server) patchWorkItem(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, validation.NewFieldError("state", "change state with POST /api/v1/workitems/%d/transitions", id))
 		return
 	}
+	due, err := ParseDueDate(in.DueDate)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	it, err := s.items.Update(r.Context(), auth.FromContext(r.Context()), id,
-		workitem.Patch{Title: in.Title, Severity: in.Severity, Assignee: in.Assignee, Tags: in.Tags}, rev)
+		workitem.Patch{Title: in.Title, Severity: in.Severity, Assignee: in.Assignee, Tags: in.Tags, DueAt: due}, rev)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/vigil-soc/vigil/internal/alert"
@@ -92,6 +93,13 @@ type ChangePlanner interface {
 	// the new comment's id there.
 	PlanComment(ctx context.Context, it Item, c Comment) ([]outbox.Message, error)
 	PlanAssign(ctx context.Context, it Item, from, to string) ([]outbox.Message, error)
+}
+
+// DuePlanner is a Planner that also writes an item's due date back (a
+// Defender for Cloud governance assignment's remediation due date).
+// PlanAssign is given the item with its new due date when both change.
+type DuePlanner interface {
+	PlanDue(ctx context.Context, it Item, from, to *time.Time) ([]outbox.Message, error)
 }
 
 // WithPlanner makes transitions queue their write-backs in the outbox, in
@@ -333,6 +341,27 @@ func (s *Service) FollowAssignee(ctx context.Context, id int64, assignee, origin
 	return it, changed, err
 }
 
+// sameDue compares due dates to the second (the stored precision is
+// finer, a date input's coarser).
+func sameDue(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Truncate(time.Second).Equal(b.Truncate(time.Second))
+}
+
+// formatDue is a due date as timelines show it: the day when it is
+// midnight UTC, as a date input sets it, else the instant.
+func formatDue(t *time.Time) string {
+	switch {
+	case t == nil:
+		return ""
+	case t.UTC().Truncate(24 * time.Hour).Equal(t.UTC()):
+		return t.UTC().Format(time.DateOnly)
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 func orNobody(s string) string {
 	if s == "" {
 		return "nobody"
@@ -362,11 +391,30 @@ func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patc
 			sev[1] = string(*p.Severity)
 		}
 		var msgs []outbox.Message
-		if cp, ok := s.planner.(ChangePlanner); ok && p.Assignee != nil && *p.Assignee != it.Assignee {
+		due, dueChanged := it.DueAt, false
+		if p.DueAt != nil {
+			due = nil
+			if !p.DueAt.IsZero() {
+				d := p.DueAt.UTC()
+				due = &d
+			}
+			dueChanged = !sameDue(it.DueAt, due)
+		}
+		assigning := p.Assignee != nil && *p.Assignee != it.Assignee
+		if cp, ok := s.planner.(ChangePlanner); ok && assigning {
+			planned := *it
+			planned.DueAt = due
 			var err error
-			if msgs, err = cp.PlanAssign(ctx, *it, it.Assignee, *p.Assignee); err != nil {
+			if msgs, err = cp.PlanAssign(ctx, planned, it.Assignee, *p.Assignee); err != nil {
 				return nil, nil, err
 			}
+		}
+		if dp, ok := s.planner.(DuePlanner); ok && dueChanged && !assigning {
+			more, err := dp.PlanDue(ctx, *it, it.DueAt, due)
+			if err != nil {
+				return nil, nil, err
+			}
+			msgs = append(msgs, more...)
 		}
 		var changes []Entry
 		change := func(field, from, to string) {
@@ -392,6 +440,10 @@ func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patc
 		if p.Tags != nil {
 			change("tags", strings.Join(it.Tags, ", "), strings.Join(*p.Tags, ", "))
 			it.Tags = *p.Tags
+		}
+		if dueChanged {
+			change("due date", formatDue(it.DueAt), formatDue(due))
+			it.DueAt = due
 		}
 		changes = append(changes, queuedEntries(msgs)...)
 		return changes, msgs, nil

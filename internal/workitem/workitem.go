@@ -48,6 +48,9 @@ type Item struct {
 	// MergedInto names the item this one was folded into (a Problem item
 	// whose Defender alert turned out to belong to a Sentinel incident).
 	MergedInto int64 `json:"merged_into,omitempty"`
+	// DueAt is when the work should be done (a recommendation's
+	// remediation due date, written back as its governance assignment).
+	DueAt *time.Time `json:"due_at,omitempty"`
 
 	// Filled only on single-item reads.
 	AlertIDs    []int64 `json:"alert_ids,omitempty"`
@@ -142,6 +145,8 @@ type Patch struct {
 	Severity *alert.Severity
 	Assignee *string
 	Tags     *[]string
+	// DueAt sets the due date; a zero time clears it.
+	DueAt *time.Time
 }
 
 // Column is one state's column of the board: how many items match the

@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/connector/graph"
@@ -51,6 +52,9 @@ type Planner struct {
 	store  Store
 	extra  []workitem.Planner
 	owners Owners
+	// incidentAPI is where incidents seen through both Sentinel and Graph
+	// are written (WithIncidentAPI).
+	incidentAPI string
 }
 
 // Owners maps a vigil assignee to a Sentinel incident's owner: the Entra
@@ -137,7 +141,25 @@ func (p *Planner) Plan(ctx context.Context, it workitem.Item, from, to, reason s
 		return nil, err
 	}
 	for _, in := range incidents {
-		if in.Source != sentinel.Source || in.Ref == "" {
+		target, resource := p.incidentTarget(in)
+		if target == graph.Target {
+			u := graph.IncidentUpdatePayload{}
+			switch {
+			case closing:
+				u = graph.IncidentUpdatePayload{Status: "resolved", Classification: closure.GraphClassification,
+					Determination: closure.GraphDetermination,
+					Comment:       fmt.Sprintf("Closed by vigil: work item %d moved to %s (%s).", it.ID, to, reasonOr(reason))}
+			case to == "Active":
+				u.Status = "inProgress"
+			default:
+				continue
+			}
+			payload, _ := json.Marshal(u)
+			out = append(out, outbox.Message{WorkItemID: it.ID, Target: graph.Target, Op: graph.OpIncidentUpdate, Resource: resource,
+				Payload: payload, IdemKey: key(graph.Target, graph.OpIncidentUpdate, "incident:"+resource)})
+			continue
+		}
+		if target != sentinel.Source {
 			continue
 		}
 		m := outbox.Message{WorkItemID: it.ID, Target: sentinel.Source, Resource: in.Ref}
@@ -200,11 +222,36 @@ func (p *Planner) linked(ctx context.Context, it workitem.Item) (graphAlerts []a
 		return nil, nil, err
 	}
 	for _, in := range all {
-		if in.Source == sentinel.Source && in.Ref != "" {
+		if t, _ := p.incidentTarget(in); t != "" {
 			incidents = append(incidents, in)
 		}
 	}
 	return graphAlerts, incidents, nil
+}
+
+// WithIncidentAPI names the API that incidents seen through both Sentinel
+// and Graph are written to: "sentinel" (default) or "graph".
+func (p *Planner) WithIncidentAPI(api string) *Planner {
+	p.incidentAPI = api
+	return p
+}
+
+// incidentTarget is where writes for an incident go, and the resource they
+// name there: Graph's incident id or Sentinel's ARM id. An incident of a
+// workspace in the Defender portal (link key "xdr:<id>") goes to the API
+// the configuration names; otherwise to the one that showed it, the only
+// one that knows it. "" when no configured connector can write it.
+func (p *Planner) incidentTarget(in alert.Incident) (target, resource string) {
+	if xdr, ok := strings.CutPrefix(in.LinkKey, "xdr:"); ok && xdr != "" && p.incidentAPI == graph.Target {
+		return graph.Target, xdr
+	}
+	switch {
+	case in.Source == sentinel.Source && in.Ref != "":
+		return sentinel.Source, in.Ref
+	case in.Source == graph.IncidentSource && in.SourceID != "":
+		return graph.Target, in.SourceID
+	}
+	return "", ""
 }
 
 // PlanComment mirrors a comment to the Sentinel incidents and Graph alerts
@@ -220,6 +267,12 @@ func (p *Planner) PlanComment(ctx context.Context, it workitem.Item, c workitem.
 	}
 	var out []outbox.Message
 	for _, in := range incidents {
+		if t, res := p.incidentTarget(in); t == graph.Target {
+			b, _ := json.Marshal(graph.CommentPayload{Message: text})
+			out = append(out, outbox.Message{WorkItemID: it.ID, Target: graph.Target, Op: graph.OpIncidentComment, Resource: res,
+				Payload: b, IdemKey: key(graph.Target, "incident:"+res)})
+			continue
+		}
 		b, _ := json.Marshal(sentinel.CommentPayload{Message: text})
 		out = append(out, outbox.Message{WorkItemID: it.ID, Target: sentinel.Source, Op: sentinel.OpComment, Resource: in.Ref,
 			Payload: b, IdemKey: key(sentinel.Source, in.SourceID)})
@@ -259,6 +312,12 @@ func (p *Planner) PlanAssign(ctx context.Context, it workitem.Item, from, to str
 		}
 	}
 	for _, in := range incidents {
+		if t, res := p.incidentTarget(in); t == graph.Target {
+			b, _ := json.Marshal(graph.IncidentUpdatePayload{AssignedTo: to, Unassign: to == ""})
+			out = append(out, outbox.Message{WorkItemID: it.ID, Target: graph.Target, Op: graph.OpIncidentUpdate, Resource: res,
+				Payload: b, IdemKey: key(graph.Target, "incident:"+res)})
+			continue
+		}
 		b, _ := json.Marshal(owner)
 		out = append(out, outbox.Message{WorkItemID: it.ID, Target: sentinel.Source, Op: sentinel.OpOwner, Resource: in.Ref,
 			Payload: b, IdemKey: key(sentinel.Source, in.SourceID)})

@@ -61,6 +61,18 @@ func (r *Renewing) GetToken(ctx context.Context, opts policy.TokenRequestOptions
 	}
 	cred = r.cred
 	r.mu.Unlock()
+	tk, err = cred.GetToken(ctx, opts)
+	if err != nil || tk.Token != refused || opts.Claims != "" {
+		return tk, err
+	}
+	// Managed identity: MSAL keeps managed identity tokens in one cache
+	// for the whole process, so a new credential hands out the refused
+	// token again. A request with claims skips that cache (MSAL Go
+	// apps/managedidentity, AcquireToken); the claims are a token
+	// revocation challenge, which is what a refused token is (only the
+	// managed identity client reads them, to skip its cache; it sends
+	// none to the identity endpoint).
+	opts.Claims = `{"access_token":{"nbf":{"essential":true}}}`
 	return cred.GetToken(ctx, opts)
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/security/armsecurity"
 
 	"github.com/vigil-soc/vigil/internal/alert"
@@ -29,9 +28,13 @@ const Source = "defender"
 // Config locates a tenant and a subscription. AuthorityHost and
 // ARMEndpoint are empty for Azure's public cloud; the simulator sets them.
 type Config struct {
-	TenantID       string
-	ClientID       string
-	ClientSecret   string
+	TenantID     string
+	ClientID     string
+	ClientSecret string
+	// Credential says how to sign in (azauth.Options); what it leaves
+	// empty comes from TenantID, ClientID, ClientSecret, AuthorityHost
+	// and Transport, so the zero value signs in with the client secret.
+	Credential     azauth.Options
 	SubscriptionID string
 	AuthorityHost  string
 	ARMEndpoint    string
@@ -46,9 +49,13 @@ type Client struct {
 	// writes has the SDK's retries off: the outbox retries writes itself,
 	// with backoff that survives restarts, instead of blocking in a call.
 	writes *armsecurity.AlertsClient
+	// gov sends the governance operations (AttachGovernance); nil when
+	// recommendations are not configured.
+	gov *Recommendations
 }
 
-// New authenticates with client credentials through azidentity.
+// New signs in through azidentity with cfg.Credential (by default the
+// client secret).
 func New(cfg Config) (*Client, error) {
 	opts := azcore.ClientOptions{Transport: cfg.Transport, Retry: policy.RetryOptions{
 		// ARM asks for waits of several seconds when it throttles; a
@@ -64,10 +71,8 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	credOpts := opts
-	cred, err := azauth.NewRenewing(func() (azcore.TokenCredential, error) {
-		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-			&azidentity.ClientSecretCredentialOptions{ClientOptions: credOpts, DisableInstanceDiscovery: cfg.AuthorityHost != ""})
-	})
+	co := cfg.Credential.WithDefaults(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.AuthorityHost, cfg.Transport)
+	cred, err := azauth.NewRenewing(func() (azcore.TokenCredential, error) { return co.Credential(credOpts) })
 	if err != nil {
 		return nil, fmt.Errorf("defender credential: %w", err)
 	}

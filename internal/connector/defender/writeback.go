@@ -19,6 +19,9 @@ import (
 // calls it. The state actions are idempotent at the source (resolving a
 // resolved alert succeeds), so a resend after a lost answer is harmless.
 func (c *Client) Send(ctx context.Context, m outbox.Message) error {
+	if IsGovernanceOp(m.Op) { // recommendations' owners (governance.go)
+		return c.sendGovernance(ctx, m)
+	}
 	location, name, err := parseAlertID(m.Resource)
 	if err != nil {
 		return err

@@ -2,13 +2,19 @@ package devops
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/outbox"
 )
@@ -74,7 +80,7 @@ func (c *Client) Send(ctx context.Context, m outbox.Message) error {
 		if err := decode(m, &p, &p.WorkItemID); err != nil {
 			return err
 		}
-		return c.sendComment(ctx, p)
+		return c.sendComment(ctx, p, markerKey(m))
 	}
 	return fmt.Errorf("devops: unknown operation %q", m.Op)
 }
@@ -259,11 +265,11 @@ func orSomeone(s string) string {
 	return s
 }
 
-// sendComment appends to System.History. It is idempotent enough, not
-// exactly: a resend after a lost answer posts the comment twice, which is
-// harmless, whereas checking the discussion first would need a second API
-// (comments) and still race with users.
-func (c *Client) sendComment(ctx context.Context, p CommentPayload) error {
+// sendComment appends to System.History, which Boards shows as a comment
+// of the item's discussion. The comment ends with a marker derived from
+// the outbox message (key); a resend first reads the discussion and skips
+// the write when an earlier attempt, whose answer was lost, made it.
+func (c *Client) sendComment(ctx context.Context, p CommentPayload, key string) error {
 	if strings.TrimSpace(p.Message) == "" {
 		return fmt.Errorf("devops: comment on mirror of work item %d: message is empty", p.WorkItemID)
 	}
@@ -271,7 +277,19 @@ func (c *Client) sendComment(ctx context.Context, p CommentPayload) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.Update(ctx, id, 0, map[string]any{"System.History": htmlText(p.Message)}); err != nil {
+	text := htmlText(p.Message)
+	if key != "" {
+		found, err := c.HasCommentMarker(ctx, id, key)
+		if err != nil {
+			return classify(err)
+		}
+		if found {
+			c.log.Info("comment already posted by an earlier attempt", "workitem", p.WorkItemID, "boards_id", id)
+			return nil
+		}
+		text += "<br><br>" + marker(key)
+	}
+	if _, err := c.Update(ctx, id, 0, map[string]any{"System.History": text}); err != nil {
 		return classify(err)
 	}
 	return nil
@@ -316,4 +334,128 @@ func classify(err error) error {
 		return &outbox.RetryableError{Err: err, After: e.RetryAfter}
 	}
 	return err
+}
+
+// commentsVersion is the Comments API's version: it is still a preview in
+// 7.1, as Microsoft documents it.
+const commentsVersion = "7.1-preview.4"
+
+// maxCommentPages bounds how much of a discussion a resend reads: the
+// marker of a lost write is among the newest comments, and the pages come
+// newest first.
+const maxCommentPages = 10
+
+// markerKey names the write an outbox message carries, for the marker its
+// comment ends with: a short hash of the idempotency key (the same logical
+// write, whichever message row carries it), else of the message id; ""
+// for a message with neither, which is then written without a marker.
+func markerKey(m outbox.Message) string {
+	k := m.IdemKey
+	if k == "" && m.ID != 0 {
+		k = "outbox:" + strconv.FormatInt(m.ID, 10)
+	}
+	if k == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:6])
+}
+
+// marker is the tag a comment ends with. It is visible text, not an HTML
+// comment: Boards sanitizes the HTML of comments, and a visible tag
+// survives that, the portal's editor and copying.
+func marker(key string) string { return "[vigil " + key + "]" }
+
+// Comment is one comment of a work item's discussion.
+type Comment struct {
+	ID   int    `json:"commentId"`
+	Text string `json:"text"`
+}
+
+// commentPage is one answer of GET workItems/{id}/comments.
+type commentPage struct {
+	TotalCount        int       `json:"totalCount"`
+	Count             int       `json:"count"`
+	Comments          []Comment `json:"comments"`
+	ContinuationToken string    `json:"continuationToken"`
+}
+
+// parseCommentPage reads one page of a discussion.
+func parseCommentPage(raw []byte) (commentPage, error) {
+	var p commentPage
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return commentPage{}, fmt.Errorf("decode comments: %w", err)
+	}
+	return p, nil
+}
+
+// HasCommentMarker reports whether a comment of work item id carries
+// key's marker, reading the discussion newest first.
+func (c *Client) HasCommentMarker(ctx context.Context, id int, key string) (bool, error) {
+	m := marker(key)
+	token := ""
+	for range maxCommentPages {
+		q := url.Values{"$top": {"200"}, "order": {"desc"}, "api-version": {commentsVersion}}
+		if token != "" {
+			q.Set("continuationToken", token)
+		}
+		raw, err := c.get(ctx, "workItems/"+strconv.Itoa(id)+"/comments", q, "read comments of work item "+strconv.Itoa(id))
+		if err != nil {
+			return false, err
+		}
+		page, err := parseCommentPage(raw)
+		if err != nil {
+			return false, fmt.Errorf("devops: work item %d: %w", id, err)
+		}
+		for _, cm := range page.Comments {
+			if strings.Contains(cm.Text, m) {
+				return true, nil
+			}
+		}
+		if token = page.ContinuationToken; token == "" || len(page.Comments) == 0 {
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// get reads a resource whose api-version differs from the client's (do
+// always sends apiVersion) and answers its raw JSON. Errors are shaped as
+// do's are.
+func (c *Client) get(ctx context.Context, path string, q url.Values, what string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("devops: %s: %w", what, err)
+	}
+	req.Header.Set("Authorization", c.auth)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("devops: %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("devops: %s: read answer: %w", what, err)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && mt != "application/json" {
+		return nil, &Error{What: what, Status: http.StatusUnauthorized,
+			Message: fmt.Sprintf("answer %d with %q instead of JSON: the personal access token was not accepted", resp.StatusCode, mt)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := &Error{What: what, Status: resp.StatusCode, RetryAfter: outbox.RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		var body struct {
+			Message string `json:"message"`
+			TypeKey string `json:"typeKey"`
+		}
+		if json.Unmarshal(raw, &body) == nil {
+			e.Message, e.TypeKey = body.Message, body.TypeKey
+		}
+		if e.Message == "" {
+			e.Message = http.StatusText(resp.StatusCode)
+		}
+		return nil, e
+	}
+	return raw, nil
 }

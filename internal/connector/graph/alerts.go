@@ -190,6 +190,9 @@ type LegacyAlert struct {
 		Resource     string `json:"resource"`
 		ResourceType string `json:"resourceType"`
 	} `json:"securityResources"`
+	// SourceMaterials link to the alert in its provider's portal; a
+	// Defender for Cloud link names the Defender alert (".../alertId/{name}/...").
+	SourceMaterials []string `json:"sourceMaterials"`
 
 	Raw json.RawMessage `json:"-"`
 }

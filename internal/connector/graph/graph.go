@@ -12,7 +12,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,9 +25,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/connector/azauth"
 )
 
 // Source is the alert source name Graph alerts get in vigil.
@@ -51,9 +50,13 @@ const scope = "https://graph.microsoft.com/.default"
 // Config locates a tenant. AuthorityHost and GraphURL are empty for
 // Azure's public cloud; the simulator sets them.
 type Config struct {
-	TenantID      string
-	ClientID      string
-	ClientSecret  string
+	TenantID     string
+	ClientID     string
+	ClientSecret string
+	// Credential says how to sign in (azauth.Options); what it leaves
+	// empty comes from TenantID, ClientID, ClientSecret, AuthorityHost
+	// and Transport, so the zero value signs in with the client secret.
+	Credential    azauth.Options
 	AuthorityHost string
 	GraphURL      string
 	// Transport, when set, carries every request, token requests
@@ -87,8 +90,9 @@ type Client struct {
 // New builds a client. It does not contact the tenant: the first token is
 // fetched with the first request.
 func New(cfg Config) (*Client, error) {
-	if cfg.TenantID == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return nil, errors.New("graph: tenant id, client id and client secret are required")
+	co := cfg.Credential.WithDefaults(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.AuthorityHost, cfg.Transport)
+	if err := co.Validate(); err != nil {
+		return nil, fmt.Errorf("graph credential: %w", err)
 	}
 	base := strings.TrimSuffix(cfg.GraphURL, "/")
 	if base == "" {
@@ -111,10 +115,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.AuthorityHost != "" {
 		opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.AuthorityHost}
 	}
-	newCred := func() (azcore.TokenCredential, error) {
-		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: cfg.AuthorityHost != ""})
-	}
+	newCred := func() (azcore.TokenCredential, error) { return co.Credential(opts) }
 	first, err := newCred()
 	if err != nil {
 		return nil, fmt.Errorf("graph credential: %w", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -148,6 +149,55 @@ func MapLegacy(a LegacyAlert) (alert.Alert, error) {
 	}
 	out.Raw = raw
 	return out, nil
+}
+
+// DefenderForCloud is the serviceSource of alerts_v2 alerts that Defender
+// for Cloud raised; LegacyASC is the legacy API's provider for them.
+const (
+	DefenderForCloud = "microsoftDefenderForCloud"
+	LegacyASC        = "ASC"
+)
+
+// DefenderAlertName returns the Defender for Cloud alert an alerts_v2
+// alert is (its providerAlertId, the Defender alert's name), or "" when
+// another product raised it. With the Defender connector running, that
+// alert is the finding in vigil: one finding is one alert, not a copy per
+// API that shows it.
+func DefenderAlertName(a AlertV2) string {
+	if !strings.EqualFold(a.ServiceSource, DefenderForCloud) {
+		return ""
+	}
+	return strings.TrimSpace(a.ProviderAlertID)
+}
+
+// LegacyDefenderAlertName does the same for a legacy alert of provider
+// ASC: the Defender alert's name is the legacy id, and the portal link in
+// sourceMaterials names it too (".../alertId/{name}/..."), which is
+// preferred when present.
+func LegacyDefenderAlertName(a LegacyAlert) string {
+	if !strings.EqualFold(strings.TrimSpace(a.VendorInformation.Provider), LegacyASC) {
+		return ""
+	}
+	for _, link := range a.SourceMaterials {
+		if name := alertIDInLink(link); name != "" {
+			return name
+		}
+	}
+	return strings.TrimSpace(a.ID)
+}
+
+// alertIDInLink reads the alert name from a Defender for Cloud portal link
+// (https://portal.azure.com/#blade/Microsoft_Azure_Security/AlertBlade/alertId/{name}/subscriptionId/...).
+func alertIDInLink(link string) string {
+	_, rest, ok := strings.Cut(link, "/alertId/")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if name, err := url.PathUnescape(name); err == nil && name != "" && !strings.ContainsAny(name, "?#&= ") {
+		return name
+	}
+	return ""
 }
 
 // seen picks the first non-zero time of each list, in UTC, never letting

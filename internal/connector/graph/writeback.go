@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,12 +85,22 @@ func (c *Client) Send(ctx context.Context, m outbox.Message) error {
 	case OpComment:
 		var p CommentPayload
 		if err = decodePayload(m, &p); err == nil {
-			err = c.comment(ctx, id, p)
+			err = c.comment(ctx, id, p, markerKey(m))
+		}
+	case OpIncidentUpdate:
+		var p IncidentUpdatePayload
+		if err = decodePayload(m, &p); err == nil {
+			err = c.updateIncident(ctx, id, p, markerKey(m))
+		}
+	case OpIncidentComment:
+		var p CommentPayload
+		if err = decodePayload(m, &p); err == nil {
+			err = c.incidentComment(ctx, id, p, markerKey(m))
 		}
 	case OpLegacyUpdate:
 		var p LegacyUpdatePayload
 		if err = decodePayload(m, &p); err == nil {
-			err = c.legacyUpdate(ctx, id, p)
+			err = c.legacyUpdate(ctx, id, p, markerKey(m))
 		}
 	default:
 		return fmt.Errorf("graph: unknown operation %q", m.Op)
@@ -143,9 +155,12 @@ func (c *Client) update(ctx context.Context, id string, p UpdatePayload) error {
 	return err
 }
 
-// comment POSTs alerts_v2/{id}/comments, unless a comment with the same
-// text is already on the alert (a previous attempt whose answer was lost).
-func (c *Client) comment(ctx context.Context, id string, p CommentPayload) error {
+// comment POSTs alerts_v2/{id}/comments, unless an earlier attempt
+// whose answer was lost already added it: the comment ends with a marker
+// derived from the outbox message (key), looked for among the alert's
+// comments first. Without a key (a message that was never queued) the
+// same text already there counts as the earlier attempt.
+func (c *Client) comment(ctx context.Context, id string, p CommentPayload, key string) error {
 	msg := strings.TrimSpace(p.Message)
 	if msg == "" {
 		return errors.New("empty comment")
@@ -154,27 +169,78 @@ func (c *Client) comment(ctx context.Context, id string, p CommentPayload) error
 	if err != nil {
 		return fmt.Errorf("read comments: %w", err)
 	}
+	have, err := parseAlertComments(data)
+	if err != nil {
+		return err
+	}
+	if key != "" && commentHasMarker(have, key) || key == "" && slices.Contains(have, msg) {
+		return nil
+	}
+	_, err = c.do(ctx, call{method: http.MethodPost, url: c.alertURL(id) + "/comments", write: true,
+		body: map[string]string{"@odata.type": "microsoft.graph.security.alertComment", "comment": withMarker(msg, key)}})
+	return err
+}
+
+// parseAlertComments reads the comments of an alerts_v2 alert (GET
+// alerts_v2/{id}), trimmed.
+func parseAlertComments(data []byte) ([]string, error) {
 	var a struct {
 		Comments []Comment `json:"comments"`
 	}
 	if err := json.Unmarshal(data, &a); err != nil {
-		return fmt.Errorf("decode alert: %w", err)
+		return nil, fmt.Errorf("decode alert: %w", err)
 	}
+	out := make([]string, 0, len(a.Comments))
 	for _, cm := range a.Comments {
-		if strings.TrimSpace(cm.Comment) == msg {
-			return nil
-		}
+		out = append(out, strings.TrimSpace(cm.Comment))
 	}
-	_, err = c.do(ctx, call{method: http.MethodPost, url: c.alertURL(id) + "/comments", write: true,
-		body: map[string]string{"@odata.type": "microsoft.graph.security.alertComment", "comment": msg}})
-	return err
+	return out, nil
+}
+
+// markerKey names the write an outbox message carries, for the marker its
+// comment ends with: a short hash of the idempotency key (the same
+// logical write, whichever message row carries it), else of the message
+// id; "" for a message that has neither.
+func markerKey(m outbox.Message) string {
+	k := m.IdemKey
+	if k == "" && m.ID != 0 {
+		k = fmt.Sprintf("outbox:%d", m.ID)
+	}
+	if k == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:6])
+}
+
+// marker is the visible tag a comment carries. Graph comments are plain
+// text (an HTML comment would show), and a short tag survives copying
+// into the Defender portal.
+func marker(key string) string { return "[vigil " + key + "]" }
+
+// withMarker ends text with key's marker; text alone when key is "".
+func withMarker(text, key string) string {
+	if key == "" {
+		return text
+	}
+	return text + "\n\n" + marker(key)
+}
+
+// commentHasMarker reports whether one of comments carries key's marker:
+// the write was made by an earlier attempt whose answer was lost.
+func commentHasMarker(comments []string, key string) bool {
+	if key == "" {
+		return false
+	}
+	m := marker(key)
+	return slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, m) })
 }
 
 // legacyUpdate PATCHes security/alerts/{id}. The legacy API replaces the
 // whole comments list, so a comment is appended to the list just read;
 // a comment someone adds between the read and the write is lost, which
 // the legacy API gives no way to prevent.
-func (c *Client) legacyUpdate(ctx context.Context, id string, p LegacyUpdatePayload) error {
+func (c *Client) legacyUpdate(ctx context.Context, id string, p LegacyUpdatePayload, key string) error {
 	comment := strings.TrimSpace(p.Comment)
 	if p.Status == "" && p.Feedback == "" && comment == "" {
 		return errors.New("empty update")
@@ -205,8 +271,10 @@ func (c *Client) legacyUpdate(ctx context.Context, id string, p LegacyUpdatePayl
 		if p.Provider == "" {
 			p.Provider, p.Vendor = cur.VendorInformation.Provider, or(p.Vendor, cur.VendorInformation.Vendor)
 		}
-		if comment != "" && !slices.ContainsFunc(cur.Comments, func(s string) bool { return strings.TrimSpace(s) == comment }) {
-			body["comments"] = append(slices.Clip(cur.Comments), comment)
+		done := commentHasMarker(cur.Comments, key) ||
+			key == "" && slices.ContainsFunc(cur.Comments, func(s string) bool { return strings.TrimSpace(s) == comment })
+		if comment != "" && !done {
+			body["comments"] = append(slices.Clip(cur.Comments), withMarker(comment, key))
 		}
 	}
 	if len(body) == 0 {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/validation"
 )
 
 // Webhooks: an admin webhook (Jira settings → System → WebHooks, or
@@ -111,14 +113,17 @@ func ParseWebhookPrefix(body []byte, prefix string) (Event, error) {
 			} `json:"items"`
 		} `json:"changelog"`
 	}
+	// The errors are validation.FieldErrors, so that the route answers
+	// 400 naming what is wrong.
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return Event{}, fmt.Errorf("jira webhook: %w", err)
+		return Event{}, fmt.Errorf("jira webhook: %w", validation.NewFieldError("body", "%v", err))
 	}
 	if !strings.HasPrefix(raw.WebhookEvent, "jira:issue_") {
-		return Event{}, fmt.Errorf("jira webhook: event %q is not an issue event", raw.WebhookEvent)
+		return Event{}, fmt.Errorf("jira webhook: %w",
+			validation.NewFieldError("webhookEvent", "event %q is not an issue event", raw.WebhookEvent))
 	}
 	if raw.Issue == nil || raw.Issue.Key == "" {
-		return Event{}, fmt.Errorf("jira webhook: %s has no issue key", raw.WebhookEvent)
+		return Event{}, fmt.Errorf("jira webhook: %w", validation.NewFieldError("issue.key", "%s has no issue key", raw.WebhookEvent))
 	}
 	ev := Event{Type: raw.WebhookEvent, IssueID: raw.Issue.ID, IssueKey: raw.Issue.Key}
 	if ms, err := raw.Timestamp.Int64(); err == nil && ms > 0 {

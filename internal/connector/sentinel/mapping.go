@@ -41,6 +41,11 @@ func Map(inc *armsecurityinsights.Incident, alerts []*armsecurityinsights.Securi
 	if out.LastSeen.Before(out.FirstSeen) {
 		out.LastSeen = out.FirstSeen
 	}
+	// A workspace in the Defender portal shows each incident in Graph's
+	// security/incidents too; providerIncidentId is its id there.
+	if id := str(p.ProviderIncidentID); id != "" {
+		out.LinkKey = LinkKey(id)
+	}
 	raw, err := json.Marshal(inc)
 	if err != nil {
 		return out, nil, fmt.Errorf("sentinel incident %s: %w", *inc.Name, err)
@@ -239,3 +244,7 @@ func str(p *string) string {
 	}
 	return *p
 }
+
+// LinkKey is the link key (alert.Incident.LinkKey) of the Defender XDR
+// incident id that Sentinel calls providerIncidentId and Graph calls id.
+func LinkKey(xdrID string) string { return "xdr:" + xdrID }

@@ -20,7 +20,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/securityinsights/armsecurityinsights/v2"
 
 	"github.com/vigil-soc/vigil/internal/connector/azauth"
@@ -37,9 +36,13 @@ const defaultPageSize = 1000
 // Config locates a tenant and a Sentinel workspace. AuthorityHost and
 // ARMEndpoint are empty for Azure's public cloud; the simulator sets them.
 type Config struct {
-	TenantID       string
-	ClientID       string
-	ClientSecret   string
+	TenantID     string
+	ClientID     string
+	ClientSecret string
+	// Credential says how to sign in (azauth.Options); what it leaves
+	// empty comes from TenantID, ClientID, ClientSecret, AuthorityHost
+	// and Transport, so the zero value signs in with the client secret.
+	Credential     azauth.Options
 	SubscriptionID string
 	ResourceGroup  string
 	Workspace      string
@@ -48,6 +51,14 @@ type Config struct {
 	// Transport, when set, carries every request (the simulator's client
 	// trusts its own CA).
 	Transport policy.Transporter
+	// WorkspaceID is the workspace's customerId GUID, which the Log
+	// Analytics query API addresses it by; with it a full resync reads
+	// SecurityIncident and SecurityAlert in a few queries (kql.go).
+	// Empty: every resync uses the ARM lookups.
+	WorkspaceID string
+	// LogAnalyticsURL is the query API's base URL; empty for Azure's
+	// public cloud (https://api.loganalytics.io).
+	LogAnalyticsURL string
 }
 
 // String describes the workspace without the client secret, so that a
@@ -76,17 +87,23 @@ type Client struct {
 	workspaceID string
 	pageSize    int32
 	requests    atomic.Int64
+	// logs reads the workspace's tables (nil without a workspace id);
+	// logParts is how many pages the last fast resync needed.
+	logs     *logsClient
+	logParts atomic.Int64
 }
 
-// New authenticates with client credentials through azidentity.
+// New signs in through azidentity with cfg.Credential (by default the
+// client secret).
 //
 // Reads and writes share one pipeline, so one token cache: reads retry
 // in the SDK (honouring Retry-After up to a minute), while writes turn
 // the SDK's retries off per call (see noRetry), since the outbox retries
 // them itself with backoff that survives restarts.
 func New(cfg Config) (*Client, error) {
-	for _, f := range []struct{ name, v string }{{"tenant id", cfg.TenantID}, {"client id", cfg.ClientID},
-		{"client secret", cfg.ClientSecret}, {"subscription id", cfg.SubscriptionID}, {"resource group", cfg.ResourceGroup}, {"workspace", cfg.Workspace}} {
+	// The credential's own fields are checked by azauth (NewRenewing
+	// below builds the first credential).
+	for _, f := range []struct{ name, v string }{{"subscription id", cfg.SubscriptionID}, {"resource group", cfg.ResourceGroup}, {"workspace", cfg.Workspace}} {
 		if strings.TrimSpace(f.v) == "" {
 			return nil, fmt.Errorf("sentinel: %s is required", f.name)
 		}
@@ -100,10 +117,8 @@ func New(cfg Config) (*Client, error) {
 			},
 		}
 	}
-	newCred := func() (azcore.TokenCredential, error) {
-		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-			&azidentity.ClientSecretCredentialOptions{ClientOptions: base, DisableInstanceDiscovery: cfg.AuthorityHost != ""})
-	}
+	co := cfg.Credential.WithDefaults(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.AuthorityHost, cfg.Transport)
+	newCred := func() (azcore.TokenCredential, error) { return co.Credential(base) }
 	cred, err := azauth.NewRenewing(newCred)
 	if err != nil {
 		return nil, fmt.Errorf("sentinel credential: %w", err)
@@ -132,6 +147,12 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("sentinel clients: %w", err)
 	}
 	c.incidents, c.comments = f.NewIncidentsClient(), f.NewIncidentCommentsClient()
+	if cfg.WorkspaceID != "" {
+		// The same credential, asked for the query API's scope.
+		if c.logs, err = newLogsClient(cfg.LogAnalyticsURL, cfg.WorkspaceID, cfg.Transport, cred, cred.Policy()); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 

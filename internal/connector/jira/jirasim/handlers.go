@@ -342,7 +342,9 @@ func (s *Server) doTransition(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	from := is.Status
 	is.Status = t.To
+	defer s.apiMoved(is, from) // after the fields, so the webhook shows them
 	for k, raw := range in.Fields {
 		var v any
 		_ = json.Unmarshal(raw, &v)

@@ -10,6 +10,9 @@
 // {"errorMessages": [...], "errors": {...}} shape. Tests can inject
 // faults (429 with Retry-After, 5xx, a lost answer), make fields required,
 // and act as a Jira user, which gives the signed webhook Jira would send.
+// With a webhook registered (SetWebhook) the site delivers it: a user's
+// move at once (MoveAsUser), a move made through the REST API in the
+// background, as the API account (APIAccountID), as Jira does.
 //
 // Semantics chosen where the sources say nothing: the JQL understood is
 // clauses "field = value" (project, key, labels, status) joined by AND,
@@ -103,6 +106,11 @@ type Server struct {
 	required []string
 	faults   []*fault
 	hits     map[string]int
+	changes  int // changelog ids
+
+	hook       Webhook
+	deliveries []Delivery
+	sending    sync.WaitGroup
 }
 
 // New returns a site with one empty project.
@@ -234,10 +242,19 @@ func (s *Server) CommentText(key string) []string {
 
 // UserTransition acts as a Jira user moving an issue to a status through
 // the workflow, and returns the jira:issue_updated webhook body Jira
-// would send for it, with its X-Hub-Signature header for secret.
+// would send for it, with its X-Hub-Signature header for secret. It does
+// not deliver it; MoveAsUser does.
 func (s *Server) UserTransition(key, to, user, secret string) (body []byte, header http.Header, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.userTransition(key, to, user, userAccountID, secret)
+}
+
+// userAccountID is the account id of every user tests act as.
+const userAccountID = "5b10a2844c20165700ede21g"
+
+// userTransition is UserTransition; the caller holds s.mu.
+func (s *Server) userTransition(key, to, user, accountID, secret string) (body []byte, header http.Header, err error) {
 	is, ok := s.issues[key]
 	if !ok {
 		return nil, nil, fmt.Errorf("no issue %s", key)
@@ -248,12 +265,19 @@ func (s *Server) UserTransition(key, to, user, secret string) (body []byte, head
 	}
 	from := is.Status
 	is.Status = t.To
-	fromSt, toSt := s.status(from), s.status(t.To)
+	return s.issueUpdated(is, from, user, accountID, secret)
+}
+
+// issueUpdated is the signed jira:issue_updated body for a status change
+// of is (already made) from a status; the caller holds s.mu.
+func (s *Server) issueUpdated(is *Issue, from, user, accountID, secret string) (body []byte, header http.Header, err error) {
+	fromSt, toSt := s.status(from), s.status(is.Status)
+	s.changes++
 	payload := map[string]any{
 		"timestamp": s.clk.Now().UnixMilli(), "webhookEvent": "jira:issue_updated", "issue_event_type_name": "issue_generic",
-		"user":  map[string]any{"accountId": "5b10a2844c20165700ede21g", "displayName": user, "active": true, "accountType": "atlassian"},
+		"user":  map[string]any{"accountId": accountID, "displayName": user, "active": true, "accountType": "atlassian"},
 		"issue": map[string]any{"id": is.ID, "key": is.Key, "fields": s.fieldsOf(is, "http://jira.invalid")},
-		"changelog": map[string]any{"id": strconv.Itoa(s.next), "items": []any{map[string]any{
+		"changelog": map[string]any{"id": strconv.Itoa(s.changes), "items": []any{map[string]any{
 			"field": "status", "fieldtype": "jira", "fieldId": "status",
 			"from": fromSt.ID, "fromString": fromSt.Name, "to": toSt.ID, "toString": toSt.Name}}},
 	}
