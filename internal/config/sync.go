@@ -40,17 +40,17 @@ type Sync struct {
 	// view only fills in incidents the configured one has not shown yet.
 	IncidentAPI string `koanf:"incident_api"`
 
-	Azure      Azure               `koanf:"azure"`
-	Sentinel   []SentinelWorkspace `koanf:"sentinel"`
-	Defender   []DefenderScope     `koanf:"defender"`
+	Azure    Azure               `koanf:"azure"`
+	Sentinel []SentinelWorkspace `koanf:"sentinel"`
+	Defender []DefenderScope     `koanf:"defender"`
 	// Governance writes recommendation items' owners and due dates back
 	// to Defender for Cloud.
-	Governance *Governance `koanf:"governance"`
-	Graph      *GraphSync          `koanf:"graph"`
-	DevOps     *DevOpsMirror       `koanf:"devops"`
-	Freshdesk  *FreshdeskMirror    `koanf:"freshdesk"`
-	ServiceNow *ServiceNowMirror   `koanf:"servicenow"`
-	Jira       *JiraMirror         `koanf:"jira"`
+	Governance *Governance       `koanf:"governance"`
+	Graph      *GraphSync        `koanf:"graph"`
+	DevOps     *DevOpsMirror     `koanf:"devops"`
+	Freshdesk  *FreshdeskMirror  `koanf:"freshdesk"`
+	ServiceNow *ServiceNowMirror `koanf:"servicenow"`
+	Jira       *JiraMirror       `koanf:"jira"`
 }
 
 // Azure is the Entra ID app vigil signs in as.

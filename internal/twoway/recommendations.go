@@ -72,7 +72,7 @@ type RecommendationOptions struct {
 	Items       Follower
 	ClosedState string
 	Clock       clock.Clock
-	Logger *slog.Logger
+	Logger      *slog.Logger
 }
 
 // Recommendations is the engine module that makes Defender for Cloud's
