@@ -223,6 +223,10 @@ func (f *followerRef) FollowAssignee(ctx context.Context, id int64, assignee, or
 	return f.svc.FollowAssignee(ctx, id, assignee, origin, cause)
 }
 
+func (f *followerRef) FollowComment(ctx context.Context, id int64, origin, author, body string, at time.Time) (workitem.Comment, bool, error) {
+	return f.svc.FollowComment(ctx, id, origin, author, body, at)
+}
+
 // httpClient returns the client connectors use: the system's roots, plus
 // caFile's certificates when set (the simulator's CA).
 func httpClient(caFile string) (*http.Client, error) {

@@ -380,6 +380,15 @@ func (w *World) UpdateIncident(name, etag string, u IncidentUpdate) (inc *Incide
 		inc.Owner = *u.Owner
 	}
 	if u.Labels != nil {
+		// labelType is read-only: a label written back under the name of
+		// one Sentinel assigned keeps its type.
+		for _, l := range u.Labels {
+			for _, old := range inc.Labels {
+				if old["labelName"] == l["labelName"] && old["labelType"] != nil {
+					l["labelType"] = old["labelType"]
+				}
+			}
+		}
 		inc.Labels = u.Labels
 	}
 	inc.LastModified = w.now()

@@ -72,6 +72,14 @@ func (g *GovernancePlanner) PlanComment(ctx context.Context, it workitem.Item, c
 	return nil, nil
 }
 
+// PlanFields is next's.
+func (g *GovernancePlanner) PlanFields(ctx context.Context, it workitem.Item, ch workitem.FieldChange) ([]outbox.Message, error) {
+	if fp, ok := g.next.(workitem.FieldPlanner); ok {
+		return fp.PlanFields(ctx, it, ch)
+	}
+	return nil, nil
+}
+
 // PlanAssign is next's, and the governance assignments for the new
 // assignee.
 func (g *GovernancePlanner) PlanAssign(ctx context.Context, it workitem.Item, from, to string) ([]outbox.Message, error) {

@@ -173,6 +173,9 @@ func (p *GraphIncidentPoller) store1(ctx context.Context, inc graph.Incident) er
 			p.log.Info("work item follows the Defender portal's assignee", "workitem", res.WorkItemID, "incident", inc.ID)
 		}
 	}
+	if err := p.followComments(ctx, res.WorkItemID, inc); err != nil {
+		return err
+	}
 	closedNow := !in.Status.Open() && (res.PreviousStatus == "" || res.PreviousStatus.Open())
 	if !closedNow {
 		return nil
@@ -191,6 +194,37 @@ func (p *GraphIncidentPoller) store1(ctx context.Context, inc graph.Incident) er
 	}
 	if moved {
 		p.log.Info("work item follows the Defender portal", "workitem", res.WorkItemID, "incident", inc.ID, "to", p.closedState)
+	}
+	return nil
+}
+
+// Commenter adds a comment made at a source to an item, once
+// (*workitem.Service).
+type Commenter interface {
+	FollowComment(ctx context.Context, id int64, origin, author, body string, at time.Time) (workitem.Comment, bool, error)
+}
+
+// followComments copies the incident's comments that people made in the
+// Defender portal (or in Sentinel, which shares them) to the item. Those
+// vigil wrote carry its marker and are skipped.
+func (p *GraphIncidentPoller) followComments(ctx context.Context, itemID int64, inc graph.Incident) error {
+	c, ok := p.items.(Commenter)
+	if !ok {
+		return nil
+	}
+	for _, cm := range inc.Comments {
+		if graph.HasMarker(cm.Comment) {
+			continue
+		}
+		author := cm.CreatedByDisplayName
+		if author == "" {
+			author = "unknown"
+		}
+		if _, added, err := c.FollowComment(ctx, itemID, "graph", author, cm.Comment, cm.CreatedDateTime); err != nil {
+			return fmt.Errorf("follow incident %s's comments: %w", inc.ID, err)
+		} else if added {
+			p.log.Info("work item gets a comment from the Defender portal", "workitem", itemID, "incident", inc.ID)
+		}
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/connector/defender"
 	"github.com/vigil-soc/vigil/internal/simulator"
 	"github.com/vigil-soc/vigil/internal/twoway"
@@ -222,5 +224,122 @@ func TestReconcilerThroughGraph(t *testing.T) {
 	}
 	if !why || !follow {
 		t.Fatalf("timeline lacks the reconciler's decision (%v) or the item's follow (%v): %+v", why, follow, h.timeline(items[0].ID))
+	}
+}
+
+// TestIncidentFieldsWriteBack: an item's new tags and severity reach its
+// incident through the configured API, once: Sentinel takes both (tags as
+// user labels, Sentinel's own labels kept); Graph takes the tags as
+// customTags and has no severity to write.
+func TestIncidentFieldsWriteBack(t *testing.T) {
+	for _, tc := range []struct {
+		api, write, notWrite string
+		severity             string // the incident's severity after the change
+	}{
+		{api: "sentinel", write: "sentinel.incidents.put", notWrite: "graph.incidents.update", severity: "High"},
+		{api: "graph", write: "graph.incidents.update", notWrite: "sentinel.incidents.put", severity: ""},
+	} {
+		t.Run(tc.api, func(t *testing.T) {
+			h := newHarness(t)
+			h.unified(tc.api)
+			ctx := context.Background()
+			_, incName := h.raise(1)
+			h.cycle()
+			before := h.incident(incName)
+			items, err := h.items.List(ctx, analyst, workitem.Filter{})
+			if err != nil || len(items) != 1 {
+				t.Fatalf("items: %v %d", err, len(items))
+			}
+			seq := lastSeq(h)
+			tags, sev := []string{"phishing-wave", "vip"}, alert.SeverityCritical
+			if _, err := h.items.Update(ctx, analyst, items[0].ID, workitem.Patch{Tags: &tags, Severity: &sev}, 0); err != nil {
+				t.Fatal(err)
+			}
+			h.send()
+			h.send() // nothing more to send: no second write
+			inc := h.incident(incName)
+			var user []string
+			for _, l := range inc.Labels {
+				if l["labelType"] == "User" {
+					user = append(user, l["labelName"].(string))
+				}
+			}
+			if strings.Join(user, ",") != "phishing-wave,vip" {
+				t.Fatalf("user labels %v, want the item's tags (labels %v)", user, inc.Labels)
+			}
+			want := tc.severity
+			if want == "" {
+				want = before.Severity // Graph cannot change it
+			}
+			if inc.Severity != want {
+				t.Fatalf("incident severity %s, want %s", inc.Severity, want)
+			}
+			if n := h.count(seq, tc.write); n != 1 {
+				t.Fatalf("%s answered %d times, want once", tc.write, n)
+			}
+			if n := h.count(seq, tc.notWrite); n != 0 {
+				t.Fatalf("%s answered %d times, want never", tc.notWrite, n)
+			}
+
+			// Tags cleared: the user labels go.
+			none := []string{}
+			if _, err := h.items.Update(ctx, analyst, items[0].ID, workitem.Patch{Tags: &none}, 0); err != nil {
+				t.Fatal(err)
+			}
+			h.send()
+			for _, l := range h.incident(incName).Labels {
+				if l["labelType"] == "User" {
+					t.Fatalf("labels after clearing the tags: %v", h.incident(incName).Labels)
+				}
+			}
+		})
+	}
+}
+
+// TestGraphIncidentCommentsComeBack: a comment someone makes on the
+// incident in the Defender portal reaches the item once, and is not sent
+// back; vigil's own comments, read back with their marker, are not taken
+// for a person's.
+func TestGraphIncidentCommentsComeBack(t *testing.T) {
+	h := newHarness(t)
+	h.unified("graph")
+	ctx := context.Background()
+	_, incName := h.raise(1)
+	h.cycle()
+	items, err := h.items.List(ctx, analyst, workitem.Filter{})
+	if err != nil || len(items) != 1 {
+		t.Fatalf("items: %v %d", err, len(items))
+	}
+	id := items[0].ID
+	if _, err := h.items.Comment(ctx, analyst, id, "isolating the host"); err != nil {
+		t.Fatal(err)
+	}
+	h.send()
+	w := h.sim.Sim.World()
+	h.clk.Advance(time.Minute)
+	if err := w.WithIncident(incName, func(inc *simulator.Incident) (bool, error) {
+		inc.Comments = append(inc.Comments, simulator.Comment{Name: "c-kai", Message: "User confirmed the sign-in was theirs.",
+			Author: "kai@contoso.com", Created: h.clk.Now()})
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	seq := lastSeq(h)
+	h.cycle()
+	h.cycle()
+	cs, err := h.items.Comments(ctx, analyst, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cs {
+		got = append(got, c.Author+": "+c.Body)
+	}
+	want := []string{analyst.String() + ": isolating the host", "graph:kai@contoso.com: User confirmed the sign-in was theirs."}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("comments:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := h.count(seq, "graph.incidents.comments.create"); n != 0 {
+		t.Fatalf("the portal's comment was sent back %d times", n)
 	}
 }

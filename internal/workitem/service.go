@@ -102,6 +102,20 @@ type DuePlanner interface {
 	PlanDue(ctx context.Context, it Item, from, to *time.Time) ([]outbox.Message, error)
 }
 
+// FieldChange is what an update changed that a source may mirror: each
+// field is nil when it did not change.
+type FieldChange struct {
+	Severity *alert.Severity
+	Tags     *[]string
+}
+
+// FieldPlanner is a Planner that also writes an item's severity and tags
+// back (an incident's severity and labels or custom tags). It is given
+// the item as it was before the change.
+type FieldPlanner interface {
+	PlanFields(ctx context.Context, it Item, ch FieldChange) ([]outbox.Message, error)
+}
+
 // WithPlanner makes transitions queue their write-backs in the outbox, in
 // the same transaction as the change.
 func (s *Service) WithPlanner(p Planner) *Service {
@@ -416,6 +430,20 @@ func (s *Service) Update(ctx context.Context, actor auth.Actor, id int64, p Patc
 			}
 			msgs = append(msgs, more...)
 		}
+		var fc FieldChange
+		if p.Severity != nil && *p.Severity != it.Severity {
+			fc.Severity = p.Severity
+		}
+		if p.Tags != nil && !slices.Equal(*p.Tags, it.Tags) {
+			fc.Tags = p.Tags
+		}
+		if fp, ok := s.planner.(FieldPlanner); ok && (fc.Severity != nil || fc.Tags != nil) {
+			more, err := fp.PlanFields(ctx, *it, fc)
+			if err != nil {
+				return nil, nil, err
+			}
+			msgs = append(msgs, more...)
+		}
 		var changes []Entry
 		change := func(field, from, to string) {
 			if from == to {
@@ -561,6 +589,60 @@ func (s *Service) Comment(ctx context.Context, actor auth.Actor, id int64, body 
 		}
 	}
 	return c, err
+}
+
+// FollowComment adds a comment someone made at a source (origin) to item
+// id, once: a comment with the same author and text already there is the
+// same one, read again. Like a comment made in vigil it is mirrored to
+// the item's other sources and trackers, but not back to origin.
+func (s *Service) FollowComment(ctx context.Context, id int64, origin, author, body string, at time.Time) (Comment, bool, error) {
+	body = strings.TrimSpace(body)
+	if body == "" {
+		return Comment{}, false, nil
+	}
+	if len(body) > MaxComment {
+		body = body[:MaxComment]
+	}
+	author = origin + ":" + author
+	have, err := s.store.Comments(ctx, id)
+	if err != nil {
+		return Comment{}, false, err
+	}
+	for _, c := range have {
+		if c.Author == author && c.Body == body {
+			return c, false, nil
+		}
+	}
+	c := Comment{WorkItemID: id, Author: author, Body: body, At: at}
+	if at.IsZero() || at.After(s.clock.Now()) {
+		c.At = s.clock.Now()
+	}
+	var msgs []outbox.Message
+	if cp, ok := s.planner.(ChangePlanner); ok {
+		it, err := s.store.GetWorkItem(ctx, id)
+		if err != nil {
+			return Comment{}, false, err
+		}
+		planned, err := cp.PlanComment(ctx, it, c)
+		if err != nil {
+			return Comment{}, false, err
+		}
+		for _, m := range planned {
+			if m.Target != origin {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	c, err = s.store.AddCommentEffects(ctx, c, msgs)
+	if err != nil {
+		return Comment{}, false, err
+	}
+	if s.observer != nil {
+		if it, gerr := s.store.GetWorkItem(ctx, id); gerr == nil {
+			s.notify(ctx, Change{Kind: ChangeCommented, Item: it, Actor: author, Comment: body})
+		}
+	}
+	return c, true, nil
 }
 
 // CommentMirrors returns the writes a comment on item id would queue now,

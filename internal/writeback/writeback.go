@@ -329,3 +329,54 @@ func (p *Planner) PlanAssign(ctx context.Context, it workitem.Item, from, to str
 	}
 	return out, nil
 }
+
+// PlanFields writes a new severity or new tags to the incidents the item
+// tracks, through the API that owns each: Sentinel takes both (severity,
+// and the tags as the incident's user labels); Graph takes the tags as
+// customTags, and not the severity, which its incident update does not
+// accept.
+func (p *Planner) PlanFields(ctx context.Context, it workitem.Item, ch workitem.FieldChange) ([]outbox.Message, error) {
+	_, incidents, err := p.linked(ctx, it)
+	if err != nil {
+		return nil, err
+	}
+	key := func(target, resource string) string {
+		return fmt.Sprintf("workitem:%d:rev:%d:fields:%s:%s", it.ID, it.Rev, target, resource)
+	}
+	var out []outbox.Message
+	for _, in := range incidents {
+		t, res := p.incidentTarget(in)
+		switch t {
+		case graph.Target:
+			if ch.Tags == nil {
+				continue
+			}
+			b, _ := json.Marshal(graph.IncidentUpdatePayload{CustomTags: ch.Tags})
+			out = append(out, outbox.Message{WorkItemID: it.ID, Target: graph.Target, Op: graph.OpIncidentUpdate, Resource: res,
+				Payload: b, IdemKey: key(graph.Target, "incident:"+res)})
+		case sentinel.Source:
+			f := sentinel.FieldsPayload{Labels: ch.Tags}
+			if ch.Severity != nil {
+				f.Severity = sentinelSeverity(*ch.Severity)
+			}
+			b, _ := json.Marshal(f)
+			out = append(out, outbox.Message{WorkItemID: it.ID, Target: sentinel.Source, Op: sentinel.OpFields, Resource: res,
+				Payload: b, IdemKey: key(sentinel.Source, in.SourceID)})
+		}
+	}
+	return out, nil
+}
+
+// sentinelSeverity spells a vigil severity as Sentinel does; Sentinel has
+// no critical.
+func sentinelSeverity(s alert.Severity) string {
+	switch s {
+	case alert.SeverityCritical, alert.SeverityHigh:
+		return "High"
+	case alert.SeverityLow:
+		return "Low"
+	case alert.SeverityInformational:
+		return "Informational"
+	}
+	return "Medium"
+}

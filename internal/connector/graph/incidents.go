@@ -186,12 +186,12 @@ func MapIncident(inc Incident) (alert.Incident, error) {
 // nil, replaces the incident's custom tags. Assign with Unassign false and
 // AssignedTo empty changes nothing; Unassign clears the assignee.
 type IncidentUpdatePayload struct {
-	Status         string   `json:"status,omitempty"`
-	Classification string   `json:"classification,omitempty"`
-	Determination  string   `json:"determination,omitempty"`
-	AssignedTo     string   `json:"assignedTo,omitempty"`
-	Unassign       bool     `json:"unassign,omitempty"`
-	CustomTags     []string `json:"customTags,omitempty"`
+	Status         string    `json:"status,omitempty"`
+	Classification string    `json:"classification,omitempty"`
+	Determination  string    `json:"determination,omitempty"`
+	AssignedTo     string    `json:"assignedTo,omitempty"`
+	Unassign       bool      `json:"unassign,omitempty"`
+	CustomTags     *[]string `json:"customTags,omitempty"`
 	// Comment, when set, is added (once) after the update: the reason of
 	// a closure, as Sentinel's close carries it.
 	Comment string `json:"comment,omitempty"`
@@ -251,8 +251,8 @@ func (c *Client) updateIncident(ctx context.Context, id string, p IncidentUpdate
 	case p.AssignedTo != "" && !strings.EqualFold(p.AssignedTo, cur.AssignedTo):
 		body["assignedTo"] = p.AssignedTo
 	}
-	if p.CustomTags != nil && !sameTags(p.CustomTags, cur.CustomTags) {
-		body["customTags"] = p.CustomTags
+	if p.CustomTags != nil && !sameTags(*p.CustomTags, cur.CustomTags) {
+		body["customTags"] = *p.CustomTags
 	}
 	if len(body) > 0 {
 		if _, err := c.do(ctx, call{method: http.MethodPatch, url: c.incidentURL(id), body: body, write: true}); err != nil {

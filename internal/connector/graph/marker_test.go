@@ -109,3 +109,21 @@ func TestLegacyCommentLostAnswer(t *testing.T) {
 	}
 	t.Fatalf("legacy alert %s not listed", dfc.Name)
 }
+
+func TestHasMarker(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"Tracked as work item 42.\n\n[vigil 0123456789ab]", true},
+		{"[vigil 0123456789ab] at the start", true},
+		{"a person's comment", false},
+		{"mentions [vigil 0123] in passing", false},
+		{"[vigil 0123456789xz]", false},
+		{"[vigil 0123456789ab", false},
+	} {
+		if got := graph.HasMarker(tc.in); got != tc.want {
+			t.Errorf("HasMarker(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

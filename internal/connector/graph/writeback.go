@@ -218,6 +218,21 @@ func markerKey(m outbox.Message) string {
 // into the Defender portal.
 func marker(key string) string { return "[vigil " + key + "]" }
 
+// HasMarker reports whether a comment carries a vigil marker: vigil
+// wrote it, and a poller reading it back must not take it for a person's.
+func HasMarker(comment string) bool {
+	i := strings.LastIndex(comment, "[vigil ")
+	if i < 0 {
+		return false
+	}
+	rest := comment[i+len("[vigil "):]
+	if len(rest) < 13 || rest[12] != ']' {
+		return false
+	}
+	_, err := hex.DecodeString(rest[:12])
+	return err == nil
+}
+
 // withMarker ends text with key's marker; text alone when key is "".
 func withMarker(text, key string) string {
 	if key == "" {

@@ -23,7 +23,16 @@ const (
 	OpActivate = "incident.activate" // no payload
 	OpOwner    = "incident.owner"    // payload OwnerPayload
 	OpComment  = "incident.comment"  // payload CommentPayload
+	OpFields   = "incident.fields"   // payload FieldsPayload
 )
+
+// FieldsPayload sets an incident's severity and its user labels. An empty
+// Severity leaves it alone; Labels, when not nil, replaces the labels
+// people set (LabelType User) and keeps those Sentinel set.
+type FieldsPayload struct {
+	Severity string    `json:"severity,omitempty"` // High, Medium, Low, Informational
+	Labels   *[]string `json:"labels,omitempty"`
+}
 
 // ClosePayload closes an incident. Classification is one of TruePositive,
 // FalsePositive, BenignPositive, Undetermined; BenignPositive needs a
@@ -121,6 +130,14 @@ func (c *Client) Send(ctx context.Context, m outbox.Message) error {
 			props.Owner = &armsecurityinsights.IncidentOwnerInfo{Email: nonEmpty(p.Email), ObjectID: nonEmpty(p.ObjectID), AssignedTo: nonEmpty(p.Name)}
 			return true, nil
 		})
+	case OpFields:
+		var p FieldsPayload
+		if err := decode(m, &p); err != nil {
+			return err
+		}
+		return c.updateIncident(ctx, m.Op, name, func(inc *armsecurityinsights.Incident, props *armsecurityinsights.IncidentProperties) (bool, error) {
+			return applyFields(inc.Properties.Labels, props, p)
+		})
 	case OpComment:
 		var p CommentPayload
 		if err := decode(m, &p); err != nil {
@@ -146,6 +163,15 @@ func (c *Client) Send(ctx context.Context, m outbox.Message) error {
 // starts over, so that change decides again on what is now there.
 func (c *Client) update(ctx context.Context, op, name string,
 	change func(s Snapshot, props *armsecurityinsights.IncidentProperties) (bool, error)) error {
+	return c.updateIncident(ctx, op, name, func(inc *armsecurityinsights.Incident, props *armsecurityinsights.IncidentProperties) (bool, error) {
+		return change(Describe(inc), props)
+	})
+}
+
+// updateIncident is update for a change that needs the incident as read
+// (its labels' types, which the writable copy leaves out).
+func (c *Client) updateIncident(ctx context.Context, op, name string,
+	change func(inc *armsecurityinsights.Incident, props *armsecurityinsights.IncidentProperties) (bool, error)) error {
 	ref := "incident " + name
 	for range etagTries {
 		resp, err := c.incidents.Get(ctx, c.rg, c.ws, name, nil)
@@ -156,10 +182,9 @@ func (c *Client) update(ctx context.Context, op, name string,
 		if inc.Properties == nil {
 			return fmt.Errorf("sentinel %s on %s: incident without properties", op, ref)
 		}
-		s := Describe(inc)
-		ref = s.ref()
+		ref = Describe(inc).ref()
 		body := writable(inc)
-		ok, err := change(s, body.Properties)
+		ok, err := change(inc, body.Properties)
 		if err != nil || !ok {
 			return err
 		}
@@ -331,4 +356,55 @@ func classify(err error) error {
 		return &outbox.RetryableError{Err: short, After: after}
 	}
 	return short
+}
+
+// applyFields edits props as p asks and reports whether anything changed.
+// read are the labels as read, with their types.
+func applyFields(read []*armsecurityinsights.IncidentLabel, props *armsecurityinsights.IncidentProperties, p FieldsPayload) (bool, error) {
+	changed := false
+	if p.Severity != "" {
+		var sev armsecurityinsights.IncidentSeverity
+		for _, v := range armsecurityinsights.PossibleIncidentSeverityValues() {
+			if strings.EqualFold(string(v), p.Severity) {
+				sev = v
+			}
+		}
+		if sev == "" {
+			return false, fmt.Errorf("sentinel: unknown severity %q", p.Severity)
+		}
+		if props.Severity == nil || *props.Severity != sev {
+			props.Severity, changed = to.Ptr(sev), true
+		}
+	}
+	if p.Labels != nil {
+		// Labels Sentinel set (AutoAssigned) stay; the write carries
+		// names only, as writable does (labelType is read-only).
+		kept := []*armsecurityinsights.IncidentLabel{} // not nil: an empty list clears
+		var user []*armsecurityinsights.IncidentLabel
+		for _, l := range read {
+			if l == nil || l.LabelName == nil {
+				continue
+			}
+			if l.LabelType != nil && *l.LabelType != armsecurityinsights.IncidentLabelTypeUser {
+				kept = append(kept, &armsecurityinsights.IncidentLabel{LabelName: l.LabelName})
+				continue
+			}
+			user = append(user, l)
+		}
+		want := map[string]bool{}
+		for _, n := range *p.Labels {
+			want[strings.ToLower(n)] = true
+		}
+		same := len(user) == len(want)
+		for _, l := range user {
+			same = same && want[strings.ToLower(*l.LabelName)]
+		}
+		if !same {
+			for _, n := range *p.Labels {
+				kept = append(kept, &armsecurityinsights.IncidentLabel{LabelName: to.Ptr(n)})
+			}
+			props.Labels, changed = kept, true
+		}
+	}
+	return changed, nil
 }
