@@ -11,14 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/security/armsecurity"
-
-	"github.com/vigil-soc/vigil/internal/connector/azauth"
 )
 
 // Defender for Cloud recommendations are read as Microsoft.Security/
@@ -81,26 +77,10 @@ type Recommendations struct {
 // inside azcore (honouring Retry-After); governance writes do not retry
 // there: the outbox retries them with its own backoff.
 func NewRecommendations(cfg Config) (*Recommendations, error) {
-	opts := azcore.ClientOptions{Transport: cfg.Transport, Retry: policy.RetryOptions{MaxRetries: 4, MaxRetryDelay: 60 * time.Second}}
-	if cfg.AuthorityHost != "" || cfg.ARMEndpoint != "" {
-		opts.Cloud = cloud.Configuration{
-			ActiveDirectoryAuthorityHost: cfg.AuthorityHost,
-			Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
-				cloud.ResourceManager: {Audience: "https://management.azure.com", Endpoint: cfg.ARMEndpoint},
-			},
-		}
-	}
-	// The same sign-in as New's (cfg.Credential, by default the client
-	// secret).
-	credOpts := opts
-	co := cfg.Credential.WithDefaults(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.AuthorityHost, cfg.Transport)
-	cred, err := azauth.NewRenewing(func() (azcore.TokenCredential, error) { return co.Credential(credOpts) })
+	cred, opts, err := signIn(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("defender credential: %w", err)
+		return nil, err
 	}
-	opts.PerRetryPolicies = append(opts.PerRetryPolicies, cred.Policy())
-	opts.Retry.StatusCodes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusUnauthorized}
 	a, err := arm.NewClient("vigil/defender-assessments", "v1.0.0", cred, &arm.ClientOptions{ClientOptions: opts})
 	if err != nil {
 		return nil, fmt.Errorf("defender assessments client: %w", err)

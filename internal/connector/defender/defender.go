@@ -57,6 +57,28 @@ type Client struct {
 // New signs in through azidentity with cfg.Credential (by default the
 // client secret).
 func New(cfg Config) (*Client, error) {
+	cred, opts, err := signIn(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := armsecurity.NewAlertsClient(cfg.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: opts})
+	if err != nil {
+		return nil, fmt.Errorf("defender alerts client: %w", err)
+	}
+	wopts := opts
+	wopts.Retry = policy.RetryOptions{MaxRetries: -1}
+	w, err := armsecurity.NewAlertsClient(cfg.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: wopts})
+	if err != nil {
+		return nil, fmt.Errorf("defender alerts client: %w", err)
+	}
+	return &Client{alerts: c, writes: w}, nil
+}
+
+// signIn returns the credential and the client options every Defender
+// for Cloud client of cfg uses: ARM (or the simulator) as the cloud,
+// azcore retries for reads, and a token the service refused before its
+// stated expiry replaced (see azauth), after which a 401 is retried once.
+func signIn(cfg Config) (*azauth.Renewing, azcore.ClientOptions, error) {
 	opts := azcore.ClientOptions{Transport: cfg.Transport, Retry: policy.RetryOptions{
 		// ARM asks for waits of several seconds when it throttles; a
 		// shorter cap would make azcore give up on a 429 at once.
@@ -74,24 +96,12 @@ func New(cfg Config) (*Client, error) {
 	co := cfg.Credential.WithDefaults(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.AuthorityHost, cfg.Transport)
 	cred, err := azauth.NewRenewing(func() (azcore.TokenCredential, error) { return co.Credential(credOpts) })
 	if err != nil {
-		return nil, fmt.Errorf("defender credential: %w", err)
+		return nil, opts, fmt.Errorf("defender credential: %w", err)
 	}
-	// A token the service refused before its stated expiry is replaced
-	// (see azauth); reads retry a 401 once that has happened.
 	opts.PerRetryPolicies = append(opts.PerRetryPolicies, cred.Policy())
 	opts.Retry.StatusCodes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
 		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusUnauthorized}
-	c, err := armsecurity.NewAlertsClient(cfg.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: opts})
-	if err != nil {
-		return nil, fmt.Errorf("defender alerts client: %w", err)
-	}
-	wopts := opts
-	wopts.Retry = policy.RetryOptions{MaxRetries: -1}
-	w, err := armsecurity.NewAlertsClient(cfg.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: wopts})
-	if err != nil {
-		return nil, fmt.Errorf("defender alerts client: %w", err)
-	}
-	return &Client{alerts: c, writes: w}, nil
+	return cred, opts, nil
 }
 
 // Alerts lists every alert of the subscription, following nextLink.
