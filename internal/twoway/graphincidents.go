@@ -154,6 +154,12 @@ func (p *GraphIncidentPoller) store1(ctx context.Context, inc graph.Incident) er
 		return nil
 	}
 	in.Secondary = p.secondary
+	if p.secondary && p.clock.Now().Sub(inc.CreatedDateTime) < secondaryWait {
+		// The configured view has not had a poll to show this incident
+		// yet: storing it here first would route and page it as Graph's.
+		// The next poll or the resync takes it up if it is still unknown.
+		return nil
+	}
 	if err := in.Normalize(p.clock.Now()); err != nil {
 		p.log.Warn("skipping invalid incident", "incident", inc.ID, "err", err)
 		return nil
@@ -228,3 +234,7 @@ func (p *GraphIncidentPoller) followComments(ctx context.Context, itemID int64, 
 	}
 	return nil
 }
+
+// secondaryWait is how old an incident must be before the secondary view
+// stores one that the configured view has not shown.
+const secondaryWait = 2 * time.Minute
