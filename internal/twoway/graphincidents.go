@@ -110,6 +110,7 @@ func (p *GraphIncidentPoller) UpdateAll(ctx context.Context) error {
 		list = append(list, changed...)
 	}
 	newMark := watermark
+	var held time.Time // the oldest change deferred: the watermark stays before it
 	var errs []error
 	done := map[string]bool{}
 	for i := len(list) - 1; i >= 0; i-- { // the delta is read last: newest wins
@@ -124,7 +125,12 @@ func (p *GraphIncidentPoller) UpdateAll(ctx context.Context) error {
 		if s, ok := p.seen[inc.ID]; ok && !inc.LastUpdateDateTime.After(s) {
 			continue
 		}
-		if err := p.store1(ctx, inc); err != nil {
+		if err := p.store1(ctx, inc); errors.Is(err, errDeferred) {
+			if held.IsZero() || inc.LastUpdateDateTime.Before(held) {
+				held = inc.LastUpdateDateTime
+			}
+			continue // not marked seen, and the watermark holds: a later poll takes it up
+		} else if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -135,6 +141,9 @@ func (p *GraphIncidentPoller) UpdateAll(ctx context.Context) error {
 	}
 	if full {
 		p.lastFull = now
+	}
+	if !held.IsZero() && !newMark.Before(held) {
+		newMark = held.Add(-time.Nanosecond)
 	}
 	if newMark.After(watermark) {
 		return p.store.SetCursor(ctx, p.cursorName(), newMark.UTC().Format(time.RFC3339Nano))
@@ -157,8 +166,7 @@ func (p *GraphIncidentPoller) store1(ctx context.Context, inc graph.Incident) er
 	if p.secondary && p.clock.Now().Sub(inc.CreatedDateTime) < secondaryWait {
 		// The configured view has not had a poll to show this incident
 		// yet: storing it here first would route and page it as Graph's.
-		// The next poll or the resync takes it up if it is still unknown.
-		return nil
+		return errDeferred
 	}
 	if err := in.Normalize(p.clock.Now()); err != nil {
 		p.log.Warn("skipping invalid incident", "incident", inc.ID, "err", err)
@@ -238,3 +246,7 @@ func (p *GraphIncidentPoller) followComments(ctx context.Context, itemID int64, 
 // secondaryWait is how old an incident must be before the secondary view
 // stores one that the configured view has not shown.
 const secondaryWait = 2 * time.Minute
+
+// errDeferred is store1's answer for an incident the secondary view leaves
+// to a later poll; the poll does not mark it seen.
+var errDeferred = errors.New("incident deferred to a later poll")

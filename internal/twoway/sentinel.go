@@ -238,6 +238,7 @@ func (p *SentinelPoller) UpdateAll(ctx context.Context) error {
 	}
 
 	newMark := watermark
+	var held time.Time // the oldest change deferred: the watermark stays before it
 	var errs []error
 	done := map[string]bool{}
 	for i := len(list) - 1; i >= 0; i-- { // newest read last wins: walk backwards, skip repeats
@@ -262,7 +263,12 @@ func (p *SentinelPoller) UpdateAll(ctx context.Context) error {
 		if p.seen[snap.Name] == version && version != "" {
 			continue
 		}
-		if err := p.store1(ctx, inc, list[i].alerts, snap); err != nil {
+		if err := p.store1(ctx, inc, list[i].alerts, snap); errors.Is(err, errDeferred) {
+			if held.IsZero() || snap.LastModified.Before(held) {
+				held = snap.LastModified
+			}
+			continue // not marked seen, and the watermark holds: a later poll takes it up
+		} else if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -276,6 +282,9 @@ func (p *SentinelPoller) UpdateAll(ctx context.Context) error {
 	}
 	if full {
 		p.lastFull = now
+	}
+	if !held.IsZero() && !newMark.Before(held) {
+		newMark = held.Add(-time.Nanosecond)
 	}
 	if newMark.After(watermark) {
 		return p.store.SetCursor(ctx, p.cursorName(), newMark.UTC().Format(time.RFC3339Nano))
@@ -333,6 +342,12 @@ func (p *SentinelPoller) resyncList(ctx context.Context) ([]polled, error) {
 // alerts are the incident's alerts when the read brought them; nil looks
 // them up (paced).
 func (p *SentinelPoller) store1(ctx context.Context, inc *armsecurityinsights.Incident, alerts []*armsecurityinsights.SecurityAlert, snap sentinel.Snapshot) error {
+	if p.secondary && !snap.Created.IsZero() && p.clock.Now().Sub(snap.Created) < secondaryWait {
+		// Graph is the configured view and has not had a poll to show this
+		// incident yet: stored here first, it would be routed and paged as
+		// Sentinel's.
+		return errDeferred
+	}
 	if alerts == nil {
 		if err := p.pace.wait(ctx); err != nil {
 			return err

@@ -186,6 +186,8 @@ type Snapshot struct {
 	OwnerObjectID         string
 	ETag                  string
 	LastModified          time.Time
+	// Created is when Sentinel created the incident.
+	Created time.Time
 }
 
 // Describe takes a snapshot of an incident; a nil incident, or one without
@@ -217,6 +219,9 @@ func Describe(inc *armsecurityinsights.Incident) Snapshot {
 	}
 	if p.LastModifiedTimeUTC != nil {
 		s.LastModified = p.LastModifiedTimeUTC.UTC()
+	}
+	if p.CreatedTimeUTC != nil {
+		s.Created = p.CreatedTimeUTC.UTC()
 	}
 	return s
 }
