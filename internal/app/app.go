@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/inhibit"
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/outbox"
+	"github.com/vigil-soc/vigil/internal/report"
 	"github.com/vigil-soc/vigil/internal/paging"
 	"github.com/vigil-soc/vigil/internal/rules"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -54,6 +55,9 @@ type App struct {
 	Pager *paging.Pager
 	// Intel is threat intelligence: indicators, feeds, matching.
 	Intel *threatintel.Service
+	// Reports computes the reports; reportModule keeps their facts.
+	Reports      *report.Service
+	reportModule *report.Module
 	// intelFeeds is how many feeds are configured.
 	intelFeeds int
 	// intelOut are the modules that upload indicators to Sentinel and
@@ -74,6 +78,8 @@ type App struct {
 	metrics      *engine.Metrics
 	server       *http.Server
 	listener     net.Listener
+	// reg is the registry /metrics serves.
+	reg *prometheus.Registry
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -121,6 +127,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	recordConfig(ctx, db, cfg, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ops := newOpsMetrics(reg, proc, clk, log)
 	writers := 1
 	if db.Dialect() == store.Postgres {
 		writers = 4
@@ -201,11 +208,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	poker := &enginePoker{}
 	pager := paging.New(db, items, paging.Options{BaseURL: baseURL(cfg), Clock: clk, Logger: log, Poke: poker.poke("outbox"),
 		Health: func() []paging.Health { return connectorHealth(self.connectors(), clk.Now()) }, SelfService: cfg.Paging.SelfService,
-		ConnectorFailure: time.Duration(cfg.Paging.ConnectorFailureMinutes) * time.Minute, Registry: reg})
+		ConnectorFailure: time.Duration(cfg.Paging.ConnectorFailureMinutes) * time.Minute, Registry: reg, Notifications: ops.notifications})
 	// Every committed change may have queued write-backs (an owner for
 	// Sentinel, a state for Boards): the outbox sender is woken at once
 	// rather than at its next tick.
-	items.Observe(observers{ruleSvc, pager, pokeOnChange(poker.poke("outbox"))})
+	items.Observe(observers{ruleSvc, pager, ops.times, pokeOnChange(poker.poke("outbox"))})
 	db.ObserveIncidents(pager)
 	follower.pager = pager
 	ruleTarget.Use(pager)
@@ -214,7 +221,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		db.Close()
 		return nil, err
 	}
-	targets[notify.TargetName] = nt
+	targets[notify.TargetName] = nt.Count(ops.notifications)
 	// Enrichment: by hand, and as a rule's playbook action.
 	providers, ttls, err := enrichProviders(cfg.Enrichment, db, clk)
 	if err != nil {
@@ -262,6 +269,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	uo.Intel = ti
 	uo.IntelAdmin, uo.FeedInterval = ti, cfg.ThreatIntel.Interval
 	uo.Silences = ruleSvc
+	reports, reportModule := newReports(cfg.Reports, db, proc, report.Options{Clock: clk, Logger: log})
+	uo.Reports = reports
 	face, err := ui.New(uo)
 	if err != nil {
 		db.Close()
@@ -269,7 +278,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	opts := web.Options{Rules: ruleSvc, Pager: pager, Ingest: pipe, Store: db, Incidents: db, Items: items, Logger: log, Clock: clk,
 		Registry: reg, MaxBody: cfg.MaxBodyBytes, Version: Version, UI: face, Connectors: uo.Connectors, Keys: accounts, Proxies: proxies, Enricher: enricher,
-		Intel: ti, FeedInterval: cfg.ThreatIntel.Interval, Silences: ruleSvc, LabelledAlerts: db,
+		Intel: ti, FeedInterval: cfg.ThreatIntel.Interval, Silences: ruleSvc, LabelledAlerts: db, Reports: reports,
 		Twilio: web.TwilioHooks{AuthToken: cfg.Paging.Twilio.AuthToken, AccountSID: cfg.Paging.Twilio.AccountSID, BaseURL: baseURL(cfg)},
 		Slack:  web.SlackHooks{SigningSecret: cfg.Paging.Slack.SigningSecret}}
 	if sy.boards != nil {
@@ -282,6 +291,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	a := &App{
 		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pager: pager, Intel: ti, intelFeeds: len(tiFeeds), intelOut: intelOut, poker: poker, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
 		Targets: targets, sender: outbox.NewSender(db, targets, clk, log), engineHealth: engineHealth, metrics: metrics,
+		Reports: reports, reportModule: reportModule, reg: reg,
 		server: &http.Server{
 			Handler:           srv,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -293,6 +303,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	self = a
 	a.shareHealth()
+	ops.collect(a)
 	// Shutdown waits for responses to finish; live-update streams end
 	// only when told to.
 	a.server.RegisterOnShutdown(face.Close)

@@ -187,6 +187,7 @@ func matrix() []matrixRow {
 		{pattern: "POST /api/v1/rules", path: "/api/v1/rules", body: `{}`, cells: "401 403 403 400 401 401"},
 		{pattern: "GET /api/v1/rules/vocabulary", path: "/api/v1/rules/vocabulary", cells: read},
 		{pattern: "GET /api/v1/rules/noise", path: "/api/v1/rules/noise", cells: read},
+		{pattern: "GET /api/v1/reports/{name}", path: "/api/v1/reports/response", cells: read},
 		{pattern: "POST /api/v1/rules/preview", path: "/api/v1/rules/preview", body: `{}`, cells: "401 400 400 400 401 401"},
 		{pattern: "GET /api/v1/rules/{id}", path: "/api/v1/rules/999", cells: "401 404 404 404 401 401"},
 		{pattern: "PUT /api/v1/rules/{id}", path: "/api/v1/rules/999", body: `{}`, cells: "401 403 403 400 401 401"},

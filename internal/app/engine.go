@@ -131,6 +131,8 @@ func (a *App) buildEngine() *engine.Engine {
 	// Escalation: due pages notify their next step.
 	e.Add(a.Pager, engine.Spec{Every: pagingEvery, Timeout: outboxTimeout, After: e.Poker("outbox")})
 	e.Add(sessionPurge{a}, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})
+	// The reports' facts and roll-ups follow the board.
+	e.Add(a.reportModule, engine.Spec{Every: reportsEvery, Timeout: syncTimeout})
 	// Deleting rules expired past their retention is cluster work.
 	e.Add(a.Rules, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})
 	return e

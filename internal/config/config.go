@@ -58,6 +58,9 @@ type Config struct {
 	ThreatIntel ThreatIntel `koanf:"threat_intel"`
 	// Alertmanager holds the inhibit rules.
 	Alertmanager Alertmanager `koanf:"alertmanager"`
+	// Reports configures the reports: SLOs, the default time zone, the
+	// weekly summary emails.
+	Reports Reports `koanf:"reports"`
 	// Role is what this instance does: "all" (the default) serves HTTP and
 	// runs the background engine, "api" only serves HTTP, "engine" only
 	// runs the engine (and answers health checks and metrics). Several
@@ -147,7 +150,7 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		}
 		c.DatabaseDSN = strings.TrimSpace(string(b))
 	}
-	if err := errors.Join(c.Sync.resolve(environ), c.OIDC.resolve(environ), c.Paging.resolve(environ), c.Enrichment.resolve(environ), c.ThreatIntel.resolve(environ), c.Alertmanager.resolve()); err != nil {
+	if err := errors.Join(c.Sync.resolve(environ), c.OIDC.resolve(environ), c.Paging.resolve(environ), c.Enrichment.resolve(environ), c.ThreatIntel.resolve(environ), c.Alertmanager.resolve(), c.Reports.resolve()); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

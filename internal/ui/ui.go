@@ -104,6 +104,9 @@ type Options struct {
 	// Silences makes Alertmanager silences from the rules page; nil hides
 	// the form.
 	Silences Silencer
+	// Reports computes the reports pages (internal/report); nil hides
+	// them.
+	Reports Reports
 	// Pager is on-call (schedules, policies, services, pages); nil
 	// hides the on-call pages.
 	Pager   Pager

@@ -99,7 +99,9 @@ type Options struct {
 	FeedInterval time.Duration
 	// Silences are Alertmanager's silences, kept as rules; with
 	// LabelledAlerts they serve Alertmanager's API v2 (nil answers 404).
-	Silences       Silencer
+	Silences Silencer
+	// Reports computes the reports (GET /api/v1/reports/{name}).
+	Reports        Reports
 	LabelledAlerts LabelledAlerts
 	// Twilio verifies Twilio's requests; no auth token answers 404.
 	Twilio TwilioHooks
@@ -140,6 +142,7 @@ type Server struct {
 	health    func() []twoway.Status
 	keys      KeyAdmin
 	rules     RuleAdmin
+	reports   Reports
 	pager     Pager
 	twilio    TwilioHooks
 	enricher  Enricher
@@ -184,7 +187,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		ingest: o.Ingest, store: o.Store, incidents: o.Incidents, items: o.Items, log: o.Logger.With("component", "web"),
-		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, enricher: o.Enricher, intel: o.Intel, feedInterval: o.FeedInterval, silences: o.Silences, labelled: o.LabelledAlerts, started: o.Clock.Now(), mux: http.NewServeMux(),
+		clock: o.Clock, maxBody: o.MaxBody, version: o.Version, boards: o.Boards, ui: o.UI, health: o.Connectors, keys: o.Keys, rules: o.Rules, pager: o.Pager, proxies: o.Proxies, twilio: o.Twilio, slack: o.Slack, enricher: o.Enricher, intel: o.Intel, feedInterval: o.FeedInterval, silences: o.Silences, labelled: o.LabelledAlerts, reports: o.Reports, started: o.Clock.Now(), mux: http.NewServeMux(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vigil_http_request_duration_seconds", Help: "HTTP request latency by route and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
@@ -273,6 +276,8 @@ func (s *Server) table(metrics http.Handler) []route {
 		{"GET", "/api/v1/rules/vocabulary", auth.ActionRead, s.ruleVocabulary},
 		{"POST", "/api/v1/rules/preview", auth.ActionRead, s.previewRule},
 		{"GET", "/api/v1/rules/noise", auth.ActionRead, s.ruleNoise},
+		// Reports: read by all.
+		{"GET", "/api/v1/reports/{name}", auth.ActionRead, s.getReport},
 		{"GET", "/api/v1/rules/{id}", auth.ActionRead, s.getRule},
 		{"PUT", "/api/v1/rules/{id}", auth.ActionAdmin, s.saveRule},
 		{"GET", "/api/v1/rules/{id}/versions", auth.ActionRead, s.ruleVersions},

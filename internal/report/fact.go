@@ -1,0 +1,204 @@
+package report
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/writeback"
+)
+
+// History is what the store knows of one work item, for working out its
+// facts: the row, its timeline's decisive entries and its pages.
+type History struct {
+	ID         int64
+	Type       string
+	Source     string
+	Severity   string
+	Assignee   string
+	State      string
+	Title      string
+	Created    time.Time
+	Closed     *time.Time
+	MergedInto int64
+	PreviousID int64
+	Entries    []Entry // oldest first
+	Pages      []Page
+	// Rule and AlertType name the detection behind the item (see
+	// automation.Detection); the store fills them from the lead alert.
+	Rule, AlertType string
+}
+
+// Entry is one timeline entry: transitions carry From and To.
+type Entry struct {
+	At       time.Time
+	Actor    string
+	Kind     string
+	Reason   string
+	From, To string
+}
+
+// Page is one page of the item.
+type Page struct {
+	Service string
+	Created time.Time
+	AckAt   *time.Time
+	AckBy   string
+}
+
+// Span is a stretch of time an item spent in one state; To is nil while
+// it is still there.
+type Span struct {
+	State string     `json:"s"`
+	From  time.Time  `json:"f"`
+	To    *time.Time `json:"t,omitempty"`
+}
+
+// Fact is one item's row of the reports: every figure is worked out from
+// these.
+type Fact struct {
+	ItemID    int64
+	Type      string
+	Source    string
+	Severity  string
+	Assignee  string
+	Service   string
+	Rule      string
+	AlertType string
+	Created   time.Time
+	// AckAt is the first acknowledgement: a person's first move,
+	// assignment or comment on the item, or its page's acknowledgement,
+	// whichever came first. AckBy is who.
+	AckAt      *time.Time
+	AckBy      string
+	ClosedAt   *time.Time
+	ClosedBy   string // who moved it into its terminal state (a person, "rule:…", "sentinel")
+	State      string
+	StateSince time.Time
+	// Class is the classification of a closed item (TruePositive, …) from
+	// its closing reason, as written back to the sources; "" while open.
+	Class    string
+	Acted    bool // a person did something on the item
+	Reopened bool // the item was opened again for a re-fired alert of a closed item
+	Merged   bool // folded into another item: counted there, not here
+	Spans    []Span
+}
+
+// Classifications, as Sentinel names them.
+const (
+	TruePositive   = "TruePositive"
+	BenignPositive = "BenignPositive"
+	FalsePositive  = "FalsePositive"
+	Undetermined   = "Undetermined"
+)
+
+// TTA is the time to acknowledge; ok is false when the item has none.
+func (f Fact) TTA() (time.Duration, bool) {
+	if f.AckAt == nil {
+		return 0, false
+	}
+	return f.AckAt.Sub(f.Created), true
+}
+
+// TTR is the time to resolve (creation to a terminal state).
+func (f Fact) TTR() (time.Duration, bool) {
+	if f.ClosedAt == nil {
+		return 0, false
+	}
+	return f.ClosedAt.Sub(f.Created), true
+}
+
+// IsPerson reports whether a timeline actor is a person: people act under
+// their email address; vigil, rules ("rule:…"), API tokens ("token:…"),
+// integration keys and the synced systems ("sentinel", "graph") do not.
+func IsPerson(actor string) bool {
+	return strings.Contains(actor, "@") && !strings.Contains(actor, ":")
+}
+
+// Terminal reports whether a state ends an item's life; the store's
+// History does not know the process, so the caller passes it.
+type Terminal func(state string) bool
+
+// Compute works out an item's facts from its history.
+func Compute(h History, terminal Terminal) Fact {
+	f := Fact{ItemID: h.ID, Type: h.Type, Source: h.Source, Severity: h.Severity, Assignee: h.Assignee,
+		Rule: h.Rule, AlertType: h.AlertType, Created: h.Created.UTC(), State: h.State,
+		Reopened: h.PreviousID != 0, Merged: h.MergedInto != 0}
+	entries := slices.Clone(h.Entries)
+	slices.SortStableFunc(entries, func(a, b Entry) int { return a.At.Compare(b.At) })
+
+	// The spans: the item is created in the state its first transition
+	// leaves (or its current state when it never moved).
+	first := h.State
+	for _, e := range entries {
+		if e.Kind == "transition" && e.From != "" {
+			first = e.From
+			break
+		}
+	}
+	cur := Span{State: first, From: f.Created}
+	var closing Entry
+	for _, e := range entries {
+		if e.Kind != "transition" || e.To == "" || e.To == cur.State {
+			continue
+		}
+		at := e.At.UTC()
+		if at.Before(cur.From) {
+			at = cur.From
+		}
+		cur.To = &at
+		f.Spans = append(f.Spans, cur)
+		cur = Span{State: e.To, From: at}
+		if terminal(e.To) {
+			closing = e
+		}
+	}
+	f.Spans = append(f.Spans, cur)
+	f.StateSince = cur.From
+	if h.Closed != nil && terminal(h.State) {
+		c := h.Closed.UTC()
+		f.ClosedAt = &c
+		f.Class = Classify(h.State, closing.Reason)
+		f.ClosedBy = closing.Actor
+	}
+
+	// The first acknowledgement.
+	ack := func(at time.Time, by string) {
+		at = at.UTC()
+		if f.AckAt == nil || at.Before(*f.AckAt) {
+			f.AckAt, f.AckBy = &at, by
+		}
+	}
+	for _, e := range entries {
+		if !IsPerson(e.Actor) {
+			continue
+		}
+		switch e.Kind {
+		case "transition", "update", "comment", "task":
+			f.Acted = true
+			ack(e.At, e.Actor)
+		}
+	}
+	for _, p := range h.Pages {
+		if f.Service == "" {
+			f.Service = p.Service
+		}
+		if p.AckAt != nil {
+			ack(*p.AckAt, p.AckBy)
+			if IsPerson(p.AckBy) {
+				f.Acted = true
+			}
+		}
+	}
+	if f.AckAt != nil && f.AckAt.Before(f.Created) {
+		c := f.Created
+		f.AckAt = &c
+	}
+	return f
+}
+
+// Classify is how an item closed into state with reason is classified, as
+// the write-back classifies it at the sources.
+func Classify(state, reason string) string {
+	return writeback.ClosureFor(state, reason).Sentinel
+}

@@ -1,0 +1,246 @@
+package report
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// PersonLoad is one person's on-call load over the period.
+type PersonLoad struct {
+	User string `json:"user"`
+	// Pages counts the distinct pages that notified the person.
+	Pages int64 `json:"pages"`
+	// Interruptions counts notifications, those to one person for one page
+	// within a minute of each other counting once (a push and an SMS sent
+	// together interrupt once). Night and Weekend are those that fell in
+	// the night hours or on a Saturday or Sunday, in the viewer's zone.
+	Interruptions int64 `json:"interruptions"`
+	Night         int64 `json:"night"`
+	Weekend       int64 `json:"weekend"`
+	// Acknowledged counts the pages the person acknowledged.
+	Acknowledged int64 `json:"acknowledged"`
+	// OnCallHours is the time on call by the schedules, and Shifts how
+	// many shifts; InterruptionsPerShift is nil without shifts.
+	OnCallHours           float64  `json:"on_call_hours"`
+	Shifts                int64    `json:"shifts"`
+	InterruptionsPerShift *float64 `json:"interruptions_per_shift"`
+}
+
+// Participant is one person's share of a rotation.
+type Participant struct {
+	User          string  `json:"user"`
+	OnCallHours   float64 `json:"on_call_hours"`
+	Interruptions int64   `json:"interruptions"`
+	Night         int64   `json:"night"`
+	// HoursShare and InterruptionShare are the person's shares of the
+	// schedule's hours and of the interruptions during its shifts; nil
+	// when the schedule had none.
+	HoursShare        *float64 `json:"hours_share"`
+	InterruptionShare *float64 `json:"interruption_share"`
+}
+
+// Fairness is a schedule's load across its participants.
+type Fairness struct {
+	Schedule     string        `json:"schedule"`
+	Participants []Participant `json:"participants"`
+	// Index is Jain's fairness index of the interruptions per on-call
+	// hour: 1 when everyone bears the same, 1/n when one person bears all;
+	// nil without interruptions.
+	Index *float64 `json:"fairness_index"`
+}
+
+// OnCallLoad is the on-call load report.
+type OnCallLoad struct {
+	Period     Period `json:"period"`
+	Pages      int64  `json:"pages"`
+	Acked      int64  `json:"acknowledged"`
+	Escalated  int64  `json:"escalated"`
+	PageTTA    Stat   `json:"page_tta"`
+	NightHours string `json:"night_hours"`
+	// People are sorted by interruptions, most first.
+	People   []PersonLoad `json:"people"`
+	Fairness []Fairness   `json:"fairness"`
+}
+
+type interruption struct {
+	user string
+	at   time.Time
+}
+
+// OnCall computes the on-call load of the pages opened in the period.
+func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
+	pages, notes, err := s.st.ReportPages(ctx, p.From, p.To)
+	if err != nil {
+		return OnCallLoad{}, err
+	}
+	r := OnCallLoad{Period: p, People: []PersonLoad{}, Fairness: []Fairness{},
+		NightHours: hh(s.o.NightStart) + "–" + hh(s.o.NightEnd)}
+	people := map[string]*PersonLoad{}
+	person := func(u string) *PersonLoad {
+		pl := people[u]
+		if pl == nil {
+			pl = &PersonLoad{User: u}
+			people[u] = pl
+		}
+		return pl
+	}
+	tta := &Dist{}
+	for _, pg := range pages {
+		r.Pages++
+		if pg.Step > 0 || pg.Rounds > 0 {
+			r.Escalated++
+		}
+		if pg.AckAt != nil {
+			r.Acked++
+			tta.Add(pg.AckAt.Sub(pg.Created).Seconds())
+			if pg.AckBy != "" {
+				person(pg.AckBy).Acknowledged++
+			}
+		}
+	}
+	r.PageTTA = statOf(tta)
+
+	// Interruptions: a person's notifications for one page a minute apart
+	// or less are one.
+	slices.SortFunc(notes, func(a, b NotificationRow) int { return a.At.Compare(b.At) })
+	last := map[[2]any]time.Time{}
+	seenPage := map[[2]any]bool{}
+	var ints []interruption
+	for _, n := range notes {
+		if n.User == "" {
+			continue
+		}
+		k := [2]any{n.User, n.PageID}
+		if !seenPage[k] {
+			seenPage[k] = true
+			person(n.User).Pages++
+		}
+		if t, ok := last[k]; ok && n.At.Sub(t) <= time.Minute {
+			continue
+		}
+		last[k] = n.At
+		pl := person(n.User)
+		pl.Interruptions++
+		l := n.At.In(p.Loc)
+		if s.night(l) {
+			pl.Night++
+		}
+		if wd := l.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			pl.Weekend++
+		}
+		ints = append(ints, interruption{user: n.User, at: n.At})
+	}
+
+	// Time on call and fairness, from the schedules.
+	if s.rota != nil {
+		scheds, err := s.rota.Schedules(ctx)
+		if err != nil {
+			return OnCallLoad{}, err
+		}
+		for _, sc := range scheds {
+			fr := Fairness{Schedule: sc.Name, Participants: []Participant{}}
+			parts := map[string]*Participant{}
+			var hours float64
+			var inShift int64
+			for _, sh := range sc.Shifts(p.From, p.To) {
+				start, end := maxT(sh.Start, p.From), minT(sh.End, p.To)
+				if !end.After(start) {
+					continue
+				}
+				h := end.Sub(start).Hours()
+				pl := person(sh.User)
+				pl.OnCallHours += h
+				pl.Shifts++
+				pt := parts[sh.User]
+				if pt == nil {
+					pt = &Participant{User: sh.User}
+					parts[sh.User] = pt
+				}
+				pt.OnCallHours += h
+				hours += h
+				for _, in := range ints {
+					if in.user == sh.User && !in.at.Before(start) && in.at.Before(end) {
+						pt.Interruptions++
+						inShift++
+						if s.night(in.at.In(p.Loc)) {
+							pt.Night++
+						}
+					}
+				}
+			}
+			var sum, sumSq float64
+			for _, pt := range parts {
+				if hours > 0 {
+					v := pt.OnCallHours / hours
+					pt.HoursShare = &v
+				}
+				if inShift > 0 {
+					v := float64(pt.Interruptions) / float64(inShift)
+					pt.InterruptionShare = &v
+				}
+				if pt.OnCallHours > 0 {
+					x := float64(pt.Interruptions) / pt.OnCallHours
+					sum += x
+					sumSq += x * x
+				}
+				fr.Participants = append(fr.Participants, *pt)
+			}
+			if sumSq > 0 {
+				v := sum * sum / (float64(len(parts)) * sumSq)
+				fr.Index = &v
+			}
+			slices.SortFunc(fr.Participants, func(a, b Participant) int {
+				if a.User < b.User {
+					return -1
+				}
+				return 1
+			})
+			if len(fr.Participants) > 0 {
+				r.Fairness = append(r.Fairness, fr)
+			}
+		}
+	}
+	for _, pl := range people {
+		if pl.Shifts > 0 {
+			v := float64(pl.Interruptions) / float64(pl.Shifts)
+			pl.InterruptionsPerShift = &v
+		}
+		r.People = append(r.People, *pl)
+	}
+	slices.SortFunc(r.People, func(a, b PersonLoad) int {
+		if a.Interruptions != b.Interruptions {
+			return int(b.Interruptions - a.Interruptions)
+		}
+		if a.User < b.User {
+			return -1
+		}
+		return 1
+	})
+	return r, nil
+}
+
+// night reports whether a local time falls in the night hours.
+func (s *Service) night(l time.Time) bool {
+	h := l.Hour()
+	if s.o.NightStart > s.o.NightEnd {
+		return h >= s.o.NightStart || h < s.o.NightEnd
+	}
+	return h >= s.o.NightStart && h < s.o.NightEnd
+}
+
+func hh(h int) string { return time.Date(2000, 1, 1, h, 0, 0, 0, time.UTC).Format("15:04") }
+
+func maxT(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minT(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

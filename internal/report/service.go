@@ -1,0 +1,310 @@
+// Package report answers the questions a team asks of its own work, with
+// no query language: how quickly alerts are acknowledged and resolved
+// (MTTA, MTTR, time in each state) against the SLOs, how good each
+// detection is, how heavy on-call is and for whom, and how work flows
+// across the board.
+//
+// Every figure comes from the facts of each work item (Fact), which an
+// engine module (Module) works out from the item's timeline and pages and
+// keeps in the store. Periods of up to ExactSpan are computed from the
+// facts themselves and every figure is exact. Longer periods read daily
+// roll-ups for the UTC days that lie wholly inside one bucket and the facts
+// for the rest: counts, means and SLO attainment stay exact, and
+// percentiles are read from histograms whose buckets are 2% wide.
+//
+// A figure with no data is absent (null in JSON, "no data" on screen),
+// never zero.
+package report
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/oncall"
+)
+
+// Store is what the reports read.
+type Store interface {
+	ReportFacts(ctx context.Context, from, to time.Time, f Filter, fn func(Fact) error) error
+	ReportDaily(ctx context.Context, fromDay, toDay int64, dim string, values []string, fn func(DailyRow) error) error
+	ReportBreaches(ctx context.Context, from, to time.Time, f Filter, ack bool, target time.Duration, now time.Time, limit int, fn func(Fact) error) error
+	ReportOpenFacts(ctx context.Context, fn func(Fact) error) error
+	ReportFlow(ctx context.Context, fromQ, toQ int64) ([]FlowRow, map[string]int64, error)
+	ReportPages(ctx context.Context, from, to time.Time) ([]PageRow, []NotificationRow, error)
+	ReportSuppressed(ctx context.Context, from, to time.Time) (map[string]int64, error)
+}
+
+// Rota is what on-call load reads of the on-call definitions.
+type Rota interface {
+	Schedules(ctx context.Context) ([]*oncall.Schedule, error)
+	Teams(ctx context.Context) (map[string][]string, error)
+}
+
+// Process is what the reports need of the work-item process.
+type Process interface {
+	StateNames() []string
+	Terminal(state string) bool
+}
+
+// Options configure the reports.
+type Options struct {
+	SLOs []SLO
+	// TimeZone is the default viewer time zone (IANA), UTC when empty.
+	TimeZone string
+	// ExactSpan is the longest period computed from each item's facts;
+	// 0 means 31 days.
+	ExactSpan time.Duration
+	// StuckAfter is how long an item may sit in one open state before the
+	// flow report calls it stuck; 0 means 7 days.
+	StuckAfter time.Duration
+	// NightStart and NightEnd bound the night hours for on-call load, in
+	// the viewer's time zone; both 0 mean 22 and 8.
+	NightStart, NightEnd int
+	Clock                clock.Clock
+	Logger               *slog.Logger
+}
+
+// Service computes the reports.
+type Service struct {
+	st   Store
+	rota Rota
+	proc Process
+	o    Options
+	log  *slog.Logger
+}
+
+// New returns the reports service.
+func New(st Store, rota Rota, proc Process, o Options) *Service {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.ExactSpan == 0 {
+		o.ExactSpan = 31 * 24 * time.Hour
+	}
+	if o.StuckAfter == 0 {
+		o.StuckAfter = 7 * 24 * time.Hour
+	}
+	if o.NightStart == 0 && o.NightEnd == 0 {
+		o.NightStart, o.NightEnd = 22, 8
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{st: st, rota: rota, proc: proc, o: o, log: o.Logger.With("component", "reports")}
+}
+
+// TimeZone is the default viewer time zone.
+func (s *Service) TimeZone() string { return s.o.TimeZone }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.o.Clock.Now() }
+
+// slos returns the configured SLOs with their teams' members.
+func (s *Service) slos(ctx context.Context) ([]SLO, error) {
+	if len(s.o.SLOs) == 0 {
+		return nil, nil
+	}
+	var teams map[string][]string
+	out := slices.Clone(s.o.SLOs)
+	for i := range out {
+		if out[i].Team == "" {
+			continue
+		}
+		if teams == nil {
+			var err error
+			if teams, err = s.teams(ctx); err != nil {
+				return nil, err
+			}
+		}
+		out[i].Members = teams[out[i].Team]
+	}
+	return out, nil
+}
+
+func (s *Service) teams(ctx context.Context) (map[string][]string, error) {
+	if s.rota == nil {
+		return map[string][]string{}, nil
+	}
+	t, err := s.rota.Teams(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("teams: %w", err)
+	}
+	return t, nil
+}
+
+// resolve fills a team filter's members.
+func (s *Service) resolve(ctx context.Context, f Filter) (Filter, error) {
+	if f.Team == "" {
+		return f, nil
+	}
+	teams, err := s.teams(ctx)
+	if err != nil {
+		return f, err
+	}
+	f.Members = teams[f.Team]
+	return f, nil
+}
+
+// collect sums up the items created in each bucket of bounds (bucket i
+// is [bounds[i], bounds[i+1])) that match f, per value of group (one
+// group "" when group is empty). exact is false when roll-ups were read.
+func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, group string) (out []map[string]*Agg, exact bool, err error) {
+	from, to := bounds[0], bounds[len(bounds)-1]
+	slos, err := s.slos(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.o.Clock.Now()
+	out = make([]map[string]*Agg, len(bounds)-1)
+	for i := range out {
+		out[i] = map[string]*Agg{}
+	}
+	bucket := func(t time.Time) int {
+		return sort.Search(len(bounds)-1, func(i int) bool { return bounds[i+1].After(t) })
+	}
+	addFact := func(x Fact) error {
+		if !f.match(x) {
+			return nil
+		}
+		b := bucket(x.Created)
+		if b >= len(out) {
+			return nil
+		}
+		k := ""
+		if group != "" {
+			k = dimValue(x, group)
+		}
+		a := out[b][k]
+		if a == nil {
+			a = newAgg()
+			out[b][k] = a
+		}
+		a.add(x, slos, now)
+		return nil
+	}
+
+	dims := f.dims()
+	need := slices.Clone(dims)
+	if group != "" && !slices.Contains(need, group) {
+		need = append(need, group)
+	}
+	if to.Sub(from) <= s.o.ExactSpan || len(need) > 1 {
+		return out, true, s.st.ReportFacts(ctx, from, to, f, addFact)
+	}
+
+	// Roll-ups for the UTC days wholly inside one bucket; facts for the
+	// days a bound cuts.
+	dim, values := DimAll, []string(nil)
+	if len(need) == 1 {
+		dim = need[0]
+		if group == "" {
+			switch {
+			case dim == DimAssignee && f.Team != "" && f.Person == "":
+				values = f.Members
+				if len(values) == 0 {
+					return out, true, nil
+				}
+			default:
+				values = []string{filterValue(f, dim)}
+			}
+		}
+	}
+	firstDay, lastDay := UTCDay(from), UTCDay(to.Add(-time.Microsecond))
+	cut := map[int64]bool{}
+	for _, b := range bounds {
+		d := UTCDay(b)
+		if b.UnixMicro() != d {
+			cut[d] = true
+		}
+	}
+	exact = true
+	err = s.st.ReportDaily(ctx, firstDay, lastDay+dayUS, dim, values, func(r DailyRow) error {
+		if cut[r.Day] {
+			return nil
+		}
+		if group != "" && f.Team != "" && group != DimAssignee {
+			return nil // unreachable: need would hold two dimensions
+		}
+		exact = false
+		b := bucket(time.UnixMicro(r.Day))
+		if b >= len(out) {
+			return nil
+		}
+		k := ""
+		if group != "" {
+			k = r.Value
+		}
+		a := out[b][k]
+		if a == nil {
+			a = newAgg()
+			out[b][k] = a
+		}
+		a.merge(decodeAgg(r.Agg))
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	days := make([]int64, 0, len(cut))
+	for d := range cut {
+		days = append(days, d)
+	}
+	slices.Sort(days)
+	for _, d := range days {
+		lo, hi := time.UnixMicro(d).UTC(), time.UnixMicro(d+dayUS).UTC()
+		if lo.Before(from) {
+			lo = from
+		}
+		if hi.After(to) {
+			hi = to
+		}
+		if !hi.After(lo) {
+			continue
+		}
+		if err := s.st.ReportFacts(ctx, lo, hi, f, addFact); err != nil {
+			return nil, false, err
+		}
+	}
+	return out, exact, nil
+}
+
+func filterValue(f Filter, dim string) string {
+	switch dim {
+	case DimSeverity:
+		return f.Severity
+	case DimSource:
+		return f.Source
+	case DimType:
+		return f.Type
+	case DimAssignee:
+		return f.Person
+	case DimService:
+		return f.Service
+	case DimRule:
+		return f.Rule
+	case DimAlertType:
+		return f.AlertType
+	}
+	return ""
+}
+
+// total merges every bucket's aggregates of each group.
+func total(buckets []map[string]*Agg) map[string]*Agg {
+	out := map[string]*Agg{}
+	for _, b := range buckets {
+		for k, a := range b {
+			t := out[k]
+			if t == nil {
+				t = newAgg()
+				out[k] = t
+			}
+			t.merge(a)
+		}
+	}
+	return out
+}
