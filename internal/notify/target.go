@@ -24,6 +24,8 @@ type Target struct {
 	// channel's own limits (configuration).
 	ledger    Ledger
 	overrides map[string]Limits
+	// counter counts each attempt's outcome for Prometheus; nil: none.
+	counter *Counter
 }
 
 // Limit enables rate limits and bundling over ledger; overrides replace
@@ -85,6 +87,8 @@ func (t *Target) Send(ctx context.Context, m outbox.Message) error {
 	}
 	ch, ok := t.channels[n.To.Type]
 	if !ok {
+		// Nobody will ever get it: as failed as a send that was refused.
+		t.counter.Add(n.To.Type, StatusFailed)
 		return fmt.Errorf("notify: no channel for contact method type %q", n.To.Type)
 	}
 	var joined []outbox.Message
@@ -116,6 +120,8 @@ func (t *Target) Send(ctx context.Context, m outbox.Message) error {
 	}
 	if t.record == nil {
 		_, err := ch.Send(ctx, n)
+		status, _ := outcome(err, m.Attempts)
+		t.counter.Add(n.To.Type, status)
 		if err == nil && len(joined) > 0 {
 			t.bundled(ctx, n, Receipt{}, joined, 0)
 		}
@@ -130,17 +136,27 @@ func (t *Target) Send(ctx context.Context, m outbox.Message) error {
 	if r.Provider == "" {
 		r.Provider = ch.Type()
 	}
-	var re *outbox.RetryableError
-	final := false
-	switch {
-	case err == nil:
-	case errors.As(err, &re) && m.Attempts+1 < outbox.MaxAttempts:
-		r.Status = StatusRetrying
-	default:
-		r.Status, final = StatusFailed, true
+	status, final := outcome(err, m.Attempts)
+	if err != nil {
+		r.Status = status
 	}
+	t.counter.Add(n.To.Type, status)
 	if rerr := t.record.RecordSend(ctx, n, r, err, final, took); rerr != nil {
 		t.log.Error("notification log", "notification", n.ID, "err", rerr)
 	}
 	return err
+}
+
+// outcome is the notification log's status of an attempt that ended with
+// err, the message having been tried attempts times before: sent,
+// retrying while the outbox will try again, failed when it will not.
+func outcome(err error, attempts int) (status string, final bool) {
+	var re *outbox.RetryableError
+	switch {
+	case err == nil:
+		return StatusSent, false
+	case errors.As(err, &re) && attempts+1 < outbox.MaxAttempts:
+		return StatusRetrying, false
+	}
+	return StatusFailed, true
 }

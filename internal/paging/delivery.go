@@ -54,6 +54,8 @@ func (s *Pager) DeliveryStatus(ctx context.Context, provider, providerID, status
 	if err != nil || !moved {
 		return err
 	}
+	// Only a status that moved counts: providers repeat callbacks.
+	s.o.Notifications.Add(e.Channel, status)
 	if e.WorkItemID != 0 && e.Kind == notify.KindPage {
 		msg := fmt.Sprintf("page #%d: %s to %s (contact method %d) %s (%s %s)", e.PageID, e.Channel, e.User, e.ContactMethodID, status, provider, providerID)
 		if errText != "" {

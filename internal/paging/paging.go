@@ -35,6 +35,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/oncall"
 	"github.com/vigil-soc/vigil/internal/outbox"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -111,6 +112,9 @@ type Options struct {
 	ConnectorFailure time.Duration
 	// Registry gets paging's metrics (nil: not exported).
 	Registry prometheus.Registerer
+	// Notifications counts the delivery callbacks' statuses, in the
+	// counter the notify target counts sends in (nil: not counted).
+	Notifications *notify.Counter
 }
 
 // Pager manages on-call definitions and pages.
