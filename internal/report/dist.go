@@ -97,15 +97,25 @@ func (d *Dist) Percentile(p float64) (float64, bool) {
 		keys = append(keys, k)
 	}
 	sort.Ints(keys)
-	rank := int64(math.Round(p * float64(d.N-1)))
-	var seen int64
-	for _, k := range keys {
-		seen += d.buckets[k]
-		if seen > rank {
-			return bucketMid(k), true
+	// The value at an integer rank is its bucket's middle; between two
+	// ranks it is interpolated as for exact values.
+	at := func(rank int64) float64 {
+		var seen int64
+		for _, k := range keys {
+			seen += d.buckets[k]
+			if seen > rank {
+				return bucketMid(k)
+			}
 		}
+		return bucketMid(keys[len(keys)-1])
 	}
-	return bucketMid(keys[len(keys)-1]), true
+	r := p * float64(d.N-1)
+	lo, hi := int64(math.Floor(r)), int64(math.Ceil(r))
+	vlo := at(lo)
+	if hi == lo {
+		return vlo, true
+	}
+	return vlo + (at(hi)-vlo)*(r-float64(lo)), true
 }
 
 // Buckets below one minute are whole seconds; above, each is 2% wider

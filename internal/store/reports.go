@@ -158,7 +158,7 @@ func (db *DB) ReportHistories(ctx context.Context, ids []int64) ([]report.Histor
 	}
 
 	// The detection: the item's first alert, or its first incident.
-	rows, err = db.r.QueryContext(ctx, db.q(`SELECT x.workitem_id, a.source, a.product, a.title, COALESCE(v.raw, '')
+	rows, err = db.r.QueryContext(ctx, db.q(`SELECT x.workitem_id, a.source, a.product, a.title, COALESCE(CAST(v.raw AS TEXT), '')
 	    FROM (SELECT workitem_id, MIN(alert_id) AS alert_id FROM workitem_alerts WHERE workitem_id IN (`+in+`) GROUP BY workitem_id) x
 	    JOIN alerts a ON a.id = x.alert_id
 	    LEFT JOIN alert_versions v ON v.alert_id = a.id AND v.version = a.version`), args...)
@@ -182,7 +182,7 @@ func (db *DB) ReportHistories(ctx context.Context, ids []int64) ([]report.Histor
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("report: detections: %w", err)
 	}
-	rows, err = db.r.QueryContext(ctx, db.q(`SELECT x.workitem_id, i.source, i.title, COALESCE(v.raw, '')
+	rows, err = db.r.QueryContext(ctx, db.q(`SELECT x.workitem_id, i.source, i.title, COALESCE(CAST(v.raw AS TEXT), '')
 	    FROM (SELECT workitem_id, MIN(incident_id) AS incident_id FROM workitem_incidents WHERE workitem_id IN (`+in+`) GROUP BY workitem_id) x
 	    JOIN incidents i ON i.id = x.incident_id
 	    LEFT JOIN incident_versions v ON v.incident_id = i.id AND v.version = i.version`), args...)
