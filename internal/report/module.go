@@ -173,7 +173,7 @@ func (m *Module) rebuild(ctx context.Context, stale map[int64]bool) error {
 		}
 		var facts []Fact
 		lo, hi := time.UnixMicro(d).UTC(), time.UnixMicro(d+dayUS).UTC()
-		if err := m.st.ReportFacts(ctx, lo, hi, Filter{}, func(f Fact) error { facts = append(facts, f); return nil }); err != nil {
+		if err := m.st.ReportFacts(ctx, lo, hi, Filter{Spans: true}, func(f Fact) error { facts = append(facts, f); return nil }); err != nil {
 			return err
 		}
 		if err := m.st.ReplaceReportDay(ctx, d, DayRows(d, facts, slos, m.clock.Now())); err != nil {

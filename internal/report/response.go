@@ -73,6 +73,7 @@ func (s *Service) Response(ctx context.Context, p Period, f Filter) (Response, e
 		return Response{}, err
 	}
 	bounds := p.Bounds()
+	f.Spans = true
 	buckets, exact, err := s.collect(ctx, bounds, f, "")
 	if err != nil {
 		return Response{}, err

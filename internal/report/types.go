@@ -15,6 +15,9 @@ type Filter struct {
 	// Members are the team's members, filled by the service: an item
 	// counts for a team when its assignee is a member.
 	Members []string `json:"-"`
+	// Spans asks the store for the facts' spans too: decoding them is most
+	// of the cost of reading facts, and only time in state needs them.
+	Spans bool `json:"-"`
 }
 
 // dims lists the filter's dimensions in use (team counts as assignee).

@@ -338,12 +338,12 @@ func b2i(b bool) int {
 // that match f, merged items left out, in no particular order.
 func (db *DB) ReportFacts(ctx context.Context, from, to time.Time, f report.Filter, fn func(report.Fact) error) error {
 	where, args := factWhere(from, to, f)
-	return db.scanFacts(ctx, `SELECT `+factCols+` FROM report_items WHERE `+where, args, fn)
+	return db.scanFacts(ctx, `SELECT `+factCols+` FROM report_items WHERE `+where, args, f.Spans, fn)
 }
 
 // ReportOpenFacts calls fn with the facts of every item not closed yet.
 func (db *DB) ReportOpenFacts(ctx context.Context, fn func(report.Fact) error) error {
-	return db.scanFacts(ctx, `SELECT `+factCols+` FROM report_items WHERE closed_at IS NULL AND merged = 0`, nil, fn)
+	return db.scanFacts(ctx, `SELECT `+factCols+` FROM report_items WHERE closed_at IS NULL AND merged = 0`, nil, false, fn)
 }
 
 // ReportBreaches calls fn with the newest facts first of the items created
@@ -358,7 +358,7 @@ func (db *DB) ReportBreaches(ctx context.Context, from, to time.Time, f report.F
 	}
 	where += ` AND ((` + col + ` IS NOT NULL AND ` + col + ` - created_at > ?) OR (` + col + ` IS NULL AND created_at < ?))`
 	args = append(args, target.Microseconds(), us(now.Add(-target)))
-	return db.scanFacts(ctx, `SELECT `+factCols+` FROM report_items WHERE `+where+` ORDER BY created_at DESC LIMIT `+strconv.Itoa(limit), args, fn)
+	return db.scanFacts(ctx, `SELECT `+factCols+` FROM report_items WHERE `+where+` ORDER BY created_at DESC LIMIT `+strconv.Itoa(limit), args, false, fn)
 }
 
 func factWhere(from, to time.Time, f report.Filter) (string, []any) {
@@ -390,7 +390,7 @@ func factWhere(from, to time.Time, f report.Filter) (string, []any) {
 	return strings.Join(where, " AND "), args
 }
 
-func (db *DB) scanFacts(ctx context.Context, query string, args []any, fn func(report.Fact) error) error {
+func (db *DB) scanFacts(ctx context.Context, query string, args []any, withSpans bool, fn func(report.Fact) error) error {
 	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return fmt.Errorf("report: facts: %w", err)
@@ -416,7 +416,7 @@ func (db *DB) scanFacts(ctx context.Context, query string, args []any, fn func(r
 			f.ClosedAt = &t
 		}
 		f.Acted, f.Reopened, f.Merged = acted != 0, reopened != 0, merged != 0
-		if spans != "[]" && spans != "" {
+		if withSpans && spans != "[]" && spans != "" {
 			if err := json.Unmarshal([]byte(spans), &f.Spans); err != nil {
 				return fmt.Errorf("report: spans of item %d: %w", f.ItemID, err)
 			}
