@@ -68,7 +68,7 @@ func BenchmarkReports1M(b *testing.B) {
 
 			for _, c := range []struct {
 				name, report string
-				q        url.Values
+				q            url.Values
 			}{
 				{"response-30d", report.NameResponse, url.Values{"days": {"30"}}},
 				{"response-365d-weekly", report.NameResponse, url.Values{"days": {"365"}}},
