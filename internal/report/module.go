@@ -25,6 +25,8 @@ type ModuleStore interface {
 	WriteReportFacts(ctx context.Context, facts []Fact, now time.Time) ([]int64, error)
 	ReportFacts(ctx context.Context, from, to time.Time, f Filter, fn func(Fact) error) error
 	ReplaceReportDay(ctx context.Context, day int64, rows []DailyRow) error
+	ReplaceReportMonth(ctx context.Context, month int64, rows []DailyRow) error
+	ReportDayRows(ctx context.Context, fromDay, toDay int64, fn func(DailyRow) error) error
 	ReportFirstDay(ctx context.Context) (int64, bool, error)
 }
 
@@ -50,6 +52,7 @@ const (
 	cursorItems = "report:items"
 	cursorPages = "report:pages"
 	cursorStale = "report:stale"
+	cursorMonth = "report:stale-months"
 	cursorSLOs  = "report:slos"
 )
 
@@ -167,6 +170,18 @@ func (m *Module) rebuild(ctx context.Context, stale map[int64]bool) error {
 	if err != nil {
 		return err
 	}
+	months, err := m.staleSet(ctx, cursorMonth)
+	if err != nil {
+		return err
+	}
+	for _, d := range days {
+		months[UTCMonth(time.UnixMicro(d))] = true
+	}
+	if len(days) > 0 {
+		if err := m.saveSet(ctx, cursorMonth, months); err != nil {
+			return err
+		}
+	}
 	for i, d := range days {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -184,6 +199,47 @@ func (m *Module) rebuild(ctx context.Context, stale map[int64]bool) error {
 			if err := m.saveStale(ctx, stale); err != nil {
 				return err
 			}
+		}
+	}
+	return m.rebuildMonths(ctx, months)
+}
+
+// rebuildMonths merges the stale months' day rows into their monthly
+// rows.
+func (m *Module) rebuildMonths(ctx context.Context, months map[int64]bool) error {
+	list := make([]int64, 0, len(months))
+	for mo := range months {
+		list = append(list, mo)
+	}
+	slices.Sort(list)
+	for _, mo := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		aggs := map[[2]string]*Agg{}
+		err := m.st.ReportDayRows(ctx, mo, nextMonth(mo), func(r DailyRow) error {
+			k := [2]string{r.Dim, r.Value}
+			a := aggs[k]
+			if a == nil {
+				a = newAgg()
+				aggs[k] = a
+			}
+			a.merge(decodeAgg(r.Agg))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		rows := make([]DailyRow, 0, len(aggs))
+		for k, a := range aggs {
+			rows = append(rows, DailyRow{Day: mo, Dim: k[0], Value: k[1], Agg: a.encode()})
+		}
+		if err := m.st.ReplaceReportMonth(ctx, mo, rows); err != nil {
+			return err
+		}
+		delete(months, mo)
+		if err := m.saveSet(ctx, cursorMonth, months); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -204,8 +260,17 @@ func (m *Module) cursor(ctx context.Context, name string) (time.Time, int64, err
 }
 
 func (m *Module) staleDays(ctx context.Context) (map[int64]bool, error) {
+	return m.staleSet(ctx, cursorStale)
+}
+
+func (m *Module) saveStale(ctx context.Context, stale map[int64]bool) error {
+	return m.saveSet(ctx, cursorStale, stale)
+}
+
+// staleSet reads a set of days or months kept in a cursor.
+func (m *Module) staleSet(ctx context.Context, name string) (map[int64]bool, error) {
 	out := map[int64]bool{}
-	v, err := m.st.Cursor(ctx, cursorStale)
+	v, err := m.st.Cursor(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -217,13 +282,13 @@ func (m *Module) staleDays(ctx context.Context) (map[int64]bool, error) {
 	return out, nil
 }
 
-func (m *Module) saveStale(ctx context.Context, stale map[int64]bool) error {
-	days := make([]string, 0, len(stale))
-	for d := range stale {
-		days = append(days, strconv.FormatInt(d, 10))
+func (m *Module) saveSet(ctx context.Context, name string, set map[int64]bool) error {
+	list := make([]string, 0, len(set))
+	for d := range set {
+		list = append(list, strconv.FormatInt(d, 10))
 	}
-	slices.Sort(days)
-	return m.st.SetCursor(ctx, cursorStale, strings.Join(days, ","))
+	slices.Sort(list)
+	return m.st.SetCursor(ctx, name, strings.Join(list, ","))
 }
 
 // fingerprint identifies the SLO configuration the roll-ups were built

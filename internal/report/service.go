@@ -32,6 +32,7 @@ import (
 type Store interface {
 	ReportFacts(ctx context.Context, from, to time.Time, f Filter, fn func(Fact) error) error
 	ReportDaily(ctx context.Context, fromDay, toDay int64, dim string, values []string, fn func(DailyRow) error) error
+	ReportMonthly(ctx context.Context, fromMonth, toMonth int64, dim string, values []string, fn func(DailyRow) error) error
 	ReportBreaches(ctx context.Context, from, to time.Time, f Filter, ack bool, target time.Duration, now time.Time, limit int, fn func(Fact) error) error
 	ReportOpenFacts(ctx context.Context, fn func(Fact) error) error
 	ReportFlow(ctx context.Context, fromQ, toQ int64) ([]FlowRow, map[string]int64, error)
@@ -223,13 +224,7 @@ func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, gro
 		}
 	}
 	exact = true
-	err = s.st.ReportDaily(ctx, firstDay, lastDay+dayUS, dim, values, func(r DailyRow) error {
-		if cut[r.Day] {
-			return nil
-		}
-		if group != "" && f.Team != "" && group != DimAssignee {
-			return nil // unreachable: need would hold two dimensions
-		}
+	addRow := func(r DailyRow) error {
 		exact = false
 		b := bucket(time.UnixMicro(r.Day))
 		if b >= len(out) {
@@ -246,9 +241,57 @@ func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, gro
 		}
 		a.merge(decodeAgg(r.Agg))
 		return nil
-	})
-	if err != nil {
-		return nil, false, err
+	}
+	// Months wholly inside the period and inside one bucket come from
+	// the monthly rows.
+	boundInside := func(lo, hi int64) bool {
+		for _, b := range bounds {
+			if u := b.UnixMicro(); u > lo && u < hi {
+				return true
+			}
+		}
+		return false
+	}
+	months := map[int64]bool{}
+	covered := map[int64]bool{}
+	var firstMonth, endMonth int64
+	for mo := UTCMonth(from); mo < to.UnixMicro(); mo = nextMonth(mo) {
+		if mo < from.UnixMicro() || nextMonth(mo) > to.UnixMicro() || boundInside(mo, nextMonth(mo)) {
+			continue
+		}
+		if len(months) == 0 {
+			firstMonth = mo
+		}
+		months[mo], endMonth = true, nextMonth(mo)
+		for d := mo; d < nextMonth(mo); d += dayUS {
+			covered[d] = true
+		}
+	}
+	if len(months) > 0 {
+		err := s.st.ReportMonthly(ctx, firstMonth, endMonth, dim, values, func(r DailyRow) error {
+			if !months[r.Day] {
+				return nil
+			}
+			return addRow(r)
+		})
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	// Other days wholly inside one bucket come from the daily rows, read
+	// in runs of consecutive days.
+	for d := firstDay; d <= lastDay; {
+		if covered[d] || cut[d] {
+			d += dayUS
+			continue
+		}
+		run := d
+		for d <= lastDay && !covered[d] && !cut[d] {
+			d += dayUS
+		}
+		if err := s.st.ReportDaily(ctx, run, d, dim, values, addRow); err != nil {
+			return nil, false, err
+		}
 	}
 	days := make([]int64, 0, len(cut))
 	for d := range cut {

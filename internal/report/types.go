@@ -140,3 +140,15 @@ func UTCDay(t time.Time) int64 {
 	}
 	return d
 }
+
+// UTCMonth is the unix µs of the first UTC midnight of t's month.
+func UTCMonth(t time.Time) int64 {
+	u := t.UTC()
+	return time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+}
+
+// nextMonth is the start of the month after the one starting at m.
+func nextMonth(m int64) int64 {
+	t := time.UnixMicro(m).UTC()
+	return time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+}

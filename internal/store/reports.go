@@ -584,3 +584,69 @@ func (db *DB) ReportFirstDay(ctx context.Context) (int64, bool, error) {
 	}
 	return report.UTCDay(fromUS(v.Int64)), true, nil
 }
+
+// ReplaceReportMonth replaces the roll-up rows of one UTC month (unix µs
+// of its first midnight).
+func (db *DB) ReplaceReportMonth(ctx context.Context, month int64, rows []report.DailyRow) error {
+	return db.tx(ctx, func(tx dbtx) error {
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM report_monthly WHERE month = ?`), month); err != nil {
+			return fmt.Errorf("report: clear month: %w", err)
+		}
+		for _, r := range rows {
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO report_monthly (month, dim, value, agg) VALUES (?, ?, ?, ?)`),
+				month, r.Dim, r.Value, r.Agg); err != nil {
+				return fmt.Errorf("report: write month: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// ReportMonthly calls fn with the monthly roll-up rows of the months
+// starting in [fromMonth, toMonth) for one dimension (values as for
+// ReportDaily); Day holds the month's start.
+func (db *DB) ReportMonthly(ctx context.Context, fromMonth, toMonth int64, dim string, values []string, fn func(report.DailyRow) error) error {
+	q := `SELECT month, dim, value, agg FROM report_monthly WHERE month >= ? AND month < ? AND dim = ?`
+	args := []any{fromMonth, toMonth, dim}
+	if len(values) > 0 {
+		q += ` AND value IN (` + placeholders(len(values)) + `)`
+		for _, v := range values {
+			args = append(args, v)
+		}
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
+	if err != nil {
+		return fmt.Errorf("report: monthly roll-ups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r report.DailyRow
+		if err := rows.Scan(&r.Day, &r.Dim, &r.Value, &r.Agg); err != nil {
+			return fmt.Errorf("report: monthly roll-ups: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ReportDayRows calls fn with every roll-up row of the days in
+// [fromDay, toDay), all dimensions: what a month's row is merged from.
+func (db *DB) ReportDayRows(ctx context.Context, fromDay, toDay int64, fn func(report.DailyRow) error) error {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT day, dim, value, agg FROM report_daily WHERE day >= ? AND day < ?`), fromDay, toDay)
+	if err != nil {
+		return fmt.Errorf("report: day rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r report.DailyRow
+		if err := rows.Scan(&r.Day, &r.Dim, &r.Value, &r.Agg); err != nil {
+			return fmt.Errorf("report: day rows: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -42,6 +42,16 @@ CREATE TABLE report_daily (
     PRIMARY KEY (day, dim, value)
 );
 
+-- The same per UTC calendar month, merged from the month's days: a long
+-- period reads a month's row instead of thirty days'.
+CREATE TABLE report_monthly (
+    month BIGINT NOT NULL,
+    dim   TEXT   NOT NULL,
+    value TEXT   NOT NULL,
+    agg   TEXT   NOT NULL,
+    PRIMARY KEY (month, dim, value)
+);
+
 -- The cumulative flow: per quarter hour (unix µs / 900e6) and state, how
 -- many items entered and left it. Quarter hours line up with the local
 -- midnight of every time zone in use.
@@ -64,5 +74,6 @@ DROP INDEX alerts_suppressed;
 DROP INDEX pages_created;
 DROP INDEX notification_log_created;
 DROP TABLE report_flow;
+DROP TABLE report_monthly;
 DROP TABLE report_daily;
 DROP TABLE report_items;
