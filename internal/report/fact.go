@@ -1,7 +1,9 @@
 package report
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,4 +203,58 @@ func Compute(h History, terminal Terminal) Fact {
 // the write-back classifies it at the sources.
 func Classify(state, reason string) string {
 	return writeback.ClosureFor(state, reason).Sentinel
+}
+
+// EncodeSpans writes spans compactly for the store: "state from to" per
+// span (unix µs; "-" for a span still open), separated by "|". A state
+// name never holds "|" (process states are validated as names); JSON and
+// its time parsing cost ten times as much to read back.
+func EncodeSpans(spans []Span) string {
+	var sb strings.Builder
+	for i, s := range spans {
+		if i > 0 {
+			sb.WriteByte('|')
+		}
+		sb.WriteString(s.State)
+		sb.WriteByte(' ')
+		sb.WriteString(strconv.FormatInt(s.From.UnixMicro(), 10))
+		sb.WriteByte(' ')
+		if s.To == nil {
+			sb.WriteByte('-')
+		} else {
+			sb.WriteString(strconv.FormatInt(s.To.UnixMicro(), 10))
+		}
+	}
+	return sb.String()
+}
+
+// DecodeSpans reads what EncodeSpans wrote.
+func DecodeSpans(v string) ([]Span, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var out []Span
+	for part := range strings.SplitSeq(v, "|") {
+		// The state may hold spaces: the two numbers are the last fields.
+		j := strings.LastIndexByte(part, ' ')
+		i := strings.LastIndexByte(part[:max(j, 0)], ' ')
+		if i <= 0 || j <= i {
+			return nil, fmt.Errorf("spans: malformed %q", part)
+		}
+		from, err := strconv.ParseInt(part[i+1:j], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("spans: malformed %q", part)
+		}
+		s := Span{State: part[:i], From: time.UnixMicro(from).UTC()}
+		if to := part[j+1:]; to != "-" {
+			t, err := strconv.ParseInt(to, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("spans: malformed %q", part)
+			}
+			tt := time.UnixMicro(t).UTC()
+			s.To = &tt
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -35,12 +34,9 @@ func (db *DB) SeedReportFactsForTest(ctx context.Context, facts []report.Fact) e
 					sb.WriteString(", ")
 				}
 				sb.WriteString("(" + placeholders(21) + ")")
-				spans, err := json.Marshal(f.Spans)
-				if err != nil {
-					return err
-				}
+				spans := report.EncodeSpans(f.Spans)
 				args = append(args, f.ItemID, f.Type, f.Source, f.Severity, f.Assignee, f.Service, f.Rule, f.AlertType, us(f.Created), nullUS(f.AckAt), f.AckBy,
-					nullUS(f.ClosedAt), f.ClosedBy, f.State, us(f.StateSince), f.Class, b2i(f.Acted), b2i(f.Reopened), b2i(f.Merged), string(spans), us(f.Created))
+					nullUS(f.ClosedAt), f.ClosedBy, f.State, us(f.StateSince), f.Class, b2i(f.Acted), b2i(f.Reopened), b2i(f.Merged), spans, us(f.Created))
 				for _, s := range f.Spans {
 					add(quarter(s.From), s.State, 0)
 					if s.To != nil {

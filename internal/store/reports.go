@@ -260,16 +260,12 @@ func (db *DB) WriteReportFacts(ctx context.Context, facts []report.Fact, now tim
 			case err != nil:
 				return fmt.Errorf("report: old facts of item %d: %w", f.ItemID, err)
 			default:
-				var old []report.Span
-				if json.Unmarshal([]byte(oldSpans), &old) == nil {
+				if old, err := report.DecodeSpans(oldSpans); err == nil {
 					move(old, -1)
 				}
 				days[report.UTCDay(fromUS(oldCreated))] = true
 			}
-			spans, err := json.Marshal(f.Spans)
-			if err != nil {
-				return err
-			}
+			spans := report.EncodeSpans(f.Spans)
 			if !f.Merged {
 				move(f.Spans, 1)
 			}
@@ -283,7 +279,7 @@ func (db *DB) WriteReportFacts(ctx context.Context, facts []report.Fact, now tim
 			        acted = excluded.acted, reopened = excluded.reopened, merged = excluded.merged, spans = excluded.spans,
 			        computed_at = excluded.computed_at`),
 				f.ItemID, f.Type, f.Source, f.Severity, f.Assignee, f.Service, f.Rule, f.AlertType, us(f.Created), nullUS(f.AckAt), f.AckBy,
-				nullUS(f.ClosedAt), f.ClosedBy, f.State, us(f.StateSince), f.Class, b2i(f.Acted), b2i(f.Reopened), b2i(f.Merged), string(spans), us(now)); err != nil {
+				nullUS(f.ClosedAt), f.ClosedBy, f.State, us(f.StateSince), f.Class, b2i(f.Acted), b2i(f.Reopened), b2i(f.Merged), spans, us(now)); err != nil {
 				return fmt.Errorf("report: store facts of item %d: %w", f.ItemID, err)
 			}
 		}
@@ -416,8 +412,8 @@ func (db *DB) scanFacts(ctx context.Context, query string, args []any, withSpans
 			f.ClosedAt = &t
 		}
 		f.Acted, f.Reopened, f.Merged = acted != 0, reopened != 0, merged != 0
-		if withSpans && spans != "[]" && spans != "" {
-			if err := json.Unmarshal([]byte(spans), &f.Spans); err != nil {
+		if withSpans && spans != "" {
+			if f.Spans, err = report.DecodeSpans(spans); err != nil {
 				return fmt.Errorf("report: spans of item %d: %w", f.ItemID, err)
 			}
 		}

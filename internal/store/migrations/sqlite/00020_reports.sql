@@ -2,7 +2,7 @@
 -- Reports (issue "reports"). The report engine module keeps one row of
 -- facts per work item, worked out from its timeline and pages: who
 -- acknowledged it and when, when it closed and how it was classified, and
--- the spans it spent in each state (JSON). Reports over a period read the
+-- the spans it spent in each state (report.EncodeSpans). Reports over a period read the
 -- facts of the items created in it; long periods read the daily roll-ups
 -- instead, which the module rebuilds for each UTC day whose items changed.
 CREATE TABLE report_items (
@@ -25,7 +25,7 @@ CREATE TABLE report_items (
     acted       INTEGER NOT NULL DEFAULT 0,
     reopened    INTEGER NOT NULL DEFAULT 0,
     merged      INTEGER NOT NULL DEFAULT 0,
-    spans       TEXT    NOT NULL DEFAULT '[]',
+    spans       TEXT    NOT NULL DEFAULT '',
     computed_at BIGINT  NOT NULL
 );
 CREATE INDEX report_items_created ON report_items (created_at);
