@@ -31,6 +31,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/report"
 	"github.com/vigil-soc/vigil/internal/rules"
 	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/summary"
 	"github.com/vigil-soc/vigil/internal/threatintel"
 	"github.com/vigil-soc/vigil/internal/twoway"
 	"github.com/vigil-soc/vigil/internal/ui"
@@ -58,6 +59,9 @@ type App struct {
 	// Reports computes the reports; reportModule keeps their facts.
 	Reports      *report.Service
 	reportModule *report.Module
+	// summaries queues the weekly summary emails; nil when none is
+	// configured.
+	summaries *summary.Module
 	// intelFeeds is how many feeds are configured.
 	intelFeeds int
 	// intelOut are the modules that upload indicators to Sentinel and
@@ -271,6 +275,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	uo.Silences = ruleSvc
 	reports, reportModule := newReports(cfg.Reports, db, proc, report.Options{Clock: clk, Logger: log})
 	uo.Reports = reports
+	summaries, summaryTarget, err := newSummaries(cfg, db, reports, clk, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	targets[summary.TargetName] = summaryTarget
 	face, err := ui.New(uo)
 	if err != nil {
 		db.Close()
@@ -291,7 +301,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	a := &App{
 		cfg: cfg, log: log, clock: clk, DB: db, Rules: ruleSvc, Pager: pager, Intel: ti, intelFeeds: len(tiFeeds), intelOut: intelOut, poker: poker, Pipeline: pipe, Items: items, Accounts: accounts, UI: face, sync: sy,
 		Targets: targets, sender: outbox.NewSender(db, targets, clk, log), engineHealth: engineHealth, metrics: metrics,
-		Reports: reports, reportModule: reportModule, reg: reg,
+		Reports: reports, reportModule: reportModule, summaries: summaries, reg: reg,
 		server: &http.Server{
 			Handler:           srv,
 			ReadHeaderTimeout: 10 * time.Second,

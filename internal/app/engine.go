@@ -133,6 +133,10 @@ func (a *App) buildEngine() *engine.Engine {
 	e.Add(sessionPurge{a}, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})
 	// The reports' facts and roll-ups follow the board.
 	e.Add(a.reportModule, engine.Spec{Every: reportsEvery, Timeout: syncTimeout})
+	// The weekly summaries, queued for the outbox to mail.
+	if a.summaries != nil {
+		e.Add(a.summaries, engine.Spec{Every: summaryEvery, Timeout: syncTimeout, After: e.Poker("outbox")})
+	}
 	// Deleting rules expired past their retention is cluster work.
 	e.Add(a.Rules, engine.Spec{Every: purgeEvery, Timeout: purgeTimeout})
 	return e
