@@ -81,6 +81,13 @@ func Demo(ctx context.Context, cfg config.Config, o DemoOptions, log *slog.Logge
 	if cfg.OIDC, err = demoSignIn(sim, info, &cfg, caFile); err != nil {
 		return err
 	}
+	if len(cfg.Reports.SLOs) == 0 {
+		// The SLO report has something to measure out of the box.
+		cfg.Reports.SLOs = []config.SLO{
+			{Name: "high-ack-15m", Metric: "ack", Severity: []string{"high", "critical"}, Target: 15 * time.Minute, Objective: 0.95},
+			{Name: "resolve-1d", Metric: "resolve", Target: 24 * time.Hour, Objective: 0.9},
+		}
+	}
 
 	stopIntel, err := demoIntel(&cfg)
 	if err != nil {
