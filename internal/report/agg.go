@@ -244,3 +244,25 @@ func DayRows(day int64, facts []Fact, slos []SLO, now time.Time) []DailyRow {
 	}
 	return out
 }
+
+// HourRows sums up one UTC day's facts per hour, all items together.
+func HourRows(facts []Fact, slos []SLO, now time.Time) []DailyRow {
+	aggs := map[int64]*Agg{}
+	for _, f := range facts {
+		if f.Merged {
+			continue
+		}
+		h := f.Created.UnixMicro() / hourUS * hourUS
+		a := aggs[h]
+		if a == nil {
+			a = newAgg()
+			aggs[h] = a
+		}
+		a.add(f, slos, now)
+	}
+	out := make([]DailyRow, 0, len(aggs))
+	for h, a := range aggs {
+		out = append(out, DailyRow{Day: h, Dim: DimAll, Agg: a.encode()})
+	}
+	return out
+}

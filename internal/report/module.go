@@ -26,6 +26,7 @@ type ModuleStore interface {
 	ReportFacts(ctx context.Context, from, to time.Time, f Filter, fn func(Fact) error) error
 	ReplaceReportDay(ctx context.Context, day int64, rows []DailyRow) error
 	ReplaceReportMonth(ctx context.Context, month int64, rows []DailyRow) error
+	ReplaceReportHours(ctx context.Context, day int64, rows []DailyRow) error
 	ReportDayRows(ctx context.Context, fromDay, toDay int64, fn func(DailyRow) error) error
 	ReportFirstDay(ctx context.Context) (int64, bool, error)
 }
@@ -192,6 +193,9 @@ func (m *Module) rebuild(ctx context.Context, stale map[int64]bool) error {
 			return err
 		}
 		if err := m.st.ReplaceReportDay(ctx, d, DayRows(d, facts, slos, m.clock.Now())); err != nil {
+			return err
+		}
+		if err := m.st.ReplaceReportHours(ctx, d, HourRows(facts, slos, m.clock.Now())); err != nil {
 			return err
 		}
 		delete(stale, d)

@@ -6,11 +6,12 @@
 //
 // Every figure comes from the facts of each work item (Fact), which an
 // engine module (Module) works out from the item's timeline and pages and
-// keeps in the store. Periods of up to ExactSpan are computed from the
-// facts themselves and every figure is exact. Longer periods read daily
-// roll-ups for the UTC days that lie wholly inside one bucket and the facts
-// for the rest: counts, means and SLO attainment stay exact, and
-// percentiles are read from histograms whose buckets are 2% wide.
+// keeps in the store. A report over up to ExactItems items reads their
+// facts one by one, and every figure is exact. Over more, it reads roll-ups:
+// monthly rows for UTC months and daily rows for UTC days that lie wholly
+// inside one bucket, hourly rows for days a bucket boundary cuts at a whole
+// hour, and the facts for anything else. Counts, means and SLO attainment
+// stay exact; percentiles come from histograms whose buckets are 2% wide.
 //
 // A figure with no data is absent (null in JSON, "no data" on screen),
 // never zero.
@@ -33,6 +34,8 @@ type Store interface {
 	ReportFacts(ctx context.Context, from, to time.Time, f Filter, fn func(Fact) error) error
 	ReportDaily(ctx context.Context, fromDay, toDay int64, dim string, values []string, fn func(DailyRow) error) error
 	ReportMonthly(ctx context.Context, fromMonth, toMonth int64, dim string, values []string, fn func(DailyRow) error) error
+	ReportHourly(ctx context.Context, fromHour, toHour int64, fn func(DailyRow) error) error
+	ReportCount(ctx context.Context, from, to time.Time, f Filter, limit int) (int, error)
 	ReportBreaches(ctx context.Context, from, to time.Time, f Filter, ack bool, target time.Duration, now time.Time, limit int, fn func(Fact) error) error
 	ReportOpenFacts(ctx context.Context, fn func(Fact) error) error
 	ReportFlow(ctx context.Context, fromQ, toQ int64) ([]FlowRow, map[string]int64, error)
@@ -57,9 +60,10 @@ type Options struct {
 	SLOs []SLO
 	// TimeZone is the default viewer time zone (IANA), UTC when empty.
 	TimeZone string
-	// ExactSpan is the longest period computed from each item's facts;
-	// 0 means 31 days.
-	ExactSpan time.Duration
+	// ExactItems is how many items a report reads one by one, every
+	// figure exact, before it turns to the roll-ups; 0 means 20,000, and
+	// a negative value always reads the roll-ups where it can (tests).
+	ExactItems int
 	// StuckAfter is how long an item may sit in one open state before the
 	// flow report calls it stuck; 0 means 7 days.
 	StuckAfter time.Duration
@@ -69,6 +73,10 @@ type Options struct {
 	Clock                clock.Clock
 	Logger               *slog.Logger
 }
+
+// DefaultExactItems is how many items a report reads one by one before it
+// turns to the roll-ups.
+const DefaultExactItems = 20000
 
 // Service computes the reports.
 type Service struct {
@@ -84,8 +92,8 @@ func New(st Store, rota Rota, proc Process, o Options) *Service {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
-	if o.ExactSpan == 0 {
-		o.ExactSpan = 31 * 24 * time.Hour
+	if o.ExactItems == 0 {
+		o.ExactItems = DefaultExactItems
 	}
 	if o.StuckAfter == 0 {
 		o.StuckAfter = 7 * 24 * time.Hour
@@ -194,8 +202,17 @@ func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, gro
 	if group != "" && !slices.Contains(need, group) {
 		need = append(need, group)
 	}
-	if to.Sub(from) <= s.o.ExactSpan || len(need) > 1 {
+	if len(need) > 1 {
 		return out, true, s.st.ReportFacts(ctx, from, to, f, addFact)
+	}
+	if s.o.ExactItems > 0 {
+		n, err := s.st.ReportCount(ctx, from, to, f, s.o.ExactItems+1)
+		if err != nil {
+			return nil, false, err
+		}
+		if n <= s.o.ExactItems {
+			return out, true, s.st.ReportFacts(ctx, from, to, f, addFact)
+		}
 	}
 
 	// Roll-ups for the UTC days wholly inside one bucket; facts for the
@@ -299,6 +316,14 @@ func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, gro
 	}
 	slices.Sort(days)
 	for _, d := range days {
+		// All items, cut at whole hours only: the day's hourly rows.
+		if dim == DimAll && group == "" && hourAligned(bounds, d) {
+			lo, hi := max(d, from.UnixMicro()), min(d+dayUS, to.UnixMicro())
+			if err := s.st.ReportHourly(ctx, lo, hi, addRow); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
 		lo, hi := time.UnixMicro(d).UTC(), time.UnixMicro(d+dayUS).UTC()
 		if lo.Before(from) {
 			lo = from
@@ -350,4 +375,15 @@ func total(buckets []map[string]*Agg) map[string]*Agg {
 		}
 	}
 	return out
+}
+
+// hourAligned reports whether every bound inside the UTC day d falls on a
+// whole hour (as local midnight does in all but a few zones).
+func hourAligned(bounds []time.Time, d int64) bool {
+	for _, b := range bounds {
+		if u := b.UnixMicro(); u >= d && u < d+dayUS && u%hourUS != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -129,7 +129,10 @@ type NotificationRow struct {
 // QuarterUS is a quarter hour in microseconds: the flow's resolution.
 const QuarterUS = int64(15 * time.Minute / time.Microsecond)
 
-const dayUS = int64(24 * time.Hour / time.Microsecond)
+const (
+	dayUS  = int64(24 * time.Hour / time.Microsecond)
+	hourUS = int64(time.Hour / time.Microsecond)
+)
 
 // UTCDay is the unix µs of the UTC midnight that starts t's day.
 func UTCDay(t time.Time) int64 {

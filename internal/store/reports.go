@@ -646,3 +646,50 @@ func (db *DB) ReportDayRows(ctx context.Context, fromDay, toDay int64, fn func(r
 	}
 	return rows.Err()
 }
+
+// ReplaceReportHours replaces the hourly roll-ups of one UTC day.
+func (db *DB) ReplaceReportHours(ctx context.Context, day int64, rows []report.DailyRow) error {
+	return db.tx(ctx, func(tx dbtx) error {
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM report_hourly WHERE hour >= ? AND hour < ?`), day, day+int64(24*time.Hour/time.Microsecond)); err != nil {
+			return fmt.Errorf("report: clear hours: %w", err)
+		}
+		for _, r := range rows {
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO report_hourly (hour, agg) VALUES (?, ?)`), r.Day, r.Agg); err != nil {
+				return fmt.Errorf("report: write hour: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// ReportHourly calls fn with the hourly roll-ups of the hours in
+// [fromHour, toHour) (unix µs); Day holds the hour's start.
+func (db *DB) ReportHourly(ctx context.Context, fromHour, toHour int64, fn func(report.DailyRow) error) error {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT hour, agg FROM report_hourly WHERE hour >= ? AND hour < ?`), fromHour, toHour)
+	if err != nil {
+		return fmt.Errorf("report: hourly roll-ups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r := report.DailyRow{Dim: report.DimAll}
+		if err := rows.Scan(&r.Day, &r.Agg); err != nil {
+			return fmt.Errorf("report: hourly roll-ups: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ReportCount counts the items created in [from, to) that match f, up to
+// limit: enough to choose between reading facts and roll-ups.
+func (db *DB) ReportCount(ctx context.Context, from, to time.Time, f report.Filter, limit int) (int, error) {
+	where, args := factWhere(from, to, f)
+	var n int
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM (SELECT 1 FROM report_items WHERE `+where+` LIMIT `+strconv.Itoa(limit)+`) x`), args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("report: count items: %w", err)
+	}
+	return n, nil
+}

@@ -52,6 +52,13 @@ CREATE TABLE report_monthly (
     PRIMARY KEY (month, dim, value)
 );
 
+-- All items per UTC hour: a day cut by a viewer's local midnight is read
+-- from its hours.
+CREATE TABLE report_hourly (
+    hour BIGINT PRIMARY KEY,
+    agg  TEXT   NOT NULL
+);
+
 -- The cumulative flow: per quarter hour (unix µs / 900e6) and state, how
 -- many items entered and left it. Quarter hours line up with the local
 -- midnight of every time zone in use.
@@ -74,6 +81,7 @@ DROP INDEX alerts_suppressed;
 DROP INDEX pages_created;
 DROP INDEX notification_log_created;
 DROP TABLE report_flow;
+DROP TABLE report_hourly;
 DROP TABLE report_monthly;
 DROP TABLE report_daily;
 DROP TABLE report_items;
