@@ -67,7 +67,7 @@ func summarySchedules(cfg config.Reports) ([]summary.Summary, error) {
 				return nil, fmt.Errorf("reports.summaries[%d].time_zone: %w", i, err)
 			}
 		}
-		sums = append(sums, summary.Summary{Team: s.Team, To: s.To, Schedule: summary.Schedule{Weekday: day, Hour: s.Hour, Loc: loc}})
+		sums = append(sums, summary.Summary{Team: s.Team, To: s.To, Schedule: summary.Schedule{Weekday: day, Hour: s.SendHour(), Loc: loc}})
 	}
 	return sums, nil
 }

@@ -16,8 +16,8 @@ import (
 // cannot send.
 func TestSummaryConfig(t *testing.T) {
 	sums, err := summarySchedules(config.Reports{TimeZone: "Europe/Helsinki", Summaries: []config.Summary{
-		{Team: "secops", To: []string{"lead@example.com"}, Weekday: "monday", Hour: 8},
-		{Team: "netops", To: []string{"net@example.com"}, Weekday: "fri", Hour: 17, TimeZone: "America/New_York"},
+		{Team: "secops", To: []string{"lead@example.com"}, Weekday: "monday"},
+		{Team: "netops", To: []string{"net@example.com"}, Weekday: "fri", Hour: ptrInt(17), TimeZone: "America/New_York"},
 		{To: []string{"ciso@example.com"}},
 	}})
 	if err != nil {
@@ -28,7 +28,7 @@ func TestSummaryConfig(t *testing.T) {
 		day  time.Weekday
 		hour int
 		zone string
-	}{{"secops", time.Monday, 8, "Europe/Helsinki"}, {"netops", time.Friday, 17, "America/New_York"}, {"", time.Monday, 0, "Europe/Helsinki"}}
+	}{{"secops", time.Monday, 8, "Europe/Helsinki"}, {"netops", time.Friday, 17, "America/New_York"}, {"", time.Monday, 8, "Europe/Helsinki"}}
 	if len(sums) != len(want) {
 		t.Fatalf("%d summaries, want %d", len(sums), len(want))
 	}
@@ -55,3 +55,5 @@ func TestSummaryConfig(t *testing.T) {
 		t.Errorf("summary and relay configured: module %v, configured %v, err %v", m, target.Configured(), err)
 	}
 }
+
+func ptrInt(v int) *int { return &v }

@@ -47,9 +47,18 @@ type Summary struct {
 	To []string `koanf:"to"`
 	// Weekday and Hour are when it is sent, in TimeZone (default Monday
 	// 08:00 in the section's time zone); it covers the seven days before.
-	Weekday  string `koanf:"weekday"`
-	Hour     int    `koanf:"hour"`
+	Weekday string `koanf:"weekday"`
+	// Hour is the local hour, 0 to 23; nil means 8.
+	Hour     *int   `koanf:"hour"`
 	TimeZone string `koanf:"time_zone"`
+}
+
+// SendHour is the hour the summary is sent at.
+func (s Summary) SendHour() int {
+	if s.Hour == nil {
+		return 8
+	}
+	return *s.Hour
 }
 
 func init() {
@@ -132,7 +141,7 @@ func (r *Reports) resolve() error {
 		if _, ok := WeekdayOf(s.Weekday); !ok {
 			return fmt.Errorf("%s.weekday: want a day of the week (monday)", key)
 		}
-		if s.Hour < 0 || s.Hour > 23 {
+		if h := s.SendHour(); h < 0 || h > 23 {
 			return fmt.Errorf("%s.hour: from 0 to 23", key)
 		}
 		if s.TimeZone != "" {

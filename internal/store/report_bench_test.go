@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/clock"
 	"github.com/vigil-soc/vigil/internal/oncall"
 	"github.com/vigil-soc/vigil/internal/report"
@@ -223,4 +224,42 @@ func benchHistory(n int, now time.Time) ([]report.Fact, []report.PageRow, []repo
 		facts = append(facts, f)
 	}
 	return facts, pages, notes
+}
+
+// BenchmarkReportModule measures the report module catching up: the facts
+// of 5,000 freshly ingested items (each with a transition), their flow and
+// the roll-ups of their day, in one pass. items/s is the figure.
+func BenchmarkReportModule(b *testing.B) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				clk := clock.NewFake(time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC))
+				var db *store.DB
+				if dialect == "sqlite" {
+					db = storetest.SQLite(b, clk)
+				} else {
+					db = storetest.Postgres(b, clk)
+				}
+				ctx := context.Background()
+				proc := workitem.DefaultProcess()
+				const n = 5000
+				alerts := make([]alert.Alert, n)
+				for i := range alerts {
+					alerts[i] = newAlert(b, "prometheus", fmt.Sprintf("a%d", i), fmt.Sprintf("rule %d", i%50), alert.SeverityHigh)
+				}
+				for i := 0; i < n; i += 500 {
+					mustIngest(b, db, alerts[i:i+500]...)
+				}
+				svc := report.New(db, nil, proc, report.Options{Clock: clk})
+				mod := report.NewModule(db, proc, svc)
+				b.StartTimer()
+				t0 := time.Now()
+				if err := mod.UpdateAll(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(n/time.Since(t0).Seconds(), "items/s")
+			}
+		})
+	}
 }
