@@ -200,7 +200,20 @@ func (a *Agg) encode() string {
 	return string(b)
 }
 
-func decodeAgg(s string) *Agg {
+// needs says which distributions a report reads from the roll-ups:
+// decoding a histogram it does not use is most of the cost of a roll-up
+// row.
+type needs uint8
+
+const (
+	needTTA needs = 1 << iota
+	needTTR
+	needHandle
+	needStates
+	needAll = needTTA | needTTR | needHandle | needStates
+)
+
+func decodeAgg(s string, n needs) *Agg {
 	var w aggWire
 	a := newAgg()
 	if json.Unmarshal([]byte(s), &w) != nil {
@@ -214,9 +227,19 @@ func decodeAgg(s string) *Agg {
 		c := *v
 		a.SLOs[k] = &c
 	}
-	a.TTA, a.TTR, a.Handle = decodeDist(w.TTA), decodeDist(w.TTR), decodeDist(w.Handle)
-	for k, v := range w.States {
-		a.States[k] = decodeDist(v)
+	if n&needTTA != 0 {
+		a.TTA = decodeDist(w.TTA)
+	}
+	if n&needTTR != 0 {
+		a.TTR = decodeDist(w.TTR)
+	}
+	if n&needHandle != 0 {
+		a.Handle = decodeDist(w.Handle)
+	}
+	if n&needStates != 0 {
+		for k, v := range w.States {
+			a.States[k] = decodeDist(v)
+		}
 	}
 	return a
 }

@@ -228,7 +228,7 @@ func (m *Module) rebuildMonths(ctx context.Context, months map[int64]bool) error
 				a = newAgg()
 				aggs[k] = a
 			}
-			a.merge(decodeAgg(r.Agg))
+			a.merge(decodeAgg(r.Agg, needAll))
 			return nil
 		})
 		if err != nil {

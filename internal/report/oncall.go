@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -132,7 +133,12 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 		ints = append(ints, interruption{user: n.User, at: n.At})
 	}
 
-	// Time on call and fairness, from the schedules.
+	// Time on call and fairness, from the schedules. Each person's
+	// interruptions are in time order (the notifications were sorted).
+	byUser := map[string][]time.Time{}
+	for _, in := range ints {
+		byUser[in.user] = append(byUser[in.user], in.at)
+	}
 	if s.rota != nil {
 		scheds, err := s.rota.Schedules(ctx)
 		if err != nil {
@@ -159,13 +165,12 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 				}
 				pt.OnCallHours += h
 				hours += h
-				for _, in := range ints {
-					if in.user == sh.User && !in.at.Before(start) && in.at.Before(end) {
-						pt.Interruptions++
-						inShift++
-						if s.night(in.at.In(p.Loc)) {
-							pt.Night++
-						}
+				mine := byUser[sh.User]
+				for i := sort.Search(len(mine), func(i int) bool { return !mine[i].Before(start) }); i < len(mine) && mine[i].Before(end); i++ {
+					pt.Interruptions++
+					inShift++
+					if s.night(mine[i].In(p.Loc)) {
+						pt.Night++
 					}
 				}
 			}

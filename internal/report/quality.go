@@ -75,7 +75,7 @@ func (s *Service) Quality(ctx context.Context, p Period, f Filter, by string) (Q
 	if err != nil {
 		return Quality{}, err
 	}
-	buckets, exact, err := s.collect(ctx, []time.Time{p.From, p.To}, f, by)
+	buckets, exact, err := s.collect(ctx, []time.Time{p.From, p.To}, f, by, needTTR|needHandle)
 	if err != nil {
 		return Quality{}, err
 	}

@@ -74,7 +74,7 @@ func (s *Service) Response(ctx context.Context, p Period, f Filter) (Response, e
 	}
 	bounds := p.Bounds()
 	f.Spans = true
-	buckets, exact, err := s.collect(ctx, bounds, f, "")
+	buckets, exact, err := s.collect(ctx, bounds, f, "", needTTA|needTTR|needStates)
 	if err != nil {
 		return Response{}, err
 	}

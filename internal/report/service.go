@@ -162,7 +162,7 @@ func (s *Service) resolve(ctx context.Context, f Filter) (Filter, error) {
 // collect sums up the items created in each bucket of bounds (bucket i
 // is [bounds[i], bounds[i+1])) that match f, per value of group (one
 // group "" when group is empty). exact is false when roll-ups were read.
-func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, group string) (out []map[string]*Agg, exact bool, err error) {
+func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, group string, n needs) (out []map[string]*Agg, exact bool, err error) {
 	from, to := bounds[0], bounds[len(bounds)-1]
 	slos, err := s.slos(ctx)
 	if err != nil {
@@ -256,7 +256,7 @@ func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, gro
 			a = newAgg()
 			out[b][k] = a
 		}
-		a.merge(decodeAgg(r.Agg))
+		a.merge(decodeAgg(r.Agg, n))
 		return nil
 	}
 	// Months wholly inside the period and inside one bucket come from

@@ -53,7 +53,7 @@ func (s *Service) SLOs(ctx context.Context, p Period, f Filter) (SLOReport, erro
 	if err != nil {
 		return SLOReport{}, err
 	}
-	buckets, exact, err := s.collect(ctx, []time.Time{p.From, p.To}, f, "")
+	buckets, exact, err := s.collect(ctx, []time.Time{p.From, p.To}, f, "", 0)
 	if err != nil {
 		return SLOReport{}, err
 	}

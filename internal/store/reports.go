@@ -337,9 +337,27 @@ func (db *DB) ReportFacts(ctx context.Context, from, to time.Time, f report.Filt
 	return db.scanFacts(ctx, `SELECT `+factCols+` FROM report_items WHERE `+where, args, f.Spans, fn)
 }
 
-// ReportOpenFacts calls fn with the facts of every item not closed yet.
+// ReportOpenFacts calls fn with the facts of every item not closed yet:
+// its id, state and since when, creation, severity and assignee only (the
+// work in progress can be tens of thousands of items).
 func (db *DB) ReportOpenFacts(ctx context.Context, fn func(report.Fact) error) error {
-	return db.scanFacts(ctx, `SELECT `+factCols+` FROM report_items WHERE closed_at IS NULL AND merged = 0`, nil, false, fn)
+	rows, err := db.r.QueryContext(ctx, `SELECT workitem_id, state, state_since, created_at, severity, assignee FROM report_items WHERE closed_at IS NULL AND merged = 0`)
+	if err != nil {
+		return fmt.Errorf("report: open items: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f report.Fact
+		var since, created int64
+		if err := rows.Scan(&f.ItemID, &f.State, &since, &created, &f.Severity, &f.Assignee); err != nil {
+			return fmt.Errorf("report: open items: %w", err)
+		}
+		f.StateSince, f.Created = fromUS(since), fromUS(created)
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // ReportBreaches calls fn with the newest facts first of the items created
