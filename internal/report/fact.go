@@ -68,9 +68,9 @@ type Fact struct {
 	Rule      string
 	AlertType string
 	Created   time.Time
-	// AckAt is the first acknowledgement: a person's first move,
-	// assignment or comment on the item, or its page's acknowledgement,
-	// whichever came first. AckBy is who.
+	// AckAt is the first acknowledgement: a person's first move or
+	// change of the item (its assignee, severity, tags), or its page's
+	// acknowledgement, whichever came first. AckBy is who.
 	AckAt      *time.Time
 	AckBy      string
 	ClosedAt   *time.Time
@@ -171,14 +171,19 @@ func Compute(h History, terminal Terminal) Fact {
 			f.AckAt, f.AckBy = &at, by
 		}
 	}
+	// A person's move or assignment acknowledges the item, as a change of
+	// owner or status is Sentinel's "time to triage"; a comment or a task
+	// is acting on it, not taking it on.
 	for _, e := range entries {
 		if !IsPerson(e.Actor) {
 			continue
 		}
 		switch e.Kind {
-		case "transition", "update", "comment", "task":
+		case "transition", "update":
 			f.Acted = true
 			ack(e.At, e.Actor)
+		case "comment", "task":
+			f.Acted = true
 		}
 	}
 	for _, p := range h.Pages {

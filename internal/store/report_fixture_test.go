@@ -31,7 +31,8 @@ import (
 //	I2  high   27 20:00Z  "Brute force": paged (service sec), escalated twice, cai
 //	                      acknowledges the page 20:30 (TTA 1800), removes it 21:00 as false positive (TTR 3600)
 //	I3  crit   28 00:30Z  "Malware", on the DST night (02:30 EET): paged; ana comments 01:30
-//	                      (TTA 3600), assigns and approves 02:00, Active 03:00, still Active
+//	                      (acting, not acknowledging), assigns and approves 02:00 (TTA 5400),
+//	                      Active 03:00, still Active
 //	I4  low    28 10:00Z  "Impossible travel": a rule removes it 10:05 as benign (TTR 300), nobody acts
 //	I5  low    28 21:30Z  "Impossible travel": 00:30 EEST on the 29th locally (23:30 on the
 //	                      28th at a fixed +2); untouched, New
@@ -219,9 +220,9 @@ func TestReportFixture(t *testing.T) {
 		checkInt(t, "acknowledged", resp.Acked, 4)
 		checkInt(t, "resolved", resp.Resolved, 4)
 		checkInt(t, "reopened", resp.Reopened, 1)
-		// TTA 600, 1200, 1800, 3600: mean 1800; median at rank 1.5 is
-		// 1500; p90 at rank 2.7 is 1800 + 0.7·1800 = 3060.
-		checkStat(t, "MTTA", resp.TTA, 4, 1800, 1500, 3060)
+		// TTA 600, 1200, 1800, 5400: mean 2250; median at rank 1.5 is
+		// 1500; p90 at rank 2.7 is 1800 + 0.7·3600 = 4320.
+		checkStat(t, "MTTA", resp.TTA, 4, 2250, 1500, 4320)
 		// TTR 300, 3600, 14400, 18000: mean 9075; median 9000; p90
 		// 14400 + 0.7·3600 = 16920.
 		checkStat(t, "MTTR", resp.TTR, 4, 9075, 9000, 16920)
@@ -248,13 +249,13 @@ func TestReportFixture(t *testing.T) {
 				t.Errorf("bucket %d = %s %d items from %s, want %s %d from %s", i, p.Label, p.Items, p.Start.UTC().Format(time.RFC3339), want.label, want.items, want.start)
 			}
 		}
-		// The 28th has items but none acknowledged by ... I3 (3600): its
-		// median is 3600; the 29th has I6 (1200) only.
-		checkPtr(t, "28th median TTA", resp.Series[1].TTA.Median, 3600)
+		// The 28th's acknowledged item is I3 (5400); the 29th's is I6
+		// (1200); the 28th's resolved one is I4 (300).
+		checkPtr(t, "28th median TTA", resp.Series[1].TTA.Median, 5400)
 		checkPtr(t, "29th median TTA", resp.Series[2].TTA.Median, 1200)
 		checkPtr(t, "28th median TTR", resp.Series[1].TTR.Median, 300)
 
-		// Filters: team blue (ana, ben) has I1, I3, I6: TTA 600, 3600, 1200.
+		// Filters: team blue (ana, ben) has I1, I3, I6: TTA 600, 5400, 1200.
 		blue := run(report.NameResponse, url.Values{"team": {"blue"}}).(report.Response)
 		checkInt(t, "team items", blue.Items, 3)
 		checkPtr(t, "team median TTA", blue.TTA.Median, 1200)
@@ -273,7 +274,7 @@ func TestReportFixture(t *testing.T) {
 		for _, s := range slo.SLOs {
 			byName[s.Name] = s
 		}
-		// high-ack: I1 met (600 ≤ 900), I2 (1800) and I3 (3600) missed.
+		// high-ack: I1 met (600 ≤ 900), I2 (1800) and I3 (5400) missed.
 		checkSLO(t, byName["high-ack"], 1, 2, 1.0/3, "breached", []int64{i3, i2})
 		// all-resolve (4 h): I1 (exactly 4 h), I2, I4 met; I6 (5 h) missed,
 		// I3, I5 and I7 open for more than 4 h: missed. 3/7.
@@ -389,10 +390,10 @@ func TestReportFixture(t *testing.T) {
 			t.Error("the week buckets should read a roll-up")
 		}
 		checkInt(t, "rolled items", r2.Items, 7)
-		checkPtr(t, "rolled mean TTA", r2.TTA.Mean, 1800)
+		checkPtr(t, "rolled mean TTA", r2.TTA.Mean, 2250)
 		checkPtr(t, "rolled mean TTR", r2.TTR.Mean, 9075)
 		within(t, "rolled median TTR", r2.TTR.Median, 9000, 0.02)
-		within(t, "rolled p90 TTA", r2.TTA.P90, 3060, 0.02)
+		within(t, "rolled p90 TTA", r2.TTA.P90, 4320, 0.02)
 		rs, err := rolled.Run(ctx, report.NameSLOs, url.Values{"from": {"2027-03-27"}, "to": {"2027-03-29"}, "bucket": {"week"}})
 		if err != nil {
 			t.Fatal(err)
