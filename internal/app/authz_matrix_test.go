@@ -315,6 +315,11 @@ func matrix() []matrixRow {
 		{pattern: "POST /rules/{id}", path: "/rules/999", body: "name=", cells: uiAdm},
 		{pattern: "POST /rules/preview", path: "/rules/preview", body: "", cells: "401 ok ok ok 401 401"},
 		{pattern: "POST /rules/cel", path: "/rules/cel", body: "", cells: read},
+		// Reports: every role reads them and downloads their CSV.
+		{pattern: "GET /reports", path: "/reports", cells: "303>/login 303>/reports/response 303>/reports/response 303>/reports/response 303>/login 303>/login"},
+		{pattern: "GET /reports/{$}", path: "/reports/", cells: "303>/login 303>/reports/response 303>/reports/response 303>/reports/response 303>/login 303>/login"},
+		{pattern: "GET /reports/{name}", path: "/reports/flow", cells: page},
+		{pattern: "GET /reports/{name}/export", path: "/reports/flow/export", cells: page},
 		// On call: every role reads; admins save overrides and policies
 		// (the empty forms are refused with 400 after authorization);
 		// responders and admins act on pages (a page that does not exist

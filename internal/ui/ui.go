@@ -183,7 +183,7 @@ func New(o Options) (*UI, error) {
 		o.StreamsPerUser = defaultStreamsPerUser
 	}
 	u := &UI{o: o, log: o.Logger.With("component", "ui"), clock: o.Clock}
-	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).Funcs(u.oncallFuncs()).Funcs(u.profileFuncs()).Funcs(u.enrichFuncs()).ParseFS(templateFS, "templates/*.html")
+	tmpl, err := template.New("").Funcs(u.funcs()).Funcs(ruleFuncs()).Funcs(u.oncallFuncs()).Funcs(u.profileFuncs()).Funcs(u.enrichFuncs()).Funcs(u.reportFuncs()).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
@@ -286,6 +286,11 @@ func (u *UI) Register(mux Mux) {
 	page("POST /rules/{id}", u.ruleSave)
 	page("POST /rules/preview", u.rulePreview)
 	page("POST /rules/cel", u.ruleCEL)
+
+	page("GET /reports", u.reportsIndex)
+	page("GET /reports/{$}", u.reportsIndex)
+	page("GET /reports/{name}", u.reportPage)
+	page("GET /reports/{name}/export", u.reportExport)
 
 	page("GET /oncall", u.oncallNow)
 	page("GET /oncall/schedules/{name}", u.scheduleCal)
