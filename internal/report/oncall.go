@@ -105,14 +105,18 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 	// Interruptions: a person's notifications for one page a minute apart
 	// or less are one.
 	slices.SortFunc(notes, func(a, b NotificationRow) int { return a.At.Compare(b.At) })
-	last := map[[2]any]time.Time{}
-	seenPage := map[[2]any]bool{}
+	type userPage struct {
+		user string
+		page int64
+	}
+	last := map[userPage]time.Time{}
+	seenPage := map[userPage]bool{}
 	var ints []interruption
 	for _, n := range notes {
 		if n.User == "" {
 			continue
 		}
-		k := [2]any{n.User, n.PageID}
+		k := userPage{n.User, n.PageID}
 		if !seenPage[k] {
 			seenPage[k] = true
 			person(n.User).Pages++
