@@ -1,8 +1,11 @@
 package report
 
 import (
-	"encoding/json"
+	"fmt"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -183,21 +186,43 @@ func (a *Agg) merge(o *Agg) {
 	}
 }
 
-type aggWire struct {
-	Agg
-	TTA    string            `json:"tta,omitempty"`
-	TTR    string            `json:"ttr,omitempty"`
-	Handle string            `json:"handle,omitempty"`
-	States map[string]string `json:"states,omitempty"`
+// encode writes the aggregate as lines of "key=value": counts, classes,
+// SLO outcomes, then the histograms (Dist.encode). A year's report merges
+// thousands of roll-up rows, and reading this costs a fraction of JSON.
+// Names (classes, SLOs, states) are escaped as URL query values.
+func (a *Agg) encode() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "n=%d %d %d %d %d", a.Items, a.Reopened, a.Closed, a.Acted, a.ClosedByRule)
+	for _, k := range sortedKeys(a.Classes) {
+		fmt.Fprintf(&sb, "\nc=%s %d", url.QueryEscape(k), a.Classes[k])
+	}
+	for _, k := range sortedKeys(a.SLOs) {
+		c := a.SLOs[k]
+		fmt.Fprintf(&sb, "\ns=%s %d %d %d", url.QueryEscape(k), c.Met, c.Missed, c.Pending)
+	}
+	for _, d := range []struct {
+		key string
+		d   *Dist
+	}{{"a", a.TTA}, {"r", a.TTR}, {"h", a.Handle}} {
+		if e := d.d.encode(); e != "" {
+			sb.WriteString("\n" + d.key + "=" + e)
+		}
+	}
+	for _, k := range sortedKeys(a.States) {
+		if e := a.States[k].encode(); e != "" {
+			sb.WriteString("\nt=" + url.QueryEscape(k) + " " + e)
+		}
+	}
+	return sb.String()
 }
 
-func (a *Agg) encode() string {
-	w := aggWire{Agg: *a, TTA: a.TTA.encode(), TTR: a.TTR.encode(), Handle: a.Handle.encode(), States: map[string]string{}}
-	for k, v := range a.States {
-		w.States[k] = v.encode()
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	b, _ := json.Marshal(w)
-	return string(b)
+	slices.Sort(out)
+	return out
 }
 
 // needs says which distributions a report reads from the roll-ups:
@@ -213,35 +238,62 @@ const (
 	needAll = needTTA | needTTR | needHandle | needStates
 )
 
+// decodeAgg reads what encode wrote, the distributions n names only; a
+// malformed line is skipped.
 func decodeAgg(s string, n needs) *Agg {
-	var w aggWire
 	a := newAgg()
-	if json.Unmarshal([]byte(s), &w) != nil {
-		return a
-	}
-	a.Items, a.Reopened, a.Closed, a.Acted, a.ClosedByRule = w.Items, w.Reopened, w.Closed, w.Acted, w.ClosedByRule
-	for k, v := range w.Agg.Classes {
-		a.Classes[k] = v
-	}
-	for k, v := range w.Agg.SLOs {
-		c := *v
-		a.SLOs[k] = &c
-	}
-	if n&needTTA != 0 {
-		a.TTA = decodeDist(w.TTA)
-	}
-	if n&needTTR != 0 {
-		a.TTR = decodeDist(w.TTR)
-	}
-	if n&needHandle != 0 {
-		a.Handle = decodeDist(w.Handle)
-	}
-	if n&needStates != 0 {
-		for k, v := range w.States {
-			a.States[k] = decodeDist(v)
+	for line := range strings.SplitSeq(s, "\n") {
+		key, val, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		switch key {
+		case "n":
+			f := strings.Fields(val)
+			if len(f) == 5 {
+				a.Items, a.Reopened, a.Closed, a.Acted, a.ClosedByRule = atoi(f[0]), atoi(f[1]), atoi(f[2]), atoi(f[3]), atoi(f[4])
+			}
+		case "c":
+			if name, v, ok := strings.Cut(val, " "); ok {
+				if k, err := url.QueryUnescape(name); err == nil {
+					a.Classes[k] += atoi(v)
+				}
+			}
+		case "s":
+			f := strings.Fields(val)
+			if len(f) == 4 {
+				if k, err := url.QueryUnescape(f[0]); err == nil {
+					a.SLOs[k] = &SLOCount{Met: atoi(f[1]), Missed: atoi(f[2]), Pending: atoi(f[3])}
+				}
+			}
+		case "a":
+			if n&needTTA != 0 {
+				a.TTA = decodeDist(val)
+			}
+		case "r":
+			if n&needTTR != 0 {
+				a.TTR = decodeDist(val)
+			}
+		case "h":
+			if n&needHandle != 0 {
+				a.Handle = decodeDist(val)
+			}
+		case "t":
+			if n&needStates != 0 {
+				if name, v, ok := strings.Cut(val, " "); ok {
+					if k, err := url.QueryUnescape(name); err == nil {
+						a.States[k] = decodeDist(v)
+					}
+				}
+			}
 		}
 	}
 	return a
+}
+
+func atoi(s string) int64 {
+	v, _ := strconv.ParseInt(s, 10, 64)
+	return v
 }
 
 // DayRows sums up one UTC day's facts into its roll-up rows.

@@ -86,19 +86,15 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 		}
 		return pl
 	}
-	tta := &Dist{}
-	for _, pg := range pages {
-		r.Pages++
-		if pg.Step > 0 || pg.Rounds > 0 {
-			r.Escalated++
+	r.Pages, r.Acked, r.Escalated = pages.Pages, pages.Acked, pages.Escalated
+	for who, n := range pages.AckedBy {
+		if who != "" {
+			person(who).Acknowledged += n
 		}
-		if pg.AckAt != nil {
-			r.Acked++
-			tta.Add(pg.AckAt.Sub(pg.Created).Seconds())
-			if pg.AckBy != "" {
-				person(pg.AckBy).Acknowledged++
-			}
-		}
+	}
+	tta := &Dist{vals: pages.TTA, N: int64(len(pages.TTA))}
+	for _, v := range pages.TTA {
+		tta.Sum += v
 	}
 	r.PageTTA = statOf(tta)
 

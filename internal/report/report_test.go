@@ -207,3 +207,34 @@ func FuzzDecodeSpans(f *testing.F) {
 		}
 	})
 }
+
+// A roll-up row reads back as it was written, names with spaces and
+// separators included, and only the histograms asked for.
+func TestAggRoundTrip(t *testing.T) {
+	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := at.Add(90 * time.Second)
+	a := newAgg()
+	slos := []SLO{{Name: "high ack, 15 m=fast", Metric: MetricAck, Target: time.Minute}}
+	for i := range 3 {
+		ack := at.Add(time.Duration(i+1) * 30 * time.Second)
+		closed := at.Add(time.Hour)
+		a.add(Fact{Created: at, AckAt: &ack, ClosedAt: &closed, ClosedBy: "ana@example.com", Class: TruePositive, Acted: true,
+			Spans: []Span{{State: "In review", From: at, To: &end}}}, slos, at.Add(2*time.Hour))
+	}
+	b := decodeAgg(a.encode(), needAll)
+	if b.Items != 3 || b.Closed != 3 || b.Acted != 3 || b.Classes[TruePositive] != 3 || b.TTA.N != 3 || b.TTR.N != 3 || b.Handle.N != 3 {
+		t.Fatalf("read back %+v", b)
+	}
+	if c := b.SLOs["high ack, 15 m=fast"]; c == nil || c.Met != 2 || c.Missed != 1 {
+		t.Errorf("SLO counts %+v", b.SLOs)
+	}
+	if d := b.States["In review"]; d == nil || d.N != 3 {
+		t.Errorf("states %+v", b.States)
+	}
+	if m, _ := b.TTA.Mean(); m != 60 {
+		t.Errorf("mean TTA %g, want 60", m)
+	}
+	if c := decodeAgg(a.encode(), needTTR); c.TTA.N != 0 || len(c.States) != 0 || c.TTR.N != 3 {
+		t.Errorf("decoded what was not asked for: %+v", c)
+	}
+}

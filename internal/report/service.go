@@ -39,7 +39,7 @@ type Store interface {
 	ReportBreaches(ctx context.Context, from, to time.Time, f Filter, ack bool, target time.Duration, now time.Time, limit int, fn func(Fact) error) error
 	ReportOpenFacts(ctx context.Context, fn func(Fact) error) error
 	ReportFlow(ctx context.Context, fromQ, toQ int64) ([]FlowRow, map[string]int64, error)
-	ReportPages(ctx context.Context, from, to time.Time) ([]PageRow, []NotificationRow, error)
+	ReportPages(ctx context.Context, from, to time.Time) (PageStats, []NotificationRow, error)
 	ReportSuppressed(ctx context.Context, from, to time.Time) (map[string]int64, error)
 }
 

@@ -117,12 +117,21 @@ type PageRow struct {
 	Rounds  int
 }
 
-// NotificationRow is one notification of a page to a person.
+// PageStats sums up the pages opened in a period.
+type PageStats struct {
+	Pages, Acked, Escalated int64
+	// AckedBy counts the pages each person acknowledged.
+	AckedBy map[string]int64
+	// TTA is each acknowledged page's time to acknowledge, in seconds.
+	TTA []float64
+}
+
+// NotificationRow is one notification of a page that reached a person.
 type NotificationRow struct {
 	PageID  int64
 	User    string
-	Channel string
-	Status  string
+	Channel string // for seeding tests; the reports do not read it
+	Status  string // for seeding tests; the reports do not read it
 	At      time.Time
 }
 

@@ -521,48 +521,63 @@ func (db *DB) ReportFlow(ctx context.Context, fromQ, toQ int64) ([]report.FlowRo
 	return out, base, rows.Err()
 }
 
-// ReportPages returns the pages opened in [from, to) and the
-// notifications sent for them, for on-call load.
-func (db *DB) ReportPages(ctx context.Context, from, to time.Time) ([]report.PageRow, []report.NotificationRow, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, service, workitem_id, created_at, ack_at, ack_by, step, rounds FROM pages
-	    WHERE created_at >= ? AND created_at < ? ORDER BY created_at`), us(from), us(to))
-	if err != nil {
-		return nil, nil, fmt.Errorf("report: pages: %w", err)
+// ReportPages sums up the pages opened in [from, to) and returns the
+// notifications sent in it that reached their person, for on-call load.
+// A year holds hundreds of thousands of rows: the pages are counted by the
+// database, and each notification is read as its page, person and time
+// only.
+func (db *DB) ReportPages(ctx context.Context, from, to time.Time) (report.PageStats, []report.NotificationRow, error) {
+	st := report.PageStats{AckedBy: map[string]int64{}}
+	if err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*), COUNT(ack_at), COALESCE(SUM(CASE WHEN step > 0 OR rounds > 0 THEN 1 ELSE 0 END), 0)
+	    FROM pages WHERE created_at >= ? AND created_at < ?`), us(from), us(to)).Scan(&st.Pages, &st.Acked, &st.Escalated); err != nil {
+		return st, nil, fmt.Errorf("report: pages: %w", err)
 	}
-	var pages []report.PageRow
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT ack_by, COUNT(*) FROM pages WHERE created_at >= ? AND created_at < ? AND ack_at IS NOT NULL GROUP BY ack_by`), us(from), us(to))
+	if err != nil {
+		return st, nil, fmt.Errorf("report: pages by responder: %w", err)
+	}
 	for rows.Next() {
-		var p report.PageRow
-		var created int64
-		var ack sql.NullInt64
-		if err := rows.Scan(&p.ID, &p.Service, &p.ItemID, &created, &ack, &p.AckBy, &p.Step, &p.Rounds); err != nil {
+		var who string
+		var n int64
+		if err := rows.Scan(&who, &n); err != nil {
 			rows.Close()
-			return nil, nil, fmt.Errorf("report: pages: %w", err)
+			return st, nil, fmt.Errorf("report: pages by responder: %w", err)
 		}
-		p.Created = fromUS(created)
-		if ack.Valid {
-			t := fromUS(ack.Int64)
-			p.AckAt = &t
-		}
-		pages = append(pages, p)
+		st.AckedBy[who] = n
 	}
 	rows.Close()
-	rows, err = db.r.QueryContext(ctx, db.q(`SELECT page_id, user_email, channel, status, created_at FROM notification_log
-	    WHERE created_at >= ? AND created_at < ? AND page_id <> 0 ORDER BY created_at`), us(from), us(to))
+	rows, err = db.r.QueryContext(ctx, db.q(`SELECT ack_at - created_at FROM pages WHERE created_at >= ? AND created_at < ? AND ack_at IS NOT NULL`), us(from), us(to))
 	if err != nil {
-		return nil, nil, fmt.Errorf("report: notifications: %w", err)
+		return st, nil, fmt.Errorf("report: page acknowledgements: %w", err)
+	}
+	for rows.Next() {
+		var d int64
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return st, nil, fmt.Errorf("report: page acknowledgements: %w", err)
+		}
+		st.TTA = append(st.TTA, float64(d)/1e6)
+	}
+	rows.Close()
+	// A notification that never reached its person (failed, undelivered)
+	// interrupted nobody.
+	rows, err = db.r.QueryContext(ctx, db.q(`SELECT page_id, user_email, created_at FROM notification_log
+	    WHERE created_at >= ? AND created_at < ? AND page_id <> 0 AND status NOT IN ('failed', 'undelivered') ORDER BY created_at`), us(from), us(to))
+	if err != nil {
+		return st, nil, fmt.Errorf("report: notifications: %w", err)
 	}
 	defer rows.Close()
 	var notes []report.NotificationRow
 	for rows.Next() {
 		var n report.NotificationRow
 		var created int64
-		if err := rows.Scan(&n.PageID, &n.User, &n.Channel, &n.Status, &created); err != nil {
-			return nil, nil, fmt.Errorf("report: notifications: %w", err)
+		if err := rows.Scan(&n.PageID, &n.User, &created); err != nil {
+			return st, nil, fmt.Errorf("report: notifications: %w", err)
 		}
 		n.At = fromUS(created)
 		notes = append(notes, n)
 	}
-	return pages, notes, rows.Err()
+	return st, notes, rows.Err()
 }
 
 // ReportSuppressed counts, per automation rule, the alerts it suppressed

@@ -70,9 +70,10 @@ CREATE TABLE report_flow (
     PRIMARY KEY (q, state)
 );
 
--- Notifications are counted per period for on-call load.
-CREATE INDEX notification_log_created ON notification_log (created_at);
-CREATE INDEX pages_created ON pages (created_at);
+-- On-call load reads a period's notifications and pages from these
+-- indexes alone.
+CREATE INDEX notification_log_created ON notification_log (created_at, page_id, user_email, status);
+CREATE INDEX pages_created ON pages (created_at, ack_at, ack_by, step, rounds);
 -- Suppression rules' hits per period.
 CREATE INDEX alerts_suppressed ON alerts (suppressed_by, created_at) WHERE suppressed_by IS NOT NULL;
 
