@@ -77,7 +77,10 @@ func (m *Module) UpdateAll(ctx context.Context) error {
 		return err
 	}
 	// SLOs changed: every day's SLO counts are stale.
-	fp := m.fingerprint()
+	fp, err := m.fingerprint(ctx)
+	if err != nil {
+		return err
+	}
 	if old, err := m.st.Cursor(ctx, cursorSLOs); err != nil {
 		return err
 	} else if old != fp {
@@ -295,20 +298,26 @@ func (m *Module) saveSet(ctx context.Context, name string, set map[int64]bool) e
 	return m.st.SetCursor(ctx, name, strings.Join(list, ","))
 }
 
-// fingerprint identifies the SLO configuration the roll-ups were built
-// for.
-func (m *Module) fingerprint() string {
+// fingerprint identifies the SLOs the roll-ups were counted for, with
+// their teams' members: a team that gains a member changes which items
+// its SLO selects.
+func (m *Module) fingerprint(ctx context.Context) (string, error) {
+	slos, err := m.svc.slos(ctx)
+	if err != nil {
+		return "", err
+	}
 	type wire struct {
 		SLO
-		Target int64
+		Target  int64
+		Members []string
 	}
 	var ws []wire
-	for _, s := range m.svc.o.SLOs {
-		ws = append(ws, wire{SLO: s, Target: int64(s.Target)})
+	for _, s := range slos {
+		ws = append(ws, wire{SLO: s, Target: int64(s.Target), Members: s.Members})
 	}
 	b, _ := json.Marshal(ws)
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	return hex.EncodeToString(sum[:8]), nil
 }
 
 func (m *Module) maxTarget() time.Duration {
