@@ -342,23 +342,8 @@ func (s *Service) collect(ctx context.Context, bounds []time.Time, f Filter, gro
 }
 
 func filterValue(f Filter, dim string) string {
-	switch dim {
-	case DimSeverity:
-		return f.Severity
-	case DimSource:
-		return f.Source
-	case DimType:
-		return f.Type
-	case DimAssignee:
-		return f.Person
-	case DimService:
-		return f.Service
-	case DimRule:
-		return f.Rule
-	case DimAlertType:
-		return f.AlertType
-	}
-	return ""
+	return dimValue(Fact{Severity: f.Severity, Source: f.Source, Type: f.Type, Assignee: f.Person, Service: f.Service,
+		Rule: f.Rule, AlertType: f.AlertType}, dim)
 }
 
 // total merges every bucket's aggregates of each group.

@@ -444,14 +444,19 @@ func (db *DB) scanFacts(ctx context.Context, query string, args []any, withSpans
 
 // ReplaceReportDay replaces the roll-up rows of one UTC day.
 func (db *DB) ReplaceReportDay(ctx context.Context, day int64, rows []report.DailyRow) error {
+	return db.replaceRollups(ctx, "report_daily", "day", day, rows)
+}
+
+// replaceRollups replaces the rows of one day or month of a roll-up table.
+func (db *DB) replaceRollups(ctx context.Context, table, key string, at int64, rows []report.DailyRow) error {
 	return db.tx(ctx, func(tx dbtx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM report_daily WHERE day = ?`), day); err != nil {
-			return fmt.Errorf("report: clear day: %w", err)
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM `+table+` WHERE `+key+` = ?`), at); err != nil {
+			return fmt.Errorf("report: clear %s: %w", table, err)
 		}
 		for _, r := range rows {
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO report_daily (day, dim, value, agg) VALUES (?, ?, ?, ?)`),
-				day, r.Dim, r.Value, r.Agg); err != nil {
-				return fmt.Errorf("report: write day: %w", err)
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO `+table+` (`+key+`, dim, value, agg) VALUES (?, ?, ?, ?)`),
+				at, r.Dim, r.Value, r.Agg); err != nil {
+				return fmt.Errorf("report: write %s: %w", table, err)
 			}
 		}
 		return nil
@@ -461,8 +466,18 @@ func (db *DB) ReplaceReportDay(ctx context.Context, day int64, rows []report.Dai
 // ReportDaily calls fn with the roll-up rows of the UTC days in
 // [fromDay, toDay) for one dimension, limited to values when given.
 func (db *DB) ReportDaily(ctx context.Context, fromDay, toDay int64, dim string, values []string, fn func(report.DailyRow) error) error {
-	q := `SELECT day, dim, value, agg FROM report_daily WHERE day >= ? AND day < ? AND dim = ?`
-	args := []any{fromDay, toDay, dim}
+	return db.readRollups(ctx, "report_daily", "day", fromDay, toDay, dim, values, fn)
+}
+
+// readRollups reads a roll-up table's rows keyed in [from, to), of one
+// dimension (all when dim is empty), limited to values when given.
+func (db *DB) readRollups(ctx context.Context, table, key string, from, to int64, dim string, values []string, fn func(report.DailyRow) error) error {
+	q := `SELECT ` + key + `, dim, value, agg FROM ` + table + ` WHERE ` + key + ` >= ? AND ` + key + ` < ?`
+	args := []any{from, to}
+	if dim != "" {
+		q += ` AND dim = ?`
+		args = append(args, dim)
+	}
 	if len(values) > 0 {
 		q += ` AND value IN (` + placeholders(len(values)) + `)`
 		for _, v := range values {
@@ -471,13 +486,13 @@ func (db *DB) ReportDaily(ctx context.Context, fromDay, toDay int64, dim string,
 	}
 	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
 	if err != nil {
-		return fmt.Errorf("report: roll-ups: %w", err)
+		return fmt.Errorf("report: %s: %w", table, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r report.DailyRow
 		if err := rows.Scan(&r.Day, &r.Dim, &r.Value, &r.Agg); err != nil {
-			return fmt.Errorf("report: roll-ups: %w", err)
+			return fmt.Errorf("report: %s: %w", table, err)
 		}
 		if err := fn(r); err != nil {
 			return err
@@ -617,67 +632,20 @@ func (db *DB) ReportFirstDay(ctx context.Context) (int64, bool, error) {
 // ReplaceReportMonth replaces the roll-up rows of one UTC month (unix µs
 // of its first midnight).
 func (db *DB) ReplaceReportMonth(ctx context.Context, month int64, rows []report.DailyRow) error {
-	return db.tx(ctx, func(tx dbtx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM report_monthly WHERE month = ?`), month); err != nil {
-			return fmt.Errorf("report: clear month: %w", err)
-		}
-		for _, r := range rows {
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO report_monthly (month, dim, value, agg) VALUES (?, ?, ?, ?)`),
-				month, r.Dim, r.Value, r.Agg); err != nil {
-				return fmt.Errorf("report: write month: %w", err)
-			}
-		}
-		return nil
-	})
+	return db.replaceRollups(ctx, "report_monthly", "month", month, rows)
 }
 
 // ReportMonthly calls fn with the monthly roll-up rows of the months
 // starting in [fromMonth, toMonth) for one dimension (values as for
 // ReportDaily); Day holds the month's start.
 func (db *DB) ReportMonthly(ctx context.Context, fromMonth, toMonth int64, dim string, values []string, fn func(report.DailyRow) error) error {
-	q := `SELECT month, dim, value, agg FROM report_monthly WHERE month >= ? AND month < ? AND dim = ?`
-	args := []any{fromMonth, toMonth, dim}
-	if len(values) > 0 {
-		q += ` AND value IN (` + placeholders(len(values)) + `)`
-		for _, v := range values {
-			args = append(args, v)
-		}
-	}
-	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
-	if err != nil {
-		return fmt.Errorf("report: monthly roll-ups: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r report.DailyRow
-		if err := rows.Scan(&r.Day, &r.Dim, &r.Value, &r.Agg); err != nil {
-			return fmt.Errorf("report: monthly roll-ups: %w", err)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return db.readRollups(ctx, "report_monthly", "month", fromMonth, toMonth, dim, values, fn)
 }
 
 // ReportDayRows calls fn with every roll-up row of the days in
 // [fromDay, toDay), all dimensions: what a month's row is merged from.
 func (db *DB) ReportDayRows(ctx context.Context, fromDay, toDay int64, fn func(report.DailyRow) error) error {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT day, dim, value, agg FROM report_daily WHERE day >= ? AND day < ?`), fromDay, toDay)
-	if err != nil {
-		return fmt.Errorf("report: day rows: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r report.DailyRow
-		if err := rows.Scan(&r.Day, &r.Dim, &r.Value, &r.Agg); err != nil {
-			return fmt.Errorf("report: day rows: %w", err)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return db.readRollups(ctx, "report_daily", "day", fromDay, toDay, "", nil, fn)
 }
 
 // ReplaceReportHours replaces the hourly roll-ups of one UTC day.
