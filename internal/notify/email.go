@@ -60,21 +60,36 @@ var _ Channel = (*Email)(nil)
 
 // NewEmail checks cfg and returns an email channel. It does not connect.
 func NewEmail(cfg EmailConfig) (*Email, error) {
+	client, domain, err := NewSMTPClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	return &Email{client: client, from: cfg.From, domain: domain, password: cfg.Password, clock: cfg.Clock}, nil
+}
+
+// NewSMTPClient checks cfg and returns a client for its relay, and the
+// domain of its From address for Message-IDs. It does not connect. The
+// weekly summary sends through it too, so that both speak to the relay
+// alike.
+func NewSMTPClient(cfg EmailConfig) (*gomail.Client, string, error) {
 	if cfg.Host == "" {
-		return nil, validation.NewFieldError("host", "is required")
+		return nil, "", validation.NewFieldError("host", "is required")
 	}
 	if cfg.Port < 0 || cfg.Port > 65535 {
-		return nil, validation.NewFieldError("port", "%d is not a port", cfg.Port)
+		return nil, "", validation.NewFieldError("port", "%d is not a port", cfg.Port)
 	}
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
-		return nil, validation.NewFieldError("from", "is not an email address")
+		return nil, "", validation.NewFieldError("from", "is not an email address")
 	}
 	if cfg.Password != "" && cfg.Username == "" {
-		return nil, validation.NewFieldError("username", "is required with a password")
+		return nil, "", validation.NewFieldError("username", "is required with a password")
 	}
 	if cfg.Timeout < 0 {
-		return nil, validation.NewFieldError("timeout", "must not be negative")
+		return nil, "", validation.NewFieldError("timeout", "must not be negative")
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Second
@@ -93,12 +108,12 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 		port = orDefault(port, 465)
 	case TLSNone:
 		if !isLoopback(cfg.Host) {
-			return nil, validation.NewFieldError("tls", "%q is allowed only for a loopback host", TLSNone)
+			return nil, "", validation.NewFieldError("tls", "%q is allowed only for a loopback host", TLSNone)
 		}
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
 		port = orDefault(port, 25)
 	default:
-		return nil, validation.NewFieldError("tls", "unknown policy %q (starttls, opportunistic, tls or none)", cfg.TLS)
+		return nil, "", validation.NewFieldError("tls", "unknown policy %q (starttls, opportunistic, tls or none)", cfg.TLS)
 	}
 	opts = append(opts, gomail.WithPort(port))
 	tc := &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12}
@@ -120,16 +135,13 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 	}
 	client, err := gomail.NewClient(cfg.Host, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("email channel: %w", err)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real{}
+		return nil, "", fmt.Errorf("email channel: %w", err)
 	}
 	domain := "vigil.invalid"
 	if at := strings.LastIndexByte(from.Address, '@'); at >= 0 && at+1 < len(from.Address) {
 		domain = from.Address[at+1:]
 	}
-	return &Email{client: client, from: cfg.From, domain: domain, password: cfg.Password, clock: cfg.Clock}, nil
+	return client, domain, nil
 }
 
 func orDefault(port, def int) int {
@@ -210,10 +222,15 @@ type redactedError struct {
 func (r *redactedError) Error() string { return r.msg }
 func (r *redactedError) Unwrap() error { return r.err }
 
-func (e *Email) classify(what string, err error) error {
+func (e *Email) classify(what string, err error) error { return SMTPError(what, err, e.password) }
+
+// SMTPError is a send's error for the outbox: its text scrubbed of the
+// password, and retryable when the failure is worth a retry (see
+// retryableSMTP).
+func SMTPError(what string, err error, password string) error {
 	msg := what + ": " + err.Error()
-	if e.password != "" {
-		msg = strings.ReplaceAll(msg, e.password, "[redacted]")
+	if password != "" {
+		msg = strings.ReplaceAll(msg, password, "[redacted]")
 	}
 	re := &redactedError{msg: msg, err: err}
 	if retryableSMTP(err) {

@@ -3,16 +3,9 @@ package summary
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/mail"
-	"net/textproto"
-	"strings"
-	"syscall"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -72,61 +65,10 @@ func NewTarget(cfg SMTP) (*Target, error) {
 	if cfg.Host == "" {
 		return &Target{}, nil
 	}
-	from, err := mail.ParseAddress(cfg.From)
-	if err != nil {
-		return nil, fmt.Errorf("summary mail: from address %q: %w", cfg.From, err)
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 15 * time.Second
-	}
-	opts := []gomail.Option{gomail.WithTimeout(cfg.Timeout)}
-	port := cfg.Port
-	def := func(p int) {
-		if port == 0 {
-			port = p
-		}
-	}
-	switch cfg.TLS {
-	case "", notify.TLSStartTLS:
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
-		def(587)
-	case notify.TLSOpportunistic:
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
-		def(587)
-	case notify.TLSImplicit:
-		opts = append(opts, gomail.WithSSL())
-		def(465)
-	case notify.TLSNone:
-		// The configuration and the email channel allow this for loopback
-		// relays only; it is checked there, where paging.smtp is read.
-		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
-		def(25)
-	default:
-		return nil, fmt.Errorf("summary mail: unknown TLS policy %q", cfg.TLS)
-	}
-	opts = append(opts, gomail.WithPort(port))
-	tc := &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12}
-	if cfg.TLSConfig != nil {
-		tc = cfg.TLSConfig.Clone()
-		if tc.ServerName == "" {
-			tc.ServerName = cfg.Host
-		}
-	}
-	opts = append(opts, gomail.WithTLSConfig(tc))
-	if cfg.HELO != "" {
-		opts = append(opts, gomail.WithHELO(cfg.HELO))
-	}
-	if cfg.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
-			gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password))
-	}
-	client, err := gomail.NewClient(cfg.Host, opts...)
+	client, domain, err := notify.NewSMTPClient(notify.EmailConfig{Host: cfg.Host, Port: cfg.Port, Username: cfg.Username,
+		Password: cfg.Password, From: cfg.From, TLS: cfg.TLS, TLSConfig: cfg.TLSConfig, Timeout: cfg.Timeout, HELO: cfg.HELO})
 	if err != nil {
 		return nil, fmt.Errorf("summary mail: %w", err)
-	}
-	domain := "vigil.invalid"
-	if at := strings.LastIndexByte(from.Address, '@'); at >= 0 && at+1 < len(from.Address) {
-		domain = from.Address[at+1:]
 	}
 	return &Target{client: client, from: cfg.From, domain: domain, password: cfg.Password}, nil
 }
@@ -174,59 +116,8 @@ func (t *Target) message(ml Mail) (*gomail.Msg, error) {
 	return m, nil
 }
 
-// classify scrubs the password from the error's text, in case a relay
-// ever echoes it, and marks the failures worth retrying.
+// classify scrubs the password from the error's text and marks the
+// failures worth retrying, as the email channel does.
 func (t *Target) classify(what string, err error) error {
-	msg := what + ": " + err.Error()
-	if t.password != "" {
-		msg = strings.ReplaceAll(msg, t.password, "[redacted]")
-	}
-	re := &redactedError{msg: msg, err: err}
-	if retryable(err) {
-		return &outbox.RetryableError{Err: re}
-	}
-	return re
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (r *redactedError) Error() string { return r.msg }
-func (r *redactedError) Unwrap() error { return r.err }
-
-// retryable sorts SMTP failures as the email channel does: a 4xx reply
-// and anything that looks like the network are worth retrying; a 5xx
-// reply, an untrusted certificate or a bad address are not.
-func retryable(err error) bool {
-	var tpe *textproto.Error
-	if errors.As(err, &tpe) {
-		return tpe.Code >= 400 && tpe.Code < 500
-	}
-	var se *gomail.SendError
-	if errors.As(err, &se) {
-		switch {
-		case se.IsTemp():
-			return true
-		case se.ErrorCode() >= 500:
-			return false
-		case se.Reason == gomail.ErrGetSender || se.Reason == gomail.ErrGetRcpts || se.Reason == gomail.ErrNoUnencoded:
-			return false
-		}
-		return true // no reply code: the connection broke mid-transaction
-	}
-	var (
-		cve *tls.CertificateVerificationError
-		uae x509.UnknownAuthorityError
-		hne x509.HostnameError
-		cie x509.CertificateInvalidError
-	)
-	if errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) {
-		return false
-	}
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	return notify.SMTPError(what, err, t.password)
 }
