@@ -44,7 +44,10 @@ func TestManyRoutes(t *testing.T) {
 	if len(r.Services) != MaxRoutes {
 		t.Errorf("%d services", len(r.Services))
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	// The bound catches a blow-up (quadratic or worse), not a slow
+	// machine: alone it takes about 1 s, and 3 to 7 s on CI's two cores
+	// while the rest of the suite runs beside it.
+	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("took %v", d)
 	}
 }

@@ -87,7 +87,7 @@ func TestMapFixtures(t *testing.T) {
 		Name: "73e01a99-5cd7-4139-a149-9f2736ff2ab5", ARMID: *inc.ID, Number: 3177, Status: "Closed",
 		Classification: "FalsePositive", ClassificationReason: "InaccurateData", ClassificationComment: "Not a malicious activity",
 		OwnerEmail: "john.doe@contoso.com", OwnerObjectID: "2046feea-040d-4a46-9e2b-91c2941bfa70",
-		ETag: `"0300bf09-0000-0000-0000-5c37296e0000"`, LastModified: date("2019-01-01T13:15:30Z"),
+		ETag: `"0300bf09-0000-0000-0000-5c37296e0000"`, LastModified: date("2019-01-01T13:15:30Z"), Created: date("2019-01-01T13:15:30Z"),
 	}
 	if s := sentinel.Describe(&inc); s != want {
 		t.Errorf("Describe = %+v\nwant       %+v", s, want)
