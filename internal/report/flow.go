@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"math"
 	"slices"
 	"time"
 )
@@ -70,9 +71,7 @@ const MaxStuck = 100
 // buckets; ask for bucket=week to get it per week.
 func (s *Service) Flow(ctx context.Context, p Period) (Flow, error) {
 	bounds := p.Bounds()
-	fromQ := floorQ(p.From)
-	toQ := floorQ(p.To)
-	rows, base, err := s.st.ReportFlow(ctx, fromQ, toQ)
+	rows, base, err := s.flowRows(ctx, bounds)
 	if err != nil {
 		return Flow{}, err
 	}
@@ -162,6 +161,57 @@ func (s *Service) Flow(ctx context.Context, p Period) (Flow, error) {
 	}
 	f.Stuck = append(f.Stuck, stuck...)
 	return f, nil
+}
+
+// flowRows reads the flow over the bounds' span, in time order: a day's
+// row for each UTC day no bound cuts, its quarters for the days one does.
+// base is the count in each state at the first bound, from the days and
+// quarters before it.
+func (s *Service) flowRows(ctx context.Context, bounds []time.Time) ([]FlowRow, map[string]int64, error) {
+	from, to := bounds[0], bounds[len(bounds)-1]
+	base := map[string]int64{}
+	fromDay := UTCDay(from)
+	before, err := s.st.ReportFlowDays(ctx, math.MinInt64, fromDay)
+	if err != nil {
+		return nil, nil, err
+	}
+	head, err := s.st.ReportFlow(ctx, fromDay/QuarterUS, floorQ(from))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range append(before, head...) {
+		base[r.State] += r.Entered - r.Exited
+	}
+	cut := map[int64]bool{}
+	for _, b := range bounds {
+		if d := UTCDay(b); b.UnixMicro() != d {
+			cut[d] = true
+		}
+	}
+	var out []FlowRow
+	lastDay := UTCDay(to.Add(-time.Microsecond))
+	for d := fromDay; d <= lastDay; {
+		if cut[d] {
+			lo, hi := max(d/QuarterUS, floorQ(from)), min((d+dayUS)/QuarterUS, floorQ(to))
+			rows, err := s.st.ReportFlow(ctx, lo, hi)
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, rows...)
+			d += dayUS
+			continue
+		}
+		run := d
+		for d <= lastDay && !cut[d] {
+			d += dayUS
+		}
+		rows, err := s.st.ReportFlowDays(ctx, run, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, base, nil
 }
 
 func floorQ(t time.Time) int64 {

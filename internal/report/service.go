@@ -38,7 +38,8 @@ type Store interface {
 	ReportCount(ctx context.Context, from, to time.Time, f Filter, limit int) (int, error)
 	ReportBreaches(ctx context.Context, from, to time.Time, f Filter, ack bool, target time.Duration, now time.Time, limit int, fn func(Fact) error) error
 	ReportOpenFacts(ctx context.Context, fn func(Fact) error) error
-	ReportFlow(ctx context.Context, fromQ, toQ int64) ([]FlowRow, map[string]int64, error)
+	ReportFlow(ctx context.Context, fromQ, toQ int64) ([]FlowRow, error)
+	ReportFlowDays(ctx context.Context, fromDay, toDay int64) ([]FlowRow, error)
 	ReportPages(ctx context.Context, from, to time.Time) (PageStats, []NotificationRow, error)
 	ReportSuppressed(ctx context.Context, from, to time.Time) (map[string]int64, error)
 }

@@ -48,6 +48,25 @@ func (db *DB) SeedReportFactsForTest(ctx context.Context, facts []report.Fact) e
 				return fmt.Errorf("seed facts: %w", err)
 			}
 		}
+		if err := db.seedFlow(ctx, tx, "report_flow", "q", flow); err != nil {
+			return err
+		}
+		daily := map[[2]any]*[2]int64{}
+		for k, d := range flow {
+			dk := [2]any{dayOfQuarter(k[0].(int64)), k[1]}
+			if daily[dk] == nil {
+				daily[dk] = &[2]int64{}
+			}
+			daily[dk][0] += d[0]
+			daily[dk][1] += d[1]
+		}
+		return db.seedFlow(ctx, tx, "report_flow_daily", "day", daily)
+	})
+}
+
+func (db *DB) seedFlow(ctx context.Context, tx dbtx, table, key string, flow map[[2]any]*[2]int64) error {
+	const per = 400
+	{
 		keys := make([][2]any, 0, len(flow))
 		for k := range flow {
 			keys = append(keys, k)
@@ -55,7 +74,7 @@ func (db *DB) SeedReportFactsForTest(ctx context.Context, facts []report.Fact) e
 		for start := 0; start < len(keys); start += per {
 			end := min(start+per, len(keys))
 			var sb strings.Builder
-			sb.WriteString(`INSERT INTO report_flow (q, state, entered, exited) VALUES `)
+			sb.WriteString(`INSERT INTO ` + table + ` (` + key + `, state, entered, exited) VALUES `)
 			var args []any
 			for i, k := range keys[start:end] {
 				if i > 0 {
@@ -70,7 +89,7 @@ func (db *DB) SeedReportFactsForTest(ctx context.Context, facts []report.Fact) e
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // SeedPagesForTest writes pages and their notifications in bulk; the pages

@@ -363,6 +363,25 @@ func TestReportFixture(t *testing.T) {
 				t.Errorf("throughput on %s = %d, want %d", fl.Throughput[i].Label, fl.Throughput[i].Total, want)
 			}
 		}
+		// In UTC no bound cuts a day: the flow is read from daily rows.
+		utc := run(report.NameFlow, url.Values{"tz": {"UTC"}}).(report.Flow)
+		for i, want := range []map[string]int64{
+			{"Removed": 1},
+			{"Removed": 2, "Closed": 1},
+			{"Removed": 3, "Closed": 1, "Active": 1, "New": 1},
+			{"Removed": 3, "Closed": 2, "Active": 1, "New": 2},
+		} {
+			for _, st := range utc.States {
+				if utc.CFD[i].Counts[st] != want[st] {
+					t.Errorf("UTC CFD at %s: %s = %d, want %d", utc.CFD[i].At.UTC().Format(time.RFC3339), st, utc.CFD[i].Counts[st], want[st])
+				}
+			}
+		}
+		for i, want := range []int64{2, 1, 1} {
+			if utc.Throughput[i].Total != want {
+				t.Errorf("UTC throughput on %s = %d, want %d", utc.Throughput[i].Label, utc.Throughput[i].Total, want)
+			}
+		}
 		checkInt(t, "open items", fl.WIPOpen, 3)
 		for _, b := range fl.WIP {
 			want := int64(0)

@@ -283,6 +283,7 @@ func (db *DB) WriteReportFacts(ctx context.Context, facts []report.Fact, now tim
 				return fmt.Errorf("report: store facts of item %d: %w", f.ItemID, err)
 			}
 		}
+		daily := map[[2]any]*[2]int64{}
 		for k, d := range flow {
 			if d[0] == 0 && d[1] == 0 {
 				continue
@@ -291,6 +292,24 @@ func (db *DB) WriteReportFacts(ctx context.Context, facts []report.Fact, now tim
 			    ON CONFLICT (q, state) DO UPDATE SET entered = report_flow.entered + excluded.entered, exited = report_flow.exited + excluded.exited`),
 				k[0], k[1], d[0], d[1]); err != nil {
 				return fmt.Errorf("report: flow: %w", err)
+			}
+			dk := [2]any{dayOfQuarter(k[0].(int64)), k[1]}
+			dd := daily[dk]
+			if dd == nil {
+				dd = &[2]int64{}
+				daily[dk] = dd
+			}
+			dd[0] += d[0]
+			dd[1] += d[1]
+		}
+		for k, d := range daily {
+			if d[0] == 0 && d[1] == 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO report_flow_daily (day, state, entered, exited) VALUES (?, ?, ?, ?)
+			    ON CONFLICT (day, state) DO UPDATE SET entered = report_flow_daily.entered + excluded.entered, exited = report_flow_daily.exited + excluded.exited`),
+				k[0], k[1], d[0], d[1]); err != nil {
+				return fmt.Errorf("report: daily flow: %w", err)
 			}
 		}
 		return nil
@@ -307,6 +326,12 @@ func (db *DB) WriteReportFacts(ctx context.Context, facts []report.Fact, now tim
 
 // quarter is the quarter hour (unix µs / 900e6) t falls in.
 func quarter(t time.Time) int64 { return floorDiv(t.UnixMicro(), report.QuarterUS) }
+
+// dayOfQuarter is the UTC day (unix µs of its midnight) a quarter falls in.
+func dayOfQuarter(q int64) int64 {
+	const perDay = int64(24 * 4)
+	return floorDiv(q, perDay) * perDay * report.QuarterUS
+}
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -501,39 +526,36 @@ func (db *DB) readRollups(ctx context.Context, table, key string, from, to int64
 	return rows.Err()
 }
 
-// ReportFlow returns the flow rows of quarters [fromQ, toQ), and per state
-// the net count of items that entered it before fromQ and had not left
-// by then.
-func (db *DB) ReportFlow(ctx context.Context, fromQ, toQ int64) ([]report.FlowRow, map[string]int64, error) {
-	base := map[string]int64{}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT state, SUM(entered) - SUM(exited) FROM report_flow WHERE q < ? GROUP BY state`), fromQ)
-	if err != nil {
-		return nil, nil, fmt.Errorf("report: flow base: %w", err)
+// ReportFlow returns the flow rows of quarters [fromQ, toQ), in order.
+func (db *DB) ReportFlow(ctx context.Context, fromQ, toQ int64) ([]report.FlowRow, error) {
+	return db.flowRows(ctx, `SELECT q, state, entered, exited FROM report_flow WHERE q >= ? AND q < ? ORDER BY q`, fromQ, toQ)
+}
+
+// ReportFlowDays returns the daily flow rows of the UTC days in
+// [fromDay, toDay) (unix µs), in order; Q is the day's first quarter.
+func (db *DB) ReportFlowDays(ctx context.Context, fromDay, toDay int64) ([]report.FlowRow, error) {
+	rows, err := db.flowRows(ctx, `SELECT day, state, entered, exited FROM report_flow_daily WHERE day >= ? AND day < ? ORDER BY day`, fromDay, toDay)
+	for i := range rows {
+		rows[i].Q /= report.QuarterUS
 	}
-	for rows.Next() {
-		var s string
-		var n int64
-		if err := rows.Scan(&s, &n); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("report: flow base: %w", err)
-		}
-		base[s] = n
-	}
-	rows.Close()
-	rows, err = db.r.QueryContext(ctx, db.q(`SELECT q, state, entered, exited FROM report_flow WHERE q >= ? AND q < ? ORDER BY q`), fromQ, toQ)
+	return rows, err
+}
+
+func (db *DB) flowRows(ctx context.Context, query string, from, to int64) ([]report.FlowRow, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(query), from, to)
 	if err != nil {
-		return nil, nil, fmt.Errorf("report: flow: %w", err)
+		return nil, fmt.Errorf("report: flow: %w", err)
 	}
 	defer rows.Close()
 	var out []report.FlowRow
 	for rows.Next() {
 		var r report.FlowRow
 		if err := rows.Scan(&r.Q, &r.State, &r.Entered, &r.Exited); err != nil {
-			return nil, nil, fmt.Errorf("report: flow: %w", err)
+			return nil, fmt.Errorf("report: flow: %w", err)
 		}
 		out = append(out, r)
 	}
-	return out, base, rows.Err()
+	return out, rows.Err()
 }
 
 // ReportPages sums up the pages opened in [from, to) and returns the

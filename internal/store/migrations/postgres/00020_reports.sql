@@ -70,6 +70,16 @@ CREATE TABLE report_flow (
     PRIMARY KEY (q, state)
 );
 
+-- The same per UTC day: a long period reads a day's row instead of its
+-- 96 quarters wherever no bucket boundary falls inside the day.
+CREATE TABLE report_flow_daily (
+    day     BIGINT NOT NULL,
+    state   TEXT   NOT NULL,
+    entered BIGINT NOT NULL DEFAULT 0,
+    exited  BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, state)
+);
+
 -- On-call load reads a period's notifications and pages from these
 -- indexes alone.
 CREATE INDEX notification_log_created ON notification_log (created_at, page_id, user_email, status);
@@ -81,6 +91,7 @@ CREATE INDEX alerts_suppressed ON alerts (suppressed_by, created_at) WHERE suppr
 DROP INDEX alerts_suppressed;
 DROP INDEX pages_created;
 DROP INDEX notification_log_created;
+DROP TABLE report_flow_daily;
 DROP TABLE report_flow;
 DROP TABLE report_hourly;
 DROP TABLE report_monthly;
