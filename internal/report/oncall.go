@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -41,9 +42,12 @@ type Participant struct {
 	InterruptionShare *float64 `json:"interruption_share"`
 }
 
-// Fairness is a schedule's load across its participants.
+// Fairness is a rotation's load across its participants.
 type Fairness struct {
-	Schedule     string        `json:"schedule"`
+	Schedule string `json:"schedule"`
+	// Rotation is the schedule's layer; "" for time covered by overrides
+	// and temporary schedules only.
+	Rotation     string        `json:"rotation"`
 	Participants []Participant `json:"participants"`
 	// Index is Jain's fairness index of the interruptions per on-call
 	// hour: 1 when everyone bears the same, 1/n when one person bears all;
@@ -145,10 +149,14 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 			return OnCallLoad{}, err
 		}
 		for _, sc := range scheds {
-			fr := Fairness{Schedule: sc.Name, Participants: []Participant{}}
-			parts := map[string]*Participant{}
-			var hours float64
-			var inShift int64
+			// Fairness is per rotation (a layer of the schedule): a
+			// weekday layer and a night layer carry different loads.
+			type rotation struct {
+				parts   map[string]*Participant
+				hours   float64
+				inShift int64
+			}
+			rots := map[string]*rotation{}
 			for _, sh := range sc.Shifts(p.From, p.To) {
 				start, end := maxT(sh.Start, p.From), minT(sh.End, p.To)
 				if !end.After(start) {
@@ -158,50 +166,52 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 				pl := person(sh.User)
 				pl.OnCallHours += h
 				pl.Shifts++
-				pt := parts[sh.User]
+				rot := rots[sh.Layer]
+				if rot == nil {
+					rot = &rotation{parts: map[string]*Participant{}}
+					rots[sh.Layer] = rot
+				}
+				pt := rot.parts[sh.User]
 				if pt == nil {
 					pt = &Participant{User: sh.User}
-					parts[sh.User] = pt
+					rot.parts[sh.User] = pt
 				}
 				pt.OnCallHours += h
-				hours += h
+				rot.hours += h
 				mine := byUser[sh.User]
 				for i := sort.Search(len(mine), func(i int) bool { return !mine[i].Before(start) }); i < len(mine) && mine[i].Before(end); i++ {
 					pt.Interruptions++
-					inShift++
+					rot.inShift++
 					if s.night(mine[i].In(p.Loc)) {
 						pt.Night++
 					}
 				}
 			}
-			var sum, sumSq float64
-			for _, pt := range parts {
-				if hours > 0 {
-					v := pt.OnCallHours / hours
-					pt.HoursShare = &v
+			for _, layer := range sortedKeys(rots) {
+				rot := rots[layer]
+				fr := Fairness{Schedule: sc.Name, Rotation: layer, Participants: []Participant{}}
+				var sum, sumSq float64
+				for _, pt := range rot.parts {
+					if rot.hours > 0 {
+						v := pt.OnCallHours / rot.hours
+						pt.HoursShare = &v
+					}
+					if rot.inShift > 0 {
+						v := float64(pt.Interruptions) / float64(rot.inShift)
+						pt.InterruptionShare = &v
+					}
+					if pt.OnCallHours > 0 {
+						x := float64(pt.Interruptions) / pt.OnCallHours
+						sum += x
+						sumSq += x * x
+					}
+					fr.Participants = append(fr.Participants, *pt)
 				}
-				if inShift > 0 {
-					v := float64(pt.Interruptions) / float64(inShift)
-					pt.InterruptionShare = &v
+				if sumSq > 0 {
+					v := sum * sum / (float64(len(rot.parts)) * sumSq)
+					fr.Index = &v
 				}
-				if pt.OnCallHours > 0 {
-					x := float64(pt.Interruptions) / pt.OnCallHours
-					sum += x
-					sumSq += x * x
-				}
-				fr.Participants = append(fr.Participants, *pt)
-			}
-			if sumSq > 0 {
-				v := sum * sum / (float64(len(parts)) * sumSq)
-				fr.Index = &v
-			}
-			slices.SortFunc(fr.Participants, func(a, b Participant) int {
-				if a.User < b.User {
-					return -1
-				}
-				return 1
-			})
-			if len(fr.Participants) > 0 {
+				slices.SortFunc(fr.Participants, func(a, b Participant) int { return strings.Compare(a.User, b.User) })
 				r.Fairness = append(r.Fairness, fr)
 			}
 		}

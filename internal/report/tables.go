@@ -164,11 +164,11 @@ func (r OnCallLoad) Tables() []Table {
 		p.Rows = append(p.Rows, []*Cell{txt(x.User), num(x.Pages), num(x.Interruptions), num(x.Night), num(x.Weekend), num(x.Acknowledged),
 			{Num: h, IsNum: true}, num(x.Shifts), ratio(x.InterruptionsPerShift)})
 	}
-	f := Table{Name: "Fairness", Columns: []string{"schedule", "user", "on_call_hours", "hours_share", "interruptions", "interruption_share", "night", "fairness_index"}}
+	f := Table{Name: "Fairness", Columns: []string{"schedule", "rotation", "user", "on_call_hours", "hours_share", "interruptions", "interruption_share", "night", "fairness_index"}}
 	for _, s := range r.Fairness {
 		for _, x := range s.Participants {
 			h := x.OnCallHours
-			f.Rows = append(f.Rows, []*Cell{txt(s.Schedule), txt(x.User), {Num: h, IsNum: true}, share(x.HoursShare), num(x.Interruptions),
+			f.Rows = append(f.Rows, []*Cell{txt(s.Schedule), txt(s.Rotation), txt(x.User), {Num: h, IsNum: true}, share(x.HoursShare), num(x.Interruptions),
 				share(x.InterruptionShare), num(x.Night), ratio(s.Index)})
 		}
 	}

@@ -329,7 +329,7 @@ func TestReportFixture(t *testing.T) {
 		// cai: two pages, two interruptions (22:10 Saturday, 02:30
 		// Sunday), acknowledged one; on call the 28th, a 23-hour day.
 		checkLoad(t, people["cai@example.com"], 2, 2, 2, 2, 1, 23, 1)
-		if len(oc.Fairness) != 1 || len(oc.Fairness[0].Participants) != 2 {
+		if len(oc.Fairness) != 1 || oc.Fairness[0].Rotation != "primary" || len(oc.Fairness[0].Participants) != 2 {
 			t.Fatalf("fairness = %+v", oc.Fairness)
 		}
 		ben, cai := oc.Fairness[0].Participants[0], oc.Fairness[0].Participants[1]
