@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/oncall"
 )
 
 // PersonLoad is one person's on-call load over the period.
@@ -102,8 +104,56 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 	}
 	r.PageTTA = statOf(tta)
 
+	// The schedules' shifts in the period: time on call, fairness, and
+	// whose night an interruption fell in.
+	type schedShifts struct {
+		sc     *oncall.Schedule
+		shifts []oncall.Shift
+	}
+	var scheds []schedShifts
+	type covered struct {
+		start, end time.Time
+		loc        *time.Location
+	}
+	onCall := map[string][]covered{}
+	if s.rota != nil {
+		list, err := s.rota.Schedules(ctx)
+		if err != nil {
+			return OnCallLoad{}, err
+		}
+		for _, sc := range list {
+			loc := p.Loc
+			if l, err := time.LoadLocation(sc.TimeZone); err == nil && sc.TimeZone != "" {
+				loc = l
+			}
+			shifts := sc.Shifts(p.From, p.To)
+			scheds = append(scheds, schedShifts{sc: sc, shifts: shifts})
+			for _, sh := range shifts {
+				onCall[sh.User] = append(onCall[sh.User], covered{start: sh.Start, end: sh.End, loc: loc})
+			}
+		}
+		for _, c := range onCall {
+			slices.SortFunc(c, func(a, b covered) int { return a.start.Compare(b.start) })
+		}
+	}
+	// zoneAt is the zone of the person's own clock at t: their schedule's
+	// while they are on call, else the viewer's. A page at 22:00 in
+	// Helsinki wakes its responder there whoever reads the report.
+	zoneAt := func(user string, t time.Time) *time.Location {
+		c := onCall[user]
+		i := sort.Search(len(c), func(i int) bool { return c[i].start.After(t) }) - 1
+		// Shifts of several schedules may overlap: look at every one that
+		// started before t (a person has tens of shifts a year, not more).
+		for ; i >= 0; i-- {
+			if t.Before(c[i].end) {
+				return c[i].loc
+			}
+		}
+		return p.Loc
+	}
+
 	// Interruptions: a person's notifications for one page a minute apart
-	// or less are one.
+	// or less are one. Night and weekend are on the person's clock.
 	slices.SortFunc(notes, func(a, b NotificationRow) int { return a.At.Compare(b.At) })
 	type userPage struct {
 		user string
@@ -127,7 +177,7 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 		last[k] = n.At
 		pl := person(n.User)
 		pl.Interruptions++
-		l := n.At.In(p.Loc)
+		l := n.At.In(zoneAt(n.User, n.At))
 		if s.night(l) {
 			pl.Night++
 		}
@@ -143,12 +193,9 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 	for _, in := range ints {
 		byUser[in.user] = append(byUser[in.user], in.at)
 	}
-	if s.rota != nil {
-		scheds, err := s.rota.Schedules(ctx)
-		if err != nil {
-			return OnCallLoad{}, err
-		}
-		for _, sc := range scheds {
+	{
+		for _, ss := range scheds {
+			sc := ss.sc
 			// Fairness is per rotation (a layer of the schedule): a
 			// weekday layer and a night layer carry different loads.
 			type rotation struct {
@@ -157,7 +204,7 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 				inShift int64
 			}
 			rots := map[string]*rotation{}
-			for _, sh := range sc.Shifts(p.From, p.To) {
+			for _, sh := range ss.shifts {
 				start, end := maxT(sh.Start, p.From), minT(sh.End, p.To)
 				if !end.After(start) {
 					continue
@@ -182,7 +229,7 @@ func (s *Service) OnCall(ctx context.Context, p Period) (OnCallLoad, error) {
 				for i := sort.Search(len(mine), func(i int) bool { return !mine[i].Before(start) }); i < len(mine) && mine[i].Before(end); i++ {
 					pt.Interruptions++
 					rot.inShift++
-					if s.night(mine[i].In(p.Loc)) {
+					if s.night(mine[i].In(zoneAt(sh.User, mine[i]))) {
 						pt.Night++
 					}
 				}

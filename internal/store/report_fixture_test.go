@@ -329,6 +329,18 @@ func TestReportFixture(t *testing.T) {
 		// cai: two pages, two interruptions (22:10 Saturday, 02:30
 		// Sunday), acknowledged one; on call the 28th, a 23-hour day.
 		checkLoad(t, people["cai@example.com"], 2, 2, 2, 2, 1, 23, 1)
+		// Night is on the responder's clock: read in UTC, ben's two
+		// interruptions (20:0xZ) fell at 22:0x in Helsinki, where he was
+		// on call; cai's 20:10Z one came outside his shift, so the viewer's
+		// zone decides (20:10 UTC: evening), and his 00:30Z one was 02:30 on
+		// his shift.
+		ocUTC := run(report.NameOnCall, url.Values{"tz": {"UTC"}}).(report.OnCallLoad)
+		for _, p := range ocUTC.People {
+			want := map[string]int64{"ben@example.com": 2, "cai@example.com": 1}[p.User]
+			if p.Night != want {
+				t.Errorf("read in UTC, %s had %d night interruptions, want %d", p.User, p.Night, want)
+			}
+		}
 		if len(oc.Fairness) != 1 || oc.Fairness[0].Rotation != "primary" || len(oc.Fairness[0].Participants) != 2 {
 			t.Fatalf("fairness = %+v", oc.Fairness)
 		}
