@@ -2,13 +2,12 @@ package opsmetrics
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vigil-soc/vigil/internal/automation"
 	"github.com/vigil-soc/vigil/internal/clock"
+	"github.com/vigil-soc/vigil/internal/report"
 	"github.com/vigil-soc/vigil/internal/workitem"
 )
 
@@ -69,7 +68,7 @@ func (t *ItemTimes) Changed(_ context.Context, c workitem.Change) {
 		return
 	}
 	sev := string(c.Item.Severity)
-	if c.From == t.proc.Initial() && c.From != c.To && IsPerson(c.Actor) {
+	if c.From == t.proc.Initial() && c.From != c.To && report.IsPerson(c.Actor) {
 		t.ack.WithLabelValues(sev).Observe(since(c.Item.CreatedAt, t.clk.Now()))
 	}
 	if t.proc.Terminal(c.To) && !t.proc.Terminal(c.From) {
@@ -82,14 +81,3 @@ func (t *ItemTimes) Changed(_ context.Context, c workitem.Change) {
 }
 
 func since(from, to time.Time) float64 { return max(0, to.Sub(from).Seconds()) }
-
-// IsPerson reports whether a timeline actor is a person: people act
-// under their email address (a session's user, an acknowledged page's
-// responder). Everything else is named otherwise: a rule
-// ("rule:NAME@vN"), an API token or integration key ("token:…",
-// "key:…"), a source ("sentinel", "graph", "boards", "NAME-poller", or
-// "sentinel:AUTHOR" for a comment made there) and vigil's own parts
-// ("vigil", "paging", "enrichment", "inhibition", "threat-intel").
-func IsPerson(actor string) bool {
-	return !automation.IsRuleActor(actor) && strings.Contains(actor, "@") && !strings.Contains(actor, ":")
-}

@@ -129,27 +129,3 @@ func TestMetricItemTimes(t *testing.T) {
 		})
 	}
 }
-
-func TestMetricIsPerson(t *testing.T) {
-	tests := []struct {
-		actor string
-		want  bool
-	}{
-		{"ana@example.com", true},
-		{"rule:quiet lab@v3", false},
-		{"token:ci@example.com", false},
-		{"key:alertmanager", false},
-		{"sentinel:ana@example.com", false},
-		{"sentinel", false},
-		{"graph-poller", false},
-		{"vigil", false},
-		{"paging", false},
-		{"threat-intel", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		if got := IsPerson(tt.actor); got != tt.want {
-			t.Errorf("IsPerson(%q) = %v, want %v", tt.actor, got, tt.want)
-		}
-	}
-}

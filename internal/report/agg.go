@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/automation"
 )
 
 // SLO is a service level objective: "high severity acknowledged within
@@ -118,7 +120,7 @@ func (a *Agg) add(f Fact, slos []SLO, now time.Time) {
 		if IsPerson(f.ClosedBy) {
 			a.Handle.Add(d.Seconds())
 		}
-		if len(f.ClosedBy) > 5 && f.ClosedBy[:5] == "rule:" {
+		if automation.IsRuleActor(f.ClosedBy) {
 			a.ClosedByRule++
 		}
 	}

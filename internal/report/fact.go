@@ -110,9 +110,13 @@ func (f Fact) TTR() (time.Duration, bool) {
 	return f.ClosedAt.Sub(f.Created), true
 }
 
-// IsPerson reports whether a timeline actor is a person: people act under
-// their email address; vigil, rules ("rule:…"), API tokens ("token:…"),
-// integration keys and the synced systems ("sentinel", "graph") do not.
+// IsPerson reports whether a timeline actor is a person: people act
+// under their email address (a session's user, an acknowledged page's
+// responder). Everything else is named otherwise: a rule
+// ("rule:NAME@vN"), an API token or integration key ("token:…",
+// "key:…"), a source ("sentinel", "graph", "boards", "NAME-poller", or
+// "sentinel:AUTHOR" for a comment made there) and vigil's own parts
+// ("vigil", "paging", "enrichment", "inhibition", "threat-intel").
 func IsPerson(actor string) bool {
 	return strings.Contains(actor, "@") && !strings.Contains(actor, ":")
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,9 +75,11 @@ func ParsePeriod(q url.Values, now time.Time, defaultZone string) (Period, error
 	if !hasFrom {
 		days := 30
 		if v := q.Get("days"); v != "" {
-			if _, err := fmt.Sscanf(v, "%d", &days); err != nil || days < 1 || days > 3660 {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 3660 {
 				return Period{}, validation.NewFieldError("days", "must be a whole number of days from 1 to 3660")
 			}
+			days = n
 		}
 		from = to.AddDate(0, 0, -days)
 	}

@@ -99,6 +99,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{url.Values{"to": {"2027-13-01"}}, "to"},
 		{url.Values{"from": {"2027-02-01"}, "to": {"2027-01-01"}}, "to"},
 		{url.Values{"days": {"0"}}, "days"},
+		{url.Values{"days": {"30abc"}}, "days"},
 		{url.Values{"bucket": {"hour"}}, "bucket"},
 	} {
 		if _, err := ParsePeriod(c.q, now, ""); err == nil || !strings.Contains(err.Error(), c.field) {
@@ -236,5 +237,29 @@ func TestAggRoundTrip(t *testing.T) {
 	}
 	if c := decodeAgg(a.encode(), needTTR); c.TTA.N != 0 || len(c.States) != 0 || c.TTR.N != 3 {
 		t.Errorf("decoded what was not asked for: %+v", c)
+	}
+}
+
+func TestIsPerson(t *testing.T) {
+	tests := []struct {
+		actor string
+		want  bool
+	}{
+		{"ana@example.com", true},
+		{"rule:quiet lab@v3", false},
+		{"token:ci@example.com", false},
+		{"key:alertmanager", false},
+		{"sentinel:ana@example.com", false},
+		{"sentinel", false},
+		{"graph-poller", false},
+		{"vigil", false},
+		{"paging", false},
+		{"threat-intel", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := IsPerson(tt.actor); got != tt.want {
+			t.Errorf("IsPerson(%q) = %v, want %v", tt.actor, got, tt.want)
+		}
 	}
 }

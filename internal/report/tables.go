@@ -54,9 +54,6 @@ func (c *Cell) CSVValue() string {
 	if !c.IsNum {
 		return c.Text
 	}
-	if c.Duration || c.Share {
-		return strconv.FormatFloat(c.Num, 'f', -1, 64)
-	}
 	return strconv.FormatFloat(c.Num, 'f', -1, 64)
 }
 

@@ -105,18 +105,6 @@ type FlowRow struct {
 	Exited  int64
 }
 
-// PageRow is one page, for on-call load.
-type PageRow struct {
-	ID      int64
-	Service string
-	ItemID  int64
-	Created time.Time
-	AckAt   *time.Time
-	AckBy   string
-	Step    int
-	Rounds  int
-}
-
 // PageStats sums up the pages opened in a period.
 type PageStats struct {
 	Pages, Acked, Escalated int64
@@ -128,11 +116,9 @@ type PageStats struct {
 
 // NotificationRow is one notification of a page that reached a person.
 type NotificationRow struct {
-	PageID  int64
-	User    string
-	Channel string // for seeding tests; the reports do not read it
-	Status  string // for seeding tests; the reports do not read it
-	At      time.Time
+	PageID int64
+	User   string
+	At     time.Time
 }
 
 // QuarterUS is a quarter hour in microseconds: the flow's resolution.

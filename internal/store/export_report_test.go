@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/report"
 )
@@ -92,9 +93,20 @@ func (db *DB) seedFlow(ctx context.Context, tx dbtx, table, key string, flow map
 	}
 }
 
+// SeedPage is one page for SeedPagesForTest.
+type SeedPage struct {
+	ID      int64
+	Service string
+	Created time.Time
+	AckAt   *time.Time
+	AckBy   string
+	Step    int
+	Rounds  int
+}
+
 // SeedPagesForTest writes pages and their notifications in bulk; the pages
 // all belong to one work item it makes (on-call load does not read items).
-func (db *DB) SeedPagesForTest(ctx context.Context, pages []report.PageRow, notes []report.NotificationRow) error {
+func (db *DB) SeedPagesForTest(ctx context.Context, pages []SeedPage, notes []report.NotificationRow) error {
 	const per = 400
 	return db.tx(ctx, func(tx dbtx) error {
 		var item int64
@@ -127,8 +139,8 @@ func (db *DB) SeedPagesForTest(ctx context.Context, pages []report.PageRow, note
 				if i > 0 {
 					sb.WriteString(", ")
 				}
-				sb.WriteString("(?, 1, ?, ?, 'page', ?, ?, ?, ?)")
-				args = append(args, fmt.Sprintf("seed-%d", start+i), n.User, n.Channel, n.PageID, n.Status, us(n.At), us(n.At))
+				sb.WriteString("(?, 1, ?, 'sms', 'page', ?, 'sent', ?, ?)")
+				args = append(args, fmt.Sprintf("seed-%d", start+i), n.User, n.PageID, us(n.At), us(n.At))
 			}
 			if _, err := tx.ExecContext(ctx, db.q(sb.String()), args...); err != nil {
 				return fmt.Errorf("seed notifications: %w", err)

@@ -141,7 +141,7 @@ func benchRota(b *testing.B) report.Rota {
 // alerts that are removed within hours (noise), half worked through
 // Approved, Active and Verification to Closed, the rest still open; and
 // a page for every tenth, notifying one to three people.
-func benchHistory(n int, now time.Time) ([]report.Fact, []report.PageRow, []report.NotificationRow) {
+func benchHistory(n int, now time.Time) ([]report.Fact, []store.SeedPage, []report.NotificationRow) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	year := 365 * 24 * time.Hour
 	sevs := []string{"low", "low", "low", "low", "medium", "medium", "medium", "high", "high", "critical"}
@@ -150,7 +150,7 @@ func benchHistory(n int, now time.Time) ([]report.Fact, []report.PageRow, []repo
 		return time.Duration(rng.ExpFloat64() * float64(mean))
 	}
 	facts := make([]report.Fact, 0, n)
-	var pages []report.PageRow
+	var pages []store.SeedPage
 	var notes []report.NotificationRow
 	for i := range n {
 		created := now.Add(-year + time.Duration(float64(year)*float64(i)/float64(n))).UTC().Truncate(time.Second)
@@ -211,13 +211,13 @@ func benchHistory(n int, now time.Time) ([]report.Fact, []report.PageRow, []repo
 		}
 		if i%10 == 0 {
 			f.Service = fmt.Sprintf("svc-%d", rng.IntN(10))
-			p := report.PageRow{ID: int64(len(pages) + 1), Service: f.Service, ItemID: f.ItemID, Created: created, Step: rng.IntN(3)}
+			p := store.SeedPage{ID: int64(len(pages) + 1), Service: f.Service, Created: created, Step: rng.IntN(3)}
 			if f.AckAt != nil {
 				p.AckAt, p.AckBy = f.AckAt, f.AckBy
 			}
 			pages = append(pages, p)
 			for k := 0; k <= p.Step; k++ {
-				notes = append(notes, report.NotificationRow{PageID: p.ID, User: people[rng.IntN(8)], Channel: "sms", Status: "sent",
+				notes = append(notes, report.NotificationRow{PageID: p.ID, User: people[rng.IntN(8)],
 					At: created.Add(time.Duration(k) * 5 * time.Minute)})
 			}
 		}

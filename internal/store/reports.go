@@ -118,7 +118,7 @@ func (db *DB) ReportHistories(ctx context.Context, ids []int64) ([]report.Histor
 		e.At = fromUS(at)
 		if e.Kind == "transition" && data != "" {
 			var d struct{ From, To string }
-			_ = json.Unmarshal([]byte(data), &d)
+			_ = json.Unmarshal([]byte(data), &d) // older entries without from/to: the spans fall back to the current state
 			e.From, e.To = d.From, d.To
 		}
 		if h := byID[item]; h != nil {
@@ -260,9 +260,13 @@ func (db *DB) WriteReportFacts(ctx context.Context, facts []report.Fact, now tim
 			case err != nil:
 				return fmt.Errorf("report: old facts of item %d: %w", f.ItemID, err)
 			default:
-				if old, err := report.DecodeSpans(oldSpans); err == nil {
-					move(old, -1)
+				// The flow is moved by differences: spans that cannot be read
+				// back would leave it wrong for good, so they stop the pass.
+				old, err := report.DecodeSpans(oldSpans)
+				if err != nil {
+					return fmt.Errorf("report: old spans of item %d: %w", f.ItemID, err)
 				}
+				move(old, -1)
 				days[report.UTCDay(fromUS(oldCreated))] = true
 			}
 			spans := report.EncodeSpans(f.Spans)

@@ -19,7 +19,7 @@ type Reports interface {
 // CSV with format=csv or Accept: text/csv.
 func (s *Server) getReport(w http.ResponseWriter, r *http.Request) {
 	if s.reports == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "reports are not enabled"})
+		writeError(w, http.StatusNotFound, "not_found", "reports are not served by this server", nil)
 		return
 	}
 	name := r.PathValue("name")
